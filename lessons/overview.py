@@ -1,0 +1,295 @@
+"""The home page's logic: the course plan, and what the app can find of its data and model.
+
+Kept free of Streamlit so it can be tested directly. `model.data` and `model.embed` import torch,
+so they are imported inside the functions that need them: importing this module (for `COURSE`,
+say) stays cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+# --------------------------------------------------------------------------------------------
+# The path through the course
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lesson:
+    title: str
+    goal: str  # one line: what a student can do or explain after the lesson
+    available: bool = False
+
+
+COURSE: list[Lesson] = [
+    Lesson("The triplet loss, term by term",
+           "Take one anchor, one positive and one negative, and see what each term of the loss does to them."),
+    Lesson("The margin alpha",
+           "Change the margin and watch which triplets still count, and what too little or too much of it does."),
+    Lesson("Choosing triplets (easy / semi-hard / hard, batch-all / batch-hard in P x K batches)",
+           "Sort the triplets of a batch of P people x K photos by difficulty, and compare two ways of picking them."),
+    Lesson("SGD vs AdaGrad",
+           "Train the same network with two optimisers and compare how the loss comes down."),
+    Lesson("ReLU vs sigmoid/tanh",
+           "Compare activation functions by the gradients they let through, and by what the network learns with each."),
+    Lesson("Two CNN families (Zeiler&Fergus vs Inception)",
+           "Weigh a plain stack of convolutions against Inception modules: parameters, compute and accuracy."),
+    Lesson("Evaluation: true/false accepts, VAL and FAR",
+           "Pick a distance threshold, count true and false accepts, and read off the validation and false accept rates."),
+    Lesson("Embedding explorer",
+           "Walk through the embedding of LFW faces and see who ends up next to whom."),
+    Lesson("Your faces",
+           "Embed photos you bring yourself and see how the distances between them come out."),
+]
+
+
+# --------------------------------------------------------------------------------------------
+# The data
+# --------------------------------------------------------------------------------------------
+
+LFW_PROTOCOL_FILES = ("pairs.txt", "pairsDevTrain.txt", "pairsDevTest.txt",
+                      "people.txt", "peopleDevTrain.txt", "peopleDevTest.txt")
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    name: str
+    found: bool
+    location: str | None = None  # LFW: the folder holding the images; Olivetti: the file
+    problem: str = ""  # when not found: where the loader looked (how to get it is in DataStatus)
+    people: int | None = None  # LFW only
+    images: int | None = None  # LFW only
+    protocol_present: tuple[str, ...] = ()
+    protocol_missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DataStatus:
+    given_path: str | None  # the folder the user typed, if any
+    given_path_exists: bool
+    lfw: DatasetStatus
+    olivetti: DatasetStatus
+    how_to_get_data: str
+
+    @property
+    def lfw_complete(self) -> bool:
+        """LFW images and every protocol file are there: all face pages can run."""
+        return self.lfw.found and not self.lfw.protocol_missing
+
+
+def default_data_path() -> str:
+    """What the data-folder box starts with: the FACENET_DATA environment variable, if set."""
+    from model.data import DATA_ENV
+
+    return os.environ.get(DATA_ENV, "")
+
+
+@functools.lru_cache(maxsize=8)
+def count_lfw(image_dir: str) -> tuple[int, int]:
+    """(people folders, *.jpg images) under LFW's image folder. Walks 13k files, so cached."""
+    people = images = 0
+    with os.scandir(image_dir) as entries:
+        for person in entries:
+            if person.is_dir() and not person.name.startswith("."):
+                people += 1
+                with os.scandir(person.path) as photos:
+                    images += sum(1 for f in photos if f.name.lower().endswith(".jpg"))
+    return people, images
+
+
+def data_status(path: str | None = None) -> DataStatus:
+    """Where LFW and the Olivetti faces were found (or why not), given an optional folder."""
+    from model.data import (HOW_TO_GET_DATA, DataNotFoundError, find_lfw, find_olivetti,
+                            lfw_image_dir, lfw_protocol_file)
+
+    path = (path or "").strip() or None
+
+    def where_it_looked(err: DataNotFoundError) -> str:
+        # The loaders append the how-to text to every message; the page shows it once, not per dataset.
+        return str(err).replace(HOW_TO_GET_DATA, "").strip()
+
+    try:
+        root = find_lfw(path)
+        image_dir = lfw_image_dir(root)
+    except DataNotFoundError as err:
+        lfw = DatasetStatus("LFW", found=False, problem=where_it_looked(err))
+    else:
+        people, images = count_lfw(str(image_dir))
+        present, missing = [], []
+        for name in LFW_PROTOCOL_FILES:
+            try:
+                lfw_protocol_file(root, name)
+                present.append(name)
+            except DataNotFoundError:
+                missing.append(name)
+        lfw = DatasetStatus("LFW", found=True, location=str(image_dir), people=people, images=images,
+                            protocol_present=tuple(present), protocol_missing=tuple(missing))
+    try:
+        olivetti = DatasetStatus("Olivetti", found=True, location=str(find_olivetti(path)))
+    except DataNotFoundError as err:
+        olivetti = DatasetStatus("Olivetti", found=False, problem=where_it_looked(err))
+    given_exists = path is not None and Path(path).expanduser().exists()
+    return DataStatus(path, given_exists, lfw, olivetti, HOW_TO_GET_DATA)
+
+
+# --------------------------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------------------------
+
+# Metrics the trainer writes into the model card, with how the home page labels them.
+METRIC_LABELS = {
+    "view1_devtest_accuracy": ("Accuracy on unseen people (LFW View 1)",
+                               "Same/different decisions on pairsDevTest, with the distance threshold "
+                               "chosen on pairsDevTrain. None of these people was seen in training."),
+    "view1_devtest_val_at_far_1e-3": ("VAL at FAR = 0.001 (LFW View 1)",
+                                      "Share of same-person pairs accepted when the threshold lets through "
+                                      "only 1 in 1,000 different-person pairs."),
+    "view2_accuracy_mean": ("Accuracy, 10 folds (LFW View 2)",
+                            "LFW's reporting protocol: mean accuracy over the ten folds of pairs.txt."),
+}
+
+
+ARCH_NAMES = {"inception": "Inception-style (the paper's NN2 family)",
+              "zf": "Zeiler & Fergus-style (the paper's NN1 family)"}
+
+
+@dataclass(frozen=True)
+class Metric:
+    label: str
+    value: str
+    help: str
+    vs_baseline: str | None = None  # how far above the eigenfaces (PCA) baseline, if the card has it
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    found: bool
+    path: str
+    problem: str = ""  # when not found: CheckpointError's message, meant for the user
+    arch: str | None = None
+    embedding_dim: int | None = None
+    input_size: int | None = None
+    card: dict = field(default_factory=dict)
+
+    @property
+    def file_name(self) -> str:
+        return Path(self.path).name
+
+    @property
+    def arch_name(self) -> str:
+        return ARCH_NAMES.get(self.arch, str(self.arch))
+
+    @property
+    def provisional(self) -> bool:
+        """A model trained on the CPU stands in until a GPU-trained one replaces it."""
+        return self.card.get("device") == "cpu"
+
+    @property
+    def facts(self) -> list[tuple[str, str]]:
+        """(label, text) for what the model card says about how the model was made; missing keys are left out."""
+        card = self.card
+        rows = [
+            ("Trained on", card.get("device")),
+            ("PyTorch", card.get("torch")),
+            ("Data set", card.get("dataset")),
+            ("Split", card.get("split")),
+            ("Parameters", _count(card.get("parameters"))),
+            ("Multiply-adds per image", _count(card.get("multiply_adds_per_image"))),
+            ("Training time", _duration(card.get("wall_time_s"))),
+            ("Training speed", _rate(card.get("images_per_s"))),
+            ("Created", _date(card.get("created"))),
+        ]
+        return [(label, str(text)) for label, text in rows if text not in (None, "")]
+
+    @property
+    def metrics(self) -> list[Metric]:
+        measured = self.card.get("metrics") or {}
+        baseline = measured.get("pca_baseline") or {}
+        out = []
+        for key, (label, help_text) in METRIC_LABELS.items():
+            if key not in measured:
+                continue
+            value = _percent(measured[key])
+            if key == "view2_accuracy_mean":
+                value = _with_error(measured[key], measured.get("view2_accuracy_standard_error"))
+            out.append(Metric(label, value, help_text, _versus(measured[key], baseline.get(key))))
+        return out
+
+
+def model_status(path: str | os.PathLike | None = None,
+                 load: Callable[[Path], object] | None = None) -> ModelStatus:
+    """What the checkpoint at `path` (the shipped default when None) is, or why it cannot be used.
+
+    `load` turns a path into a loaded model (default `model.embed.load_model`); the app passes a
+    cached loader so the network is built once, not on every rerun.
+    """
+    from model.embed import DEFAULT_CHECKPOINT, CheckpointError, load_model
+
+    checkpoint = Path(path) if path else DEFAULT_CHECKPOINT
+    try:
+        loaded = (load or load_model)(checkpoint)
+    except CheckpointError as err:
+        return ModelStatus(found=False, path=str(checkpoint), problem=str(err))
+    config = loaded.config
+    return ModelStatus(found=True, path=str(loaded.path or checkpoint), arch=config.arch,
+                       embedding_dim=config.embedding_dim, input_size=config.input_size,
+                       card=dict(loaded.card or {}))
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting: model cards come from older and newer trainers, so every value may be missing
+# or of an unexpected type; anything unexpected is shown as it is.
+# --------------------------------------------------------------------------------------------
+
+
+def _percent(x) -> str:
+    if x is None:
+        return "n/a"
+    return f"{100 * x:.1f}%" if isinstance(x, (int, float)) else str(x)
+
+
+def _with_error(mean, error) -> str:
+    if isinstance(mean, (int, float)) and isinstance(error, (int, float)):
+        return f"{100 * mean:.1f}% ± {100 * error:.1f}"
+    return _percent(mean)
+
+
+def _versus(value, baseline) -> str | None:
+    if isinstance(value, (int, float)) and isinstance(baseline, (int, float)):
+        return f"{100 * (value - baseline):+.1f} points vs eigenfaces ({_percent(baseline)})"
+    return None
+
+
+def _count(n) -> str | None:
+    if not isinstance(n, (int, float)):
+        return n
+    for size, unit in ((1e9, "billion"), (1e6, "million"), (1e3, "thousand")):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n:,}"
+
+
+def _duration(seconds) -> str | None:
+    if not isinstance(seconds, (int, float)):
+        return seconds
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return f"{seconds:.0f} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def _rate(per_second) -> str | None:
+    return f"{per_second:,.0f} images/s" if isinstance(per_second, (int, float)) else per_second
+
+
+def _date(iso) -> str | None:
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M %Z").strip()
+    except (TypeError, ValueError):
+        return iso

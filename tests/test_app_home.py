@@ -1,0 +1,214 @@
+"""The home page: its logic (lessons/overview.py) on its own, then the page run through AppTest."""
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import model.embed
+from lessons import overview
+from model.data import DATA_ENV, HOW_TO_GET_DATA
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    # Each test sets its own data folder and checkpoint; nothing may leak in from the last one.
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    overview.count_lfw.cache_clear()
+    yield
+
+
+@pytest.fixture
+def no_data(tmp_path, monkeypatch) -> Path:
+    """An empty FACENET_DATA folder and an empty scikit-learn data home: no face data anywhere."""
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    (tmp_path / "sklearn-home").mkdir()
+    monkeypatch.setenv(DATA_ENV, str(empty))
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn-home"))
+    return empty
+
+
+def write_checkpoint(path: Path, card: dict) -> Path:
+    """A real (tiny, untrained) checkpoint of this course, with the given model card."""
+    from model.net import NetConfig, build_net
+
+    model.embed.save_checkpoint(path, build_net(NetConfig(embedding_dim=16, width=0.25)), card)
+    return path
+
+
+CPU_CARD = {
+    "device": "cpu",
+    "torch": "2.13.0",
+    "dataset": "LFW peopleDevTrain",
+    "split": "view1",
+    "parameters": 1_234_567,
+    "multiply_adds_per_image": 98_700_000,
+    "wall_time_s": 7260.0,
+    "images_per_s": 412.3,
+    "created": "2026-11-23T08:00:00+00:00",
+    "metrics": {
+        "view1_devtest_accuracy": 0.875,
+        "view1_devtest_val_at_far_1e-3": 0.25,
+        "view2_accuracy_mean": 0.86,
+        "view2_accuracy_standard_error": 0.004,
+        "pca_baseline": {"view1_devtest_accuracy": 0.675},
+    },
+}
+
+
+# --------------------------------------------------------------------------------------------
+# lessons/overview.py without Streamlit
+# --------------------------------------------------------------------------------------------
+
+
+def test_course_lists_the_planned_lessons_all_in_preparation():
+    titles = [lesson.title for lesson in overview.COURSE]
+    assert titles[0] == "The triplet loss, term by term"
+    assert titles[-1] == "Your faces"
+    assert len(titles) == 9
+    assert not any(lesson.available for lesson in overview.COURSE)
+    assert all(lesson.goal and "\n" not in lesson.goal for lesson in overview.COURSE)
+
+
+def test_data_status_finds_the_shared_data(shared_data):
+    status = overview.data_status(str(shared_data))
+    assert status.lfw.found and status.lfw_complete
+    assert (status.lfw.images, status.lfw.people) == (13_233, 5_749)
+    assert status.lfw.protocol_present == overview.LFW_PROTOCOL_FILES
+    assert status.olivetti.found and status.olivetti.location.endswith("olivettifaces.mat")
+
+
+def test_data_status_without_data_says_where_it_looked(no_data):
+    status = overview.data_status(None)
+    assert not status.lfw.found and not status.olivetti.found
+    assert str(no_data) in status.lfw.problem
+    assert HOW_TO_GET_DATA not in status.lfw.problem  # shown once by the page, not per dataset
+    assert status.how_to_get_data == HOW_TO_GET_DATA
+
+
+def test_data_status_counts_a_small_lfw_and_lists_missing_protocol_files(tmp_path, no_data):
+    images = tmp_path / "mine" / "lfw" / "lfw-deepfunneled"
+    for file in ("Ann/Ann_0001.jpg", "Bob/Bob_0001.jpg", "Bob/Bob_0002.jpg", "Bob/notes.txt"):
+        (images / file).parent.mkdir(parents=True, exist_ok=True)
+        (images / file).touch()
+    (images.parent / "pairs.txt").write_text("10\t300\n")
+    status = overview.data_status(str(tmp_path / "mine"))
+    assert (status.lfw.people, status.lfw.images) == (2, 3)
+    assert status.lfw.protocol_present == ("pairs.txt",)
+    assert "peopleDevTest.txt" in status.lfw.protocol_missing and not status.lfw_complete
+
+
+def test_data_status_notices_a_folder_that_does_not_exist(no_data, tmp_path):
+    status = overview.data_status(str(tmp_path / "typo"))
+    assert status.given_path == str(tmp_path / "typo") and not status.given_path_exists
+    assert not overview.data_status("  ").given_path  # blank input means "no folder given"
+
+
+def test_model_status_of_a_missing_or_corrupt_checkpoint(tmp_path):
+    missing = overview.model_status(tmp_path / "nothing.pt")
+    assert not missing.found and "No checkpoint" in missing.problem
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint")
+    status = overview.model_status(corrupt)
+    assert not status.found and "corrupt.pt" in status.problem
+
+
+def test_model_status_reads_the_model_card(tmp_path):
+    status = overview.model_status(write_checkpoint(tmp_path / "tiny.pt", CPU_CARD))
+    assert status.found and status.file_name == "tiny.pt"
+    assert (status.arch, status.embedding_dim, status.input_size) == ("inception", 16, 64)
+    assert status.provisional
+    metrics = {m.label: m for m in status.metrics}
+    accuracy = metrics["Accuracy on unseen people (LFW View 1)"]
+    assert accuracy.value == "87.5%" and accuracy.vs_baseline.startswith("+20.0 points")
+    assert metrics["Accuracy, 10 folds (LFW View 2)"].value == "86.0% ± 0.4"
+    assert metrics["VAL at FAR = 0.001 (LFW View 1)"].vs_baseline is None
+    facts = dict(status.facts)
+    assert facts["Parameters"] == "1.2 million" and facts["Training time"] == "2 h 01 min"
+
+
+def test_model_status_tolerates_a_sparse_card(tmp_path):
+    status = overview.model_status(write_checkpoint(tmp_path / "bare.pt", {"device": "NVIDIA H100 80GB HBM3"}))
+    assert status.found and not status.provisional
+    assert status.metrics == [] and status.facts == [("Trained on", "NVIDIA H100 80GB HBM3")]
+
+
+def test_model_status_uses_the_loader_it_is_given(tmp_path):
+    seen = []
+
+    def loader(path):
+        seen.append(path)
+        return model.embed.load_model(path)
+
+    overview.model_status(write_checkpoint(tmp_path / "tiny.pt", {}), load=loader)
+    assert seen == [tmp_path / "tiny.pt"]
+
+
+# --------------------------------------------------------------------------------------------
+# The page itself, through AppTest
+# --------------------------------------------------------------------------------------------
+
+
+def run_app() -> AppTest:
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def page_text(app: AppTest) -> str:
+    kinds = ("title", "header", "subheader", "markdown", "caption", "info", "success", "warning", "error", "code")
+    parts = [str(element.value) for kind in kinds for element in app.get(kind)]
+    parts += [f"{metric.label}: {metric.value}" for metric in app.metric]
+    return "\n".join(parts)
+
+
+def test_home_page_with_the_shared_data(shared_data, monkeypatch):
+    monkeypatch.setenv(DATA_ENV, str(shared_data))
+    app = run_app()
+    text = page_text(app)
+    assert "FaceNet, hands on" in text and "in preparation" in text
+    assert "LFW found" in text and "13,233 images of 5,749 people" in text
+    if model.embed.DEFAULT_CHECKPOINT.exists():
+        assert model.embed.DEFAULT_CHECKPOINT.name in text and "No usable model" not in text
+    else:
+        assert "No usable model" in text and f"No checkpoint at {model.embed.DEFAULT_CHECKPOINT}" in text
+
+
+def test_home_page_without_data_says_how_to_get_it(no_data):
+    app = run_app()
+    text = page_text(app)
+    assert "LFW was not found" in text
+    assert HOW_TO_GET_DATA.strip() in [code.value.strip() for code in app.code]
+
+
+def test_typing_a_data_folder_checks_again(shared_data, no_data):  # shared_data first: no_data changes $FACENET_DATA
+    app = run_app()
+    assert "LFW was not found" in page_text(app)
+    app.sidebar.text_input(key="data_path_box").input(str(shared_data)).run()
+    assert not app.exception
+    assert app.session_state["data_path"] == str(shared_data)
+    assert "13,233 images of 5,749 people" in page_text(app)
+
+
+def test_home_page_shows_a_provisional_model_and_its_metrics(tmp_path, monkeypatch, shared_data):
+    monkeypatch.setenv(DATA_ENV, str(shared_data))
+    monkeypatch.setattr(model.embed, "DEFAULT_CHECKPOINT", write_checkpoint(tmp_path / "tiny.pt", CPU_CARD))
+    app = run_app()
+    text = page_text(app)
+    assert "`tiny.pt`" in text and "provisional" in text
+    assert "Accuracy on unseen people (LFW View 1): 87.5%" in text
+    assert [m.delta for m in app.metric if m.delta][0].startswith("+20.0 points")
+
+
+def test_home_page_reports_a_corrupt_checkpoint(tmp_path, monkeypatch, shared_data):
+    monkeypatch.setenv(DATA_ENV, str(shared_data))
+    corrupt = tmp_path / "broken.pt"
+    corrupt.write_bytes(b"\x00" * 100)
+    monkeypatch.setattr(model.embed, "DEFAULT_CHECKPOINT", corrupt)
+    app = run_app()
+    assert any("broken.pt is not a readable checkpoint" in e.value for e in app.error)
