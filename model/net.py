@@ -174,15 +174,18 @@ class LayerCost:
     macs: int  # multiply-adds for one image
 
 
-def layer_costs(net: nn.Module, input_size: int | None = None) -> list[LayerCost]:
+def layer_costs(net: nn.Module, input_shape: tuple[int, int, int] | None = None) -> list[LayerCost]:
     """Parameters and multiply-adds of every convolution, linear and batch-norm layer, in order.
 
-    Runs one image through `net` with forward hooks so the counts come from the real layers:
+    `input_shape` is one input's (channels, height, width); by default a FaceNet's own
+    (3, input_size, input_size), so any module (an Inception module alone, say) can be costed.
+    Runs one input through `net` with forward hooks so the counts come from the real layers:
     a convolution costs out_h * out_w * out_c * (in_c / groups) * k_h * k_w multiply-adds, a
     linear layer in * out; batch norm has parameters but is folded into the convolution at
     inference, so it is counted with zero multiply-adds.
     """
-    size = input_size or net.config.input_size
+    if input_shape is None:
+        input_shape = (3, net.config.input_size, net.config.input_size)
     costs: list[LayerCost] = []
     hooks = []
 
@@ -208,7 +211,7 @@ def layer_costs(net: nn.Module, input_size: int | None = None) -> list[LayerCost
     try:
         net.eval()
         with torch.no_grad():
-            net(torch.zeros(1, 3, size, size))
+            net(torch.zeros(1, *input_shape))
     finally:
         for h in hooks:
             h.remove()
@@ -220,5 +223,5 @@ def count_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-def count_macs(net: nn.Module, input_size: int | None = None) -> int:
-    return sum(c.macs for c in layer_costs(net, input_size))
+def count_macs(net: nn.Module, input_shape: tuple[int, int, int] | None = None) -> int:
+    return sum(c.macs for c in layer_costs(net, input_shape))

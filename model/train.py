@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from model.data import FaceSet, PKSampler, find_lfw, lfw_people, load_folder, load_lfw, load_olivetti, to_model_input
 from model.embed import embed_crops, save_checkpoint
-from model.evaluate import balanced_pairs, evaluate_lfw, pair_distances, verify
+from model.evaluate import balanced_pairs, evaluate_lfw, pair_distances, pca_baseline_lfw, verify
 from model.net import NetConfig, build_net, count_macs, count_parameters
 from model.triplet import MINING, count_triplet_types, squared_distances, triplet_loss_with_stats
 
@@ -80,6 +80,7 @@ class TrainConfig:
     snapshot_min_images: int = 20  # LFW snapshot set: people with at least this many images
     resume: bool = False
     view2: bool = True  # final evaluation includes LFW View 2 (ten folds)
+    pca_baseline: bool = True  # lfw: final metrics include the eigenfaces baseline on the same pairs
     quiet: bool = False  # no progress bar
 
 
@@ -145,7 +146,10 @@ def load_datasets(cfg: TrainConfig, device) -> Datasets:
             return {k: v for k, v in m.items() if k in ("view1_devtest_accuracy", "view1_devtest_val_at_far_1e-3")}
 
         def final(net) -> dict:
-            return evaluate_lfw(lambda c: embed_crops(net, c, device=device), faces, root, view2=cfg.view2)
+            metrics = evaluate_lfw(lambda c: embed_crops(net, c, device=device), faces, root, view2=cfg.view2)
+            if cfg.pca_baseline:  # eigenfaces fitted on peopleDevTrain, on the very same pairs
+                metrics["pca_baseline"] = pca_baseline_lfw(faces, root, view2=cfg.view2)
+            return metrics
 
         snapshot = faces.with_at_least(cfg.snapshot_min_images) if cfg.snapshots else None
         return Datasets(train, quick, final, snapshot, f"LFW deep-funneled ({root})")
@@ -187,7 +191,7 @@ def augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return batch[idx, rows[:, :, None], cols[:, None, :]]
 
 
-def step_generator(cfg: TrainConfig, rank: int, step: int, device) -> torch.Generator:
+def step_generator(cfg: TrainConfig, rank: int, step: int) -> torch.Generator:
     """A generator seeded by (seed, rank, step): the randomness of a step does not depend on
     what ran before it, which makes resuming exact."""
     g = torch.Generator(device="cpu")
@@ -280,7 +284,7 @@ def train(cfg: TrainConfig) -> dict:
         while step < steps:
             t0 = time.perf_counter()
             rows = torch.from_numpy(sampler.batch(step)).to(device)
-            gen = step_generator(cfg, rank, step, device)
+            gen = step_generator(cfg, rank, step)
             batch = images[rows]
             if cfg.augment:
                 batch = augment(batch, gen)

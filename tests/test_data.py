@@ -139,6 +139,18 @@ def test_olivetti(shared_data):
         assert np.array_equal(faces.images[i, :, :, 1], upright)
 
 
+def test_olivetti_from_scikit_learns_cache(shared_data, no_env_data):
+    # scikit-learn's fetch_olivetti_faces keeps the faces as <data_home>/olivetti.pkz: a joblib
+    # dump of the (400, 4096) array, rows being the .mat file's columns
+    import joblib
+    from scipy.io import loadmat
+
+    raw = loadmat(shared_data / "olivetti" / "olivettifaces.mat")["faces"]
+    joblib.dump(raw.T.copy(), no_env_data / "olivetti.pkz", compress=6)
+    assert find_olivetti() == no_env_data / "olivetti.pkz"
+    assert np.array_equal(load_olivetti().images, load_olivetti(shared_data).images)
+
+
 def test_folder_of_people(shared_data, tmp_path, monkeypatch):
     monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "cache"))
     src = shared_data / "lfw" / "lfw-deepfunneled"
