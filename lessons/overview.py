@@ -144,14 +144,18 @@ def data_status(path: str | None = None) -> DataStatus:
 # Metrics the trainer writes into the model card, with how the home page labels them.
 METRIC_LABELS = {
     "view1_devtest_accuracy": ("Accuracy on unseen people (LFW View 1)",
-                               "Same/different decisions on pairsDevTest, with the distance threshold "
-                               "chosen on pairsDevTrain. None of these people was seen in training."),
+                               "Same/different decisions on the 1,000 pairs of pairsDevTest, none of whose "
+                               "people was seen in training. Ten folds: each is judged with the distance "
+                               "threshold that is best on the other nine."),
     "view1_devtest_val_at_far_1e-3": ("VAL at FAR = 0.001 (LFW View 1)",
                                       "Share of same-person pairs accepted when the threshold lets through "
-                                      "only 1 in 1,000 different-person pairs."),
+                                      "only 1 in 1,000 different-person pairs (on pairsDevTest's 500: none)."),
     "view2_accuracy_mean": ("Accuracy, 10 folds (LFW View 2)",
-                            "LFW's reporting protocol: mean accuracy over the ten folds of pairs.txt."),
+                            "LFW's reporting protocol: mean accuracy over the ten folds of pairs.txt. "
+                            "These pairs share people with the training split."),
 }
+STANDARD_ERRORS = {"view1_devtest_accuracy": "view1_devtest_accuracy_standard_error",
+                   "view2_accuracy_mean": "view2_accuracy_standard_error"}
 
 
 ARCH_NAMES = {"inception": "Inception-style (the paper's NN2 family)",
@@ -214,9 +218,7 @@ class ModelStatus:
         for key, (label, help_text) in METRIC_LABELS.items():
             if key not in measured:
                 continue
-            value = _percent(measured[key])
-            if key == "view2_accuracy_mean":
-                value = _with_error(measured[key], measured.get("view2_accuracy_standard_error"))
+            value = _with_error(measured[key], measured.get(STANDARD_ERRORS.get(key, "")))
             out.append(Metric(label, value, help_text, _versus(measured[key], baseline.get(key))))
         return out
 
