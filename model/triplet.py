@@ -109,6 +109,25 @@ def _sorted_negatives(distances: torch.Tensor, negative: torch.Tensor):
     return values, columns, negative.sum(dim=1)
 
 
+def _count_at_most(sorted_rows: torch.Tensor, rows: torch.Tensor, queries: torch.Tensor, right: bool) -> torch.Tensor:
+    """For each i, how many entries of ``sorted_rows[rows[i]]`` are < ``queries[i]`` (right=False)
+    or <= it (right=True).
+
+    One batched binary search: the queries are laid out as a (B, Q) table, Q being the most
+    queries any row has (K - 1 in a P x K batch), so it costs O(B Q log B), not O(B^2 log B).
+    """
+    per_row = torch.bincount(rows, minlength=len(sorted_rows))
+    if len(rows) == 0:
+        return rows.clone()
+    order = torch.argsort(rows, stable=True)
+    first = torch.cumsum(per_row, 0) - per_row
+    slot = torch.empty_like(rows)
+    slot[order] = torch.arange(len(rows), device=rows.device) - first[rows[order]]
+    table = sorted_rows.new_zeros(len(sorted_rows), int(per_row.max()))
+    table[rows, slot] = queries.to(sorted_rows.dtype)
+    return torch.searchsorted(sorted_rows, table, right=right)[rows, slot]
+
+
 def count_triplet_types(distances: torch.Tensor, labels: torch.Tensor, margin: float) -> TripletCounts:
     """Counts of hard / semi-hard / easy / active triplets among all valid triplets of a batch.
 
@@ -118,15 +137,15 @@ def count_triplet_types(distances: torch.Tensor, labels: torch.Tensor, margin: f
     d = distances.detach()
     positive, negative = label_masks(labels.to(d.device))
     values, _, n_neg = _sorted_negatives(d, negative)
+    a, p = torch.nonzero(positive, as_tuple=True)
     # per (a, p): negatives with D[a,n] <= D[a,p] (hard) and with D[a,n] < D[a,p] + margin (active)
-    at_most_ap = torch.searchsorted(values, d.contiguous(), right=True)  # hard
-    below_ap_margin = torch.searchsorted(values, (d + margin).contiguous(), right=False)  # active
-    pos = positive.long()
-    valid = int((pos.sum(dim=1) * n_neg).sum())
-    hard = int((at_most_ap * pos).sum())
+    at_most_ap = _count_at_most(values, a, d[a, p], right=True)
+    below_ap_margin = _count_at_most(values, a, d[a, p] + margin, right=False)
+    valid = int((positive.sum(dim=1) * n_neg).sum())
+    hard = int(at_most_ap.sum())
     # semi-hard = D[a,p] < D[a,n] < D[a,p] + margin: empty when margin <= 0
-    semi_hard = int(((below_ap_margin - at_most_ap).clamp_min(0) * pos).sum())
-    active = int((below_ap_margin * pos).sum())  # equals hard + semi_hard when margin > 0
+    semi_hard = int((below_ap_margin - at_most_ap).clamp_min(0).sum())
+    active = int(below_ap_margin.sum())  # equals hard + semi_hard when margin > 0
     return TripletCounts(valid=valid, hard=hard, semi_hard=semi_hard, easy=valid - hard - semi_hard, active=active)
 
 
@@ -161,8 +180,8 @@ def mine_semi_hard(distances: torch.Tensor, labels: torch.Tensor) -> Triplets:
     positive, negative = label_masks(labels.to(d.device))
     a, p = _pairs_with_negatives(positive, negative)
     values, columns, n_neg = _sorted_negatives(d, negative)
-    # rank, in a's sorted negatives, of the first one farther than p (all (a, p) at once: O(B^2))
-    first_farther = torch.searchsorted(values, d.contiguous(), right=True)[a, p]
+    # rank, in a's sorted negatives, of the first one farther than p
+    first_farther = _count_at_most(values, a, d[a, p], right=True)
     rank = torch.where(first_farther < n_neg[a], first_farther, n_neg[a] - 1)
     return Triplets(a, p, columns[a, rank])
 
@@ -182,12 +201,12 @@ def mine_random(distances: torch.Tensor, labels: torch.Tensor, generator: torch.
     """One negative drawn uniformly at random for each anchor-positive pair."""
     positive, negative = label_masks(labels.to(distances.device))
     a, p = _pairs_with_negatives(positive, negative)
-    n_neg = negative.sum(dim=1)
-    # the columns of each anchor's negatives come first when sorting "is not a negative"
-    columns = (~negative).to(torch.uint8).argsort(dim=1, stable=True)
+    negatives_so_far = negative.long().cumsum(dim=1)  # row a: how many of columns 0..j are negatives
+    n_neg = negatives_so_far[:, -1]
     u = torch.rand(len(a), generator=generator, device="cpu" if generator is None else generator.device)
-    rank = (u.to(distances.device) * n_neg[a]).long().clamp_max(n_neg[a] - 1)
-    return Triplets(a, p, columns[a, rank])
+    k = (u.to(distances.device) * n_neg[a]).long().clamp_max(n_neg[a] - 1)  # which of a's negatives
+    # the k-th negative (from 0) is in the first column where the running count reaches k + 1
+    return Triplets(a, p, _count_at_most(negatives_so_far, a, k + 1, right=False))
 
 
 def mine_all(distances: torch.Tensor, labels: torch.Tensor, margin: float) -> Triplets:
@@ -241,7 +260,7 @@ def batch_all_loss(distances: torch.Tensor, labels: torch.Tensor, margin: float)
     prefix = torch.cat([sorted_d.new_zeros(len(distances), 1), sorted_d.cumsum(dim=1)], dim=1)
     a, p = torch.nonzero(positive, as_tuple=True)
     d_ap = distances[a, p]
-    count = torch.searchsorted(values, (distances.detach() + margin).contiguous(), right=False)[a, p]
+    count = _count_at_most(values, a, d_ap.detach() + margin, right=False)
     total = (count * (d_ap + margin) - prefix[a, count]).sum()
     active = int(count.sum())
     loss = total / active if active else distances.sum() * 0.0

@@ -62,6 +62,7 @@ def test_verifies_people_it_never_saw_better_than_eigenfaces(model, lfw, lfw_roo
     assert ours["view1_devtest_val_at_far_1e-3"] >= pca["view1_devtest_val_at_far_1e-3"]
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # the hostile pickle below is made on purpose
 def test_bad_checkpoints_give_clear_errors(tmp_path):
     with pytest.raises(CheckpointError, match="No checkpoint"):
         load_model(tmp_path / "missing.pt")
