@@ -126,7 +126,7 @@ class FaceSet:
         return len(np.unique(self.labels))
 
     def subset(self, indices: np.ndarray | Sequence[int]) -> "FaceSet":
-        """The images at `indices`, relabelled 0..P-1 in order of first appearance of each name."""
+        """The images at `indices`, their people relabelled 0..P-1 (keeping the order of `names`)."""
         indices = np.asarray(indices, dtype=np.int64)
         old = self.labels[indices]
         kept, new_labels = np.unique(old, return_inverse=True)
@@ -261,7 +261,7 @@ def _load_cached(key: str) -> FaceSet | None:
     folder = cache_dir() / key
     try:
         meta = json.loads((folder / "meta.json").read_text())
-        images = np.load(folder / "images.npy", mmap_mode=None)
+        images = np.load(folder / "images.npy")
         labels = np.load(folder / "labels.npy")
         return FaceSet(images, labels, meta["names"], meta["files"], meta["source"], meta.get("skipped", []))
     except (OSError, ValueError, KeyError):

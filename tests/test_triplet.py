@@ -9,7 +9,7 @@ import torch
 
 from model.triplet import (EASY, HARD, MINING, SEMI_HARD, batch_all_loss, classify_triplets, count_triplet_types,
                            label_masks, mine_all, mine_hard, mine_random, mine_semi_hard, squared_distances,
-                           triplet_loss, triplet_loss_with_stats, triplet_terms, valid_triplets)
+                           triplet_loss, triplet_terms, valid_triplets)
 
 
 def t(values):
