@@ -142,7 +142,7 @@ def load_datasets(cfg: TrainConfig, device) -> Datasets:
             raise SystemExit("--split for lfw must be devtrain or all")
 
         def quick(net) -> dict:  # View 1 only, every eval_every steps
-            m = evaluate_lfw(lambda c: embed_crops(net, c, device=device), faces, root, view2=False)
+            m = evaluate_lfw(lambda c: embed_crops(net, c, device=device), faces, root, view2=False, devtrain_threshold=False)
             return {k: v for k, v in m.items() if k in ("view1_devtest_accuracy", "view1_devtest_val_at_far_1e-3")}
 
         def final(net) -> dict:
