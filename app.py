@@ -1,10 +1,13 @@
 """FaceNet, hands on: the course app. Start it with `streamlit run app.py`.
 
-Only the page list lives here; each page is a script under pages/. Nothing heavy is imported at
-this level so the app starts quickly (pages import torch when they need it).
+Only the page list and the sidebar shared by every page live here; each page is a script under
+pages/. Nothing heavy is imported at this level so the app starts quickly (pages import torch
+when they need it).
 """
 
 import streamlit as st
+
+from lessons import overview
 
 st.set_page_config(
     page_title="FaceNet, hands on",
@@ -13,8 +16,31 @@ st.set_page_config(
     initial_sidebar_state="expanded",
 )
 
-pages = [
-    st.Page("pages/home.py", title="Welcome", icon=":material/home:", default=True),
-    # Lesson pages are added here as they are written.
-]
-st.navigation(pages).run()
+home = st.Page("pages/home.py", title="Welcome", icon=":material/home:", default=True)
+lessons = [st.Page(lesson.page, title=lesson.nav_title, icon=lesson.icon)
+           for lesson in overview.COURSE if lesson.available]
+page = st.navigation({"Course": [home], "Lessons": lessons} if lessons else [home])
+
+
+def remember_data_path():
+    # A widget's own state is dropped when a page without it is shown; "data_path" is what pages read.
+    st.session_state["data_path"] = st.session_state["data_path_box"].strip()
+
+
+st.session_state.setdefault("data_path", overview.default_data_path())
+st.session_state["data_path_box"] = st.session_state["data_path"]
+with st.sidebar:
+    st.text_input(
+        "Data folder",
+        key="data_path_box",
+        on_change=remember_data_path,
+        placeholder="/path/to/data",
+        help="A folder holding lfw/ (and, optionally, olivetti/). Left empty, the app looks in "
+        "the FACENET_DATA environment variable's folder, then in scikit-learn's data home.",
+    )
+    if st.button("Check again", help="Look for the data once more, e.g. after downloading it."):
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        overview.count_lfw.cache_clear()
+
+page.run()

@@ -19,33 +19,60 @@ from typing import Callable
 # --------------------------------------------------------------------------------------------
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
 @dataclass(frozen=True)
 class Lesson:
     title: str
     goal: str  # one line: what a student can do or explain after the lesson
-    available: bool = False
+    page: str  # the page script, relative to the repository
+    nav_title: str  # short title for the navigation menu
+    icon: str
+
+    @property
+    def available(self) -> bool:
+        """A lesson is listed in the menu once its page exists."""
+        return (REPO / self.page).is_file()
 
 
 COURSE: list[Lesson] = [
     Lesson("The triplet loss, term by term",
-           "Take one anchor, one positive and one negative, and see what each term of the loss does to them."),
+           "Take one anchor, one positive and one negative, and see what each term of the loss does to them.",
+           "pages/loss.py", "1. The triplet loss", ":material/change_history:"),
     Lesson("The margin alpha",
-           "Change the margin and watch which triplets still count, and what too little or too much of it does."),
+           "Change the margin and watch which triplets still count, and what too little or too much of it does.",
+           "pages/margin.py", "2. The margin alpha", ":material/straighten:"),
     Lesson("Choosing triplets (easy / semi-hard / hard, batch-all / batch-hard in P x K batches)",
-           "Sort the triplets of a batch of P people x K photos by difficulty, and compare two ways of picking them."),
+           "Sort the triplets of a batch of P people x K photos by difficulty, and compare the ways of picking them.",
+           "pages/mining.py", "3. Choosing triplets", ":material/filter_alt:"),
     Lesson("SGD vs AdaGrad",
-           "Train the same network with two optimisers and compare how the loss comes down."),
+           "Race the two optimisers over the same loss surfaces and explain why AdaGrad adapts its step per parameter.",
+           "pages/optimizers.py", "4. SGD vs AdaGrad", ":material/speed:"),
     Lesson("ReLU vs sigmoid/tanh",
-           "Compare activation functions by the gradients they let through, and by what the network learns with each."),
+           "Compare activation functions by the gradients they let through a deep network.",
+           "pages/activations.py", "5. ReLU vs sigmoid/tanh", ":material/show_chart:"),
     Lesson("Two CNN families (Zeiler&Fergus vs Inception)",
-           "Weigh a plain stack of convolutions against Inception modules: parameters, compute and accuracy."),
+           "Weigh a plain stack of convolutions against Inception modules by parameters and compute.",
+           "pages/networks.py", "6. Two CNN families", ":material/account_tree:"),
     Lesson("Evaluation: true/false accepts, VAL and FAR",
-           "Pick a distance threshold, count true and false accepts, and read off the validation and false accept rates."),
+           "Pick a distance threshold, count true and false accepts, and read off the validation and false accept rates.",
+           "pages/evaluation.py", "7. Evaluation", ":material/rule:"),
     Lesson("Embedding explorer",
-           "Walk through the embedding of LFW faces and see who ends up next to whom."),
+           "Walk through the embedding of LFW faces and see who ends up next to whom.",
+           "pages/explorer.py", "8. Embedding explorer", ":material/scatter_plot:"),
     Lesson("Your faces",
-           "Embed photos you bring yourself and see how the distances between them come out."),
+           "Embed photos you bring yourself and see how the distances between them come out.",
+           "pages/your_faces.py", "9. Your faces", ":material/add_a_photo:"),
 ]
+
+
+def lesson(page: str) -> Lesson:
+    """The lesson whose page script is `page` (e.g. "pages/loss.py")."""
+    for candidate in COURSE:
+        if candidate.page == page:
+            return candidate
+    raise KeyError(page)
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,14 +4,24 @@
     model = load_model()                 # the shipped default checkpoint
     vectors = model.embed(pil_images)    # (N, D) float32, each row of unit length
     model.card["metrics"]                # what the model card says about it
+    lfw = load_lfw_embeddings(model)     # every LFW photo's embedding, shipped beside the weights
 
 A checkpoint is a plain dict (loadable with ``torch.load(path, weights_only=True)``):
 ``{"format": CHECKPOINT_FORMAT, "config": NetConfig as a dict, "state_dict": ..., "card": {...}}``.
+
+The LFW embeddings of a checkpoint (``<checkpoint>.lfw.npz``) are computed by this module's own
+code from the photos (``python -m model.embed --lfw``) and shipped with the weights, so that the
+lessons that only need distances work without the photos and start instantly.
+
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -19,7 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from model.data import crop_and_resize, to_model_input
+from model.data import FaceSet, cache_dir, crop_and_resize, to_model_input
 from model.net import FaceNet, NetConfig, build_net
 
 CHECKPOINT_FORMAT = "facenet-course/1"
@@ -120,3 +130,139 @@ def load_model(path: str | os.PathLike | None = None) -> FaceEmbedder:
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
     net, card = load_checkpoint(path)
     return FaceEmbedder(net, card, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Every LFW photo's embedding, computed once per checkpoint
+# --------------------------------------------------------------------------------------------
+
+LFW_EMBEDDINGS_FORMAT = "facenet-course-lfw-embeddings/1"
+
+
+def checkpoint_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a checkpoint file: ties precomputed embeddings to the exact weights."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class LFWEmbeddings:
+    """The embedding of every LFW photo under one checkpoint, with who is who.
+
+    Row i is photo `files[i]` of person `names[labels[i]]`. `trained_on[p]` says whether person p
+    was in the model's training split (peopleDevTrain). `devtest_left/right/same` are
+    pairsDevTest's 1,000 pairs as row indices, so verification can be measured without photos.
+    """
+
+    embeddings: np.ndarray  # (N, D) float32, unit rows
+    labels: np.ndarray  # (N,) int64
+    names: list[str]
+    files: list[str]
+    trained_on: np.ndarray  # (P,) bool
+    devtest_left: np.ndarray  # (1000,) int64
+    devtest_right: np.ndarray
+    devtest_same: np.ndarray  # (1000,) bool
+    checkpoint_sha256: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def index(self) -> dict[str, int]:
+        """file path -> row."""
+        return {f: i for i, f in enumerate(self.files)}
+
+    def save(self, path: str | os.PathLike) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(
+            tmp, format=LFW_EMBEDDINGS_FORMAT, embeddings=self.embeddings.astype(np.float32),
+            labels=self.labels, names=np.array(self.names), files=np.array(self.files),
+            trained_on=self.trained_on, devtest_left=self.devtest_left, devtest_right=self.devtest_right,
+            devtest_same=self.devtest_same, checkpoint_sha256=self.checkpoint_sha256)
+        os.replace(tmp, path)
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "LFWEmbeddings":
+        """Read a file written by `save`; CheckpointError if it is not one."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["format"]) != LFW_EMBEDDINGS_FORMAT:
+                    raise ValueError(f"format {z['format']}")
+                return cls(embeddings=z["embeddings"].astype(np.float32), labels=z["labels"].astype(np.int64),
+                           names=[str(n) for n in z["names"]], files=[str(f) for f in z["files"]],
+                           trained_on=z["trained_on"].astype(bool), devtest_left=z["devtest_left"].astype(np.int64),
+                           devtest_right=z["devtest_right"].astype(np.int64),
+                           devtest_same=z["devtest_same"].astype(bool), checkpoint_sha256=str(z["checkpoint_sha256"]))
+        except Exception as err:
+            raise CheckpointError(f"{Path(path).name} is not a readable LFW embeddings file ({err}).") from err
+
+
+def lfw_embeddings_file(checkpoint: str | os.PathLike) -> Path:
+    """Where the shipped LFW embeddings of a checkpoint live: beside it, `<name>.lfw.npz`."""
+    return Path(checkpoint).with_suffix(".lfw.npz")
+
+
+def compute_lfw_embeddings(model: FaceEmbedder, faces: FaceSet, root: Path) -> LFWEmbeddings:
+    """Embed every photo of LFW (`faces`, from `load_lfw`; `root` holds its protocol files)."""
+    from model.data import lfw_pairs, lfw_people
+
+    trained = set(lfw_people(root, "devtrain"))
+    pairs = lfw_pairs(root, "devtest")
+    left, right = pairs.indices(faces)
+    return LFWEmbeddings(
+        embeddings=model.embed_crops(faces.images), labels=faces.labels.astype(np.int64), names=list(faces.names),
+        files=list(faces.files), trained_on=np.array([n in trained for n in faces.names]),
+        devtest_left=left, devtest_right=right, devtest_same=pairs.same.astype(bool),
+        checkpoint_sha256=checkpoint_digest(model.path) if model.path else "")
+
+
+def load_lfw_embeddings(model: FaceEmbedder, data_path: str | os.PathLike | None = None) -> LFWEmbeddings:
+    """The LFW embeddings of `model`: the file shipped beside its checkpoint when it matches the
+    weights, else a copy computed earlier into the user cache, else computed now from the photos
+    (about half a minute on a laptop CPU; raises model.data.DataNotFoundError without them)."""
+    from model.data import find_lfw, load_lfw
+
+    digest = checkpoint_digest(model.path) if model.path else ""
+    candidates = [lfw_embeddings_file(model.path)] if model.path else []
+    cached = cache_dir() / f"lfw-embeddings-{digest[:16]}.npz"
+    candidates.append(cached)
+    for path in candidates:
+        if path.is_file():
+            try:
+                found = LFWEmbeddings.read(path)
+            except CheckpointError:
+                continue
+            if found.checkpoint_sha256 == digest:
+                return found
+    root = find_lfw(data_path)
+    computed = compute_lfw_embeddings(model, load_lfw(root), root)
+    try:
+        computed.save(cached)
+    except OSError:
+        pass  # a read-only cache only costs the next start the same half minute
+    return computed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Embed every LFW photo with a checkpoint and save the result "
+                                                 "beside it (<checkpoint>.lfw.npz), for shipping with the weights.")
+    parser.add_argument("checkpoint", nargs="?", default=str(DEFAULT_CHECKPOINT))
+    parser.add_argument("--data", default=None, help="folder holding lfw/ (default: $FACENET_DATA, scikit-learn's home)")
+    args = parser.parse_args(argv)
+    from model.data import find_lfw, load_lfw
+
+    model = load_model(args.checkpoint)
+    root = find_lfw(args.data)
+    result = compute_lfw_embeddings(model, load_lfw(root), root)
+    out = lfw_embeddings_file(args.checkpoint)
+    result.save(out)
+    print(f"{len(result):,} embeddings of {len(result.names):,} people -> {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

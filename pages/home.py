@@ -3,54 +3,16 @@
 Only layout lives here; everything it shows is worked out in lessons/overview.py.
 """
 
-from pathlib import Path
-
 import streamlit as st
 
 from lessons import overview
-
-
-@st.cache_resource(show_spinner="Loading the face model...")
-def load_model_once(path: Path, modified_ns: int):
-    """The loaded checkpoint. `modified_ns` is only part of the cache key: a checkpoint replaced on
-    disk (the GPU-trained model arriving) is read again without restarting the app."""
-    from model.embed import load_model  # torch is imported here, not when the app starts
-
-    return load_model(path)
-
-
-def load_model_cached(path: Path):
-    return load_model_once(path, path.stat().st_mtime_ns if path.is_file() else 0)
+from pages.common import data_path, load_model_cached
 
 
 @st.cache_data(show_spinner="Looking for the face data...")
 def data_status_cached(path: str) -> overview.DataStatus:
     return overview.data_status(path)
 
-
-def remember_data_path():
-    # The box's own state is dropped when another page is shown; "data_path" is what pages read.
-    st.session_state["data_path"] = st.session_state["data_path_box"].strip()
-
-
-# --------------------------------------------------------------------------------------------
-# Sidebar: where the data is
-# --------------------------------------------------------------------------------------------
-
-st.session_state.setdefault("data_path", overview.default_data_path())
-st.session_state.setdefault("data_path_box", st.session_state["data_path"])
-with st.sidebar:
-    st.text_input(
-        "Data folder",
-        key="data_path_box",
-        on_change=remember_data_path,
-        placeholder="/path/to/data",
-        help="A folder holding lfw/ (and, optionally, olivetti/). Left empty, the app looks in "
-        "the FACENET_DATA environment variable's folder, then in scikit-learn's data home.",
-    )
-    if st.button("Check again", help="Look for the data once more, e.g. after downloading it."):
-        data_status_cached.clear()
-        overview.count_lfw.cache_clear()
 
 # --------------------------------------------------------------------------------------------
 # What the course is
@@ -83,11 +45,12 @@ network, trained by this project's own code on the *Labeled Faces in the Wild* (
 # --------------------------------------------------------------------------------------------
 
 st.header("The path through the course")
-if not any(lesson.available for lesson in overview.COURSE):
-    st.info("The lessons are in preparation: none of them can be opened yet. Here is the path they will follow.")
 for number, lesson in enumerate(overview.COURSE, start=1):
-    badge = "" if lesson.available else " :orange-badge[in preparation]"
-    st.markdown(f"**{number}. {lesson.title}**{badge}  \n{lesson.goal}")
+    if lesson.available:
+        st.page_link(lesson.page, label=f"**{number}. {lesson.title}**", icon=lesson.icon)
+        st.caption(lesson.goal)
+    else:
+        st.markdown(f"**{number}. {lesson.title}** :orange-badge[in preparation]  \n{lesson.goal}")
 
 # --------------------------------------------------------------------------------------------
 # State of the model and data
@@ -118,7 +81,7 @@ else:
     st.markdown("\n".join(f"- **{label}:** {text}" for label, text in model.facts))
 
 st.subheader("The data")
-data = data_status_cached(st.session_state["data_path"])
+data = data_status_cached(data_path())
 if data.given_path and not data.given_path_exists:
     st.warning(f"There is no folder at `{data.given_path}`.")
 

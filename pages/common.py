@@ -1,0 +1,170 @@
+"""What every lesson page shares: its header, the course's model and data (loaded once per server
+and shared by all sessions), "try this" prompts, check-yourself questions and the colours.
+
+Pages call these instead of loading anything themselves, so a missing dataset or a broken
+checkpoint is reported the same way everywhere and never stops the parts of a page that do not
+need it: the loaders return None after saying what is missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from lessons import overview, quiz
+
+# --------------------------------------------------------------------------------------------
+# Colours: the Okabe-Ito palette, distinguishable with every common colour-vision deficiency
+# --------------------------------------------------------------------------------------------
+
+BLACK, ORANGE, SKY_BLUE, GREEN, YELLOW, BLUE, VERMILLION, PURPLE, GREY = (
+    "#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999")
+PALETTE = [BLUE, ORANGE, GREEN, VERMILLION, SKY_BLUE, PURPLE, YELLOW, BLACK]
+
+# One colour per idea, the same on every page.
+ROLE_COLORS = {"anchor": BLUE, "positive": GREEN, "negative": VERMILLION}
+KIND_COLORS = {"hard": VERMILLION, "semi-hard": ORANGE, "easy": SKY_BLUE}  # triplet difficulty
+SAME_DIFFERENT_COLORS = {"same person": GREEN, "different people": VERMILLION}
+
+
+# --------------------------------------------------------------------------------------------
+# Page furniture
+# --------------------------------------------------------------------------------------------
+
+
+def lesson_header(page: str) -> overview.Lesson:
+    """Title and one-line learning goal of the lesson whose script is `page` ("pages/loss.py")."""
+    lesson = overview.lesson(page)
+    st.title(lesson.title)
+    st.markdown(f":material/flag: **Goal:** {lesson.goal}")
+    return lesson
+
+
+def try_this(*prompts: str) -> None:
+    """Short experiments that point at something surprising in the figure above."""
+    with st.container(border=True):
+        st.markdown(":material/lightbulb: **Try this**")
+        st.markdown("\n".join(f"- {p}" for p in prompts))
+
+
+def check_yourself(questions: list[quiz.Question], key: str) -> None:
+    """Multiple-choice questions with instant feedback; a wrong answer can be changed."""
+    st.subheader("Check yourself")
+    for number, question in enumerate(questions, start=1):
+        choice = st.radio(f"**{number}.** {question.prompt}", question.options, index=None, key=f"{key}-quiz-{number}")
+        if choice is None:
+            continue
+        feedback = quiz.grade(question, choice)
+        if feedback.correct:
+            st.success(f"Right. {feedback.text}", icon=":material/check_circle:")
+        else:
+            st.warning(feedback.text, icon=":material/help:")
+            with st.expander("Show the answer"):
+                st.markdown(f"**{question.answer}**. {question.explanation}")
+
+
+def plot(figure, key: str | None = None, **kwargs):
+    """A Plotly figure, as wide as its column (the one way pages draw charts)."""
+    return st.plotly_chart(figure, width="stretch", key=key, config={"displaylogo": False}, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# The data folder, the model and the LFW embeddings
+# --------------------------------------------------------------------------------------------
+
+
+def data_path() -> str:
+    """The folder the user typed in the sidebar, else $FACENET_DATA (empty: look in the usual places)."""
+    return st.session_state.get("data_path") or overview.default_data_path()
+
+
+@st.cache_resource(show_spinner="Loading the face model...")
+def _load_model(path: str, modified_ns: int):
+    """`modified_ns` is only part of the cache key: a checkpoint replaced on disk is read again."""
+    from model.embed import load_model  # torch is imported here, not when the app starts
+
+    return load_model(path)
+
+
+def _checkpoint() -> Path:
+    from model.embed import DEFAULT_CHECKPOINT
+
+    return DEFAULT_CHECKPOINT
+
+
+def _modified_ns(path: Path) -> int:
+    return path.stat().st_mtime_ns if path.is_file() else 0
+
+
+def load_model_cached(path: Path | None = None):
+    """The checkpoint at `path` (default: the shipped one), loaded once per server; raises CheckpointError."""
+    path = Path(path) if path is not None else _checkpoint()
+    return _load_model(str(path), _modified_ns(path))
+
+
+def face_model():
+    """The shipped face model, or None after an error box saying why it cannot be used."""
+    from model.embed import CheckpointError
+
+    try:
+        return load_model_cached()
+    except CheckpointError as err:
+        st.error(f"**The face model cannot be loaded.** {err}", icon=":material/error:")
+        return None
+
+
+@st.cache_resource(show_spinner="Loading the LFW embeddings...")
+def _lfw_embeddings(path: str, modified_ns: int, data_folder: str):
+    from model.embed import load_lfw_embeddings
+
+    return load_lfw_embeddings(_load_model(path, modified_ns), data_folder or None)
+
+
+def lfw_embeddings():
+    """Every LFW photo's embedding under the shipped model (`model.embed.LFWEmbeddings`), or None
+    after saying what is missing. Shipped beside the weights, so it needs no photos."""
+    from model.data import DataNotFoundError
+    from model.embed import CheckpointError
+
+    model = face_model()
+    if model is None:
+        return None
+    path = _checkpoint()
+    try:
+        return _lfw_embeddings(str(path), _modified_ns(path), data_path())
+    except CheckpointError as err:
+        st.error(f"**The LFW embeddings cannot be read.** {err}", icon=":material/error:")
+    except DataNotFoundError:
+        st.warning("The LFW embeddings of this model are not shipped with it, and computing them needs the "
+                   "LFW photos, which were not found.", icon=":material/warning:")
+        how_to_get_data()
+    return None
+
+
+@st.cache_resource(show_spinner="Loading the LFW photos (the first time takes a few seconds)...")
+def _lfw_photos(data_folder: str):
+    from model.data import load_lfw
+
+    return load_lfw(data_folder or None)
+
+
+def lfw_photos(why: str = "This part needs the LFW photos"):
+    """All LFW face crops (`model.data.FaceSet`), or None after saying that `why` needs them and how
+    to get them."""
+    from model.data import DataNotFoundError
+
+    try:
+        return _lfw_photos(data_path())
+    except DataNotFoundError:
+        st.info(f"{why}, and they were not found. Everything else on this page works without them.",
+                icon=":material/photo_library:")
+        how_to_get_data()
+        return None
+
+
+def how_to_get_data() -> None:
+    from model.data import HOW_TO_GET_DATA
+
+    with st.expander("How to get the data"):
+        st.code(HOW_TO_GET_DATA, language=None)
