@@ -66,13 +66,16 @@ CPU_CARD = {
 # --------------------------------------------------------------------------------------------
 
 
-def test_course_lists_the_planned_lessons_all_in_preparation():
+def test_course_lists_the_nine_lessons_and_opens_those_whose_page_exists():
     titles = [lesson.title for lesson in overview.COURSE]
     assert titles[0] == "The triplet loss, term by term"
     assert titles[-1] == "Your faces"
     assert len(titles) == 9
-    assert not any(lesson.available for lesson in overview.COURSE)
     assert all(lesson.goal and "\n" not in lesson.goal for lesson in overview.COURSE)
+    for lesson in overview.COURSE:
+        assert lesson.available == (REPO / lesson.page).is_file()
+        assert overview.lesson(lesson.page) is lesson
+    assert len({lesson.page for lesson in overview.COURSE}) == 9
 
 
 def test_data_status_finds_the_shared_data(shared_data):
@@ -171,7 +174,11 @@ def test_home_page_with_the_shared_data(shared_data, monkeypatch):
     monkeypatch.setenv(DATA_ENV, str(shared_data))
     app = run_app()
     text = page_text(app)
-    assert "FaceNet, hands on" in text and "in preparation" in text
+    assert "FaceNet, hands on" in text
+    missing = [lesson for lesson in overview.COURSE if not lesson.available]
+    assert ("in preparation" in text) == bool(missing)
+    links = [link.proto.page for link in app.get("page_link")]
+    assert links == [Path(lesson.page).stem for lesson in overview.COURSE if lesson.available]  # their URL paths
     assert "LFW found" in text and "13,233 images of 5,749 people" in text
     if model.embed.DEFAULT_CHECKPOINT.exists():
         assert model.embed.DEFAULT_CHECKPOINT.name in text and "No usable model" not in text

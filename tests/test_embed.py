@@ -108,3 +108,74 @@ def test_evaluate_command_line(shared_data, capsys, tmp_path):
     assert printed["view1_devtest_pairs"] == 1000 and 0.5 < printed["view2_accuracy_mean"] <= 1
     assert evaluate_main([str(tmp_path / "missing.pt")]) == 2
     assert "No checkpoint" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# The LFW embeddings shipped beside the weights
+# --------------------------------------------------------------------------------------------
+
+
+def test_shipped_lfw_embeddings_are_this_model_on_these_photos(model, lfw, lfw_root):
+    from model.data import lfw_pairs, lfw_people
+    from model.embed import checkpoint_digest, lfw_embeddings_file, load_lfw_embeddings
+
+    shipped = load_lfw_embeddings(model)
+    assert lfw_embeddings_file(DEFAULT_CHECKPOINT).is_file()  # read from the file, not recomputed
+    assert shipped.checkpoint_sha256 == checkpoint_digest(DEFAULT_CHECKPOINT)
+    assert shipped.files == lfw.files and shipped.names == lfw.names
+    assert np.array_equal(shipped.labels, lfw.labels)
+    # a sample of rows, embedded now from the photos' crops
+    rows = np.random.default_rng(0).choice(len(lfw), 200, replace=False)
+    assert np.allclose(shipped.embeddings[rows], model.embed_crops(lfw.images[rows]), atol=1e-5)
+    trained = set(lfw_people(lfw_root, "devtrain"))
+    assert [shipped.names[p] in trained for p in range(len(shipped.names))] == shipped.trained_on.tolist()
+    assert shipped.trained_on.sum() == 4038
+    pairs = lfw_pairs(lfw_root, "devtest")
+    assert [shipped.files[i] for i in shipped.devtest_left] == pairs.left
+    assert [shipped.files[i] for i in shipped.devtest_right] == pairs.right
+    assert np.array_equal(shipped.devtest_same, pairs.same)
+
+
+def test_shipped_lfw_embeddings_reproduce_the_card(model):
+    from model.embed import load_lfw_embeddings
+    from model.evaluate import pair_distances, ten_fold_accuracy, val_at_far
+
+    e = load_lfw_embeddings(model)
+    d = pair_distances(e.embeddings, e.devtest_left, e.devtest_right)
+    card = model.card["metrics"]
+    assert ten_fold_accuracy(d, e.devtest_same, np.arange(len(d)) % 10).mean == pytest.approx(card["view1_devtest_accuracy"])
+    assert val_at_far(d, e.devtest_same, 1e-3)[0] == pytest.approx(card["view1_devtest_val_at_far_1e-3"])
+
+
+def test_lfw_embeddings_of_another_checkpoint_are_computed_and_cached(tmp_path, monkeypatch, lfw, lfw_root):
+    """A checkpoint without a matching embeddings file gets them computed from the photos, once."""
+    import model.embed as embed
+    from model.net import NetConfig, build_net
+
+    monkeypatch.setenv("FACENET_CACHE", str(tmp_path / "cache"))
+    ckpt = tmp_path / "tiny.pt"
+    embed.save_checkpoint(ckpt, build_net(NetConfig(embedding_dim=16, width=0.25)), {})
+    tiny = load_model(ckpt)
+    # a stale file beside it (another checkpoint's) must not be used
+    stale = embed.load_lfw_embeddings(load_model())
+    stale.save(embed.lfw_embeddings_file(ckpt))
+    computed = embed.load_lfw_embeddings(tiny, lfw_root)
+    assert computed.embeddings.shape == (13_233, 16) and computed.checkpoint_sha256 == embed.checkpoint_digest(ckpt)
+    assert np.allclose(computed.embeddings[:50], tiny.embed_crops(lfw.images[:50]), atol=1e-5)
+    assert list((tmp_path / "cache").glob("lfw-embeddings-*.npz"))  # cached for the next start
+
+    def must_not_compute(*args, **kwargs):
+        raise AssertionError("recomputed although a matching copy is cached")
+
+    monkeypatch.setattr(embed, "compute_lfw_embeddings", must_not_compute)
+    again = embed.load_lfw_embeddings(tiny, lfw_root)
+    assert np.array_equal(again.embeddings, computed.embeddings)
+
+
+def test_a_broken_embeddings_file_is_a_checkpoint_error(tmp_path):
+    from model.embed import LFWEmbeddings
+
+    bad = tmp_path / "bad.lfw.npz"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(CheckpointError, match="bad.lfw.npz"):
+        LFWEmbeddings.read(bad)
