@@ -1,0 +1,411 @@
+"""Lesson 2: the margin alpha. Layout only; the computing is in lessons/margin.py."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from lessons import margin as lesson
+from lessons.quiz import Question
+from model import sweep
+from model.triplet import KIND_NAMES
+from pages.common import (BLACK, GREY, KIND_COLORS, PALETTE, ROLE_COLORS, check_yourself, lesson_header,
+                          lfw_embeddings, lfw_photos, plot, try_this)
+
+PAGE = "pages/margin.py"
+FALLBACK_D_AP = 0.6  # for the rings when there are no embeddings to measure a real pair
+KIND_COLOR_LIST = [KIND_COLORS[name] for name in KIND_NAMES]
+
+
+def fmt(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def pretty(name: str) -> str:
+    return name.replace("_", " ")
+
+
+@st.cache_resource(show_spinner=False)
+def real_batch(sha: str, people: int, photos: int, seed: int, _emb):
+    """A P x K batch of real LFW embeddings and its squared distances (cached per draw)."""
+    rows = lesson.draw_batch(_emb.labels, people, photos, seed)
+    embeddings = _emb.embeddings[rows].astype(np.float64)
+    return rows, embeddings, _emb.labels[rows], lesson.batch_distances(embeddings)
+
+
+@st.cache_resource(show_spinner="Counting the triplets for every margin...")
+def curve_for(sha: str, people: int, photos: int, seed: int, _distances, _labels) -> lesson.ActiveCurve:
+    return lesson.active_curve(_distances, _labels, lesson.curve_alphas())
+
+
+@st.cache_resource(show_spinner=False)
+def photo_index(source: str, count: int, _faces) -> dict:
+    return _faces.index()
+
+
+@st.cache_data(show_spinner=False)
+def runs_for(stamp: tuple) -> list[lesson.AlphaRun]:
+    """The margin runs; `stamp` (file times and sizes) makes a newly finished run show up."""
+    return lesson.alpha_runs()
+
+
+@st.cache_resource(show_spinner=False)
+def runs_figure(stamp: tuple) -> go.Figure:
+    """Loss, active share and pairsDevTest accuracy over the training steps of every trained margin run."""
+    fig = make_subplots(rows=1, cols=3, subplot_titles=list(lesson.CURVES.values()), horizontal_spacing=0.08)
+    for run in runs_for(stamp):
+        if not run.trained:
+            continue
+        colour = PALETTE[list(lesson.ALPHA_RUNS).index(run.name) % len(PALETTE)]
+        for col, key in enumerate(lesson.CURVES, start=1):
+            steps, values = run.run.curve(key)
+            fig.add_trace(go.Scatter(x=steps, y=values, mode="lines+markers" if key.startswith("view1") else "lines",
+                                     name=f"α = {run.margin:g}", legendgroup=run.name, showlegend=col == 1,
+                                     line=dict(color=colour),
+                                     hovertemplate=f"α = {run.margin:g}, step %{{x}}: %{{y:.3f}}<extra></extra>"),
+                          row=1, col=col)
+    fig.update_layout(height=420, legend=dict(orientation="h", y=-0.22), margin=dict(t=50, b=40, l=40, r=20))
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title="loss", row=1, col=1)
+    fig.update_yaxes(title="share", tickformat=".0%", row=1, col=2)
+    fig.update_yaxes(title="accuracy", tickformat=".0%", row=1, col=3)
+    return fig
+
+
+
+def pale(colour: str, keep: float = 0.3) -> str:
+    """`colour` mixed with white: opaque, so regions drawn on top of each other stay clean."""
+    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(255 - (255 - c) * keep):02x}" for c in rgb)
+
+
+def circle(radius: float, **style) -> dict:
+    return dict(type="circle", xref="x", yref="y", x0=-radius, y0=-radius, x1=radius, y1=radius, **style)
+
+
+def band(x0: float, x1: float, kind_name: str) -> dict:
+    return dict(type="rect", xref="x", yref="paper", x0=x0, x1=x1, y0=0, y1=1, fillcolor=pale(KIND_COLORS[kind_name]),
+                line=dict(width=0), layer="below", name=kind_name)
+
+
+def rings_figure(view, d_ap: float, alpha: float, flat, names) -> dict:
+    """The anchor at the centre, the three regions as filled circles, the positive and every negative
+    at its true distance."""
+    inner, outer = np.sqrt(max(d_ap, 0.0)), np.sqrt(max(d_ap + alpha, 0.0))
+    reach = max(2.0, outer) * 1.08
+    shapes = [circle(radius, fillcolor=pale(KIND_COLORS[kind_name]), layer="below", name=kind_name,
+                     line=dict(color=KIND_COLORS[kind_name], width=1.5))
+              for radius, kind_name in ((reach / 1.08, "easy"), (outer, "semi-hard"), (inner, "hard"))]
+    shapes.append(circle(2.0, line=dict(color=GREY, dash="dash", width=1), name="farthest possible"))
+    data = [dict(type="scatter", x=[0.0], y=[0.0], mode="markers", name="anchor",
+                 marker=dict(size=15, color=ROLE_COLORS["anchor"]), hovertemplate="anchor<extra></extra>")]
+    if view is None:
+        data.append(dict(type="scatter", x=[float(inner)], y=[0.0], mode="markers", name="positive",
+                         marker=dict(size=14, color=ROLE_COLORS["positive"], symbol="diamond")))
+    else:
+        data.append(dict(type="scatter", x=[float(flat[0, 0])], y=[float(flat[0, 1])], mode="markers", name="positive",
+                         marker=dict(size=14, color=ROLE_COLORS["positive"], symbol="diamond"),
+                         hovertemplate=f"positive: {names[view.positive]}<br>d_ap = {view.d_ap:.3f}<extra></extra>"))
+        terms = view.terms
+        for kind, kind_name in enumerate(KIND_NAMES):
+            chosen = view.kinds == kind
+            data.append(dict(
+                type="scatter", x=flat[1:][chosen, 0].tolist(), y=flat[1:][chosen, 1].tolist(), mode="markers",
+                name=f"{kind_name} negative", text=[names[i] for i in view.negatives[chosen]],
+                marker=dict(size=10, color=KIND_COLOR_LIST[kind], line=dict(color=BLACK, width=0.5)),
+                customdata=np.stack([view.d_an[chosen], terms[chosen]], axis=1).tolist(),
+                hovertemplate="%{text}<br>d_an = %{customdata[0]:.3f}<br>loss term = %{customdata[1]:.3f}"
+                              "<extra></extra>"))
+    axis = dict(range=[-reach, reach], title=dict(text="distance from the anchor (flat view)"), zeroline=False)
+    layout = dict(title=dict(text="Around the anchor: hard (inside), semi-hard (ring), easy (outside)"), height=460,
+                  shapes=shapes, legend=dict(orientation="h", y=-0.15), margin=dict(t=50, b=40, l=40, r=20),
+                  xaxis=axis, yaxis=dict(axis, scaleanchor="x", scaleratio=1))
+    return dict(data=data, layout=layout)
+
+
+def line_figure(view, d_ap: float, alpha: float, names) -> dict:
+    """The negatives' squared distances on a line from 0 to 4, over the three coloured bands."""
+    inner, outer = d_ap, d_ap + alpha
+    top = lesson.MAX_SQUARED_DISTANCE
+    shapes = [band(0.0, inner, "hard")]
+    labels = [("hard", inner / 2)]
+    if alpha > 0:
+        shapes.append(band(inner, min(outer, top), "semi-hard"))
+        labels.append(("semi-hard", (inner + min(outer, top)) / 2))
+    if outer < top:
+        shapes.append(band(outer, top, "easy"))
+        labels.append(("easy", (outer + top) / 2))
+    shapes.append(dict(type="line", xref="x", yref="paper", x0=inner, x1=inner, y0=0, y1=1,
+                       line=dict(color=ROLE_COLORS["positive"], width=2), name="positive"))
+    annotations = [dict(xref="x", yref="paper", x=x, y=1.0, yanchor="bottom", showarrow=False, text=text)
+                   for text, x in labels]
+    annotations.append(dict(xref="x", yref="paper", x=inner, y=0.95, yanchor="top", xanchor="left", showarrow=False,
+                            text=f" positive: d_ap = {inner:.3f}", font=dict(color=ROLE_COLORS["positive"])))
+    data = []
+    if view is not None:
+        spread = (np.arange(len(view.negatives)) * 0.6180339887) % 1.0 - 0.5  # a fixed vertical spread
+        for kind, kind_name in enumerate(KIND_NAMES):
+            chosen = view.kinds == kind
+            data.append(dict(
+                type="scatter", x=view.d_an[chosen].tolist(), y=spread[chosen].tolist(), mode="markers",
+                name=f"{kind_name} negative", text=[names[i] for i in view.negatives[chosen]],
+                marker=dict(size=10, color=KIND_COLOR_LIST[kind], line=dict(color=BLACK, width=0.5)),
+                hovertemplate="%{text}<br>d_an = %{x:.3f}<extra></extra>"))
+    layout = dict(title=dict(text="The same negatives on a line: squared distance to the anchor"), height=460,
+                  shapes=shapes, annotations=annotations, legend=dict(orientation="h", y=-0.2),
+                  margin=dict(t=60, b=40, l=40, r=20),
+                  xaxis=dict(title=dict(text="squared distance to the anchor, d_an (0 to 4 on the unit sphere)"),
+                             range=[0, 4.05]),
+                  yaxis=dict(visible=False, range=[-0.8, 0.8]))
+    return dict(data=data, layout=layout)
+
+
+def curve_figure(curve, alpha: float, active_now: float) -> dict:
+    """Active and hard shares over α (left axis), the batch-all loss (right axis), your α marked."""
+    x = curve.alphas.tolist()
+    data = [
+        dict(type="scatter", x=x, y=(curve.active_fraction * 100).tolist(), name="active (hard + semi-hard)",
+             line=dict(color=KIND_COLORS["semi-hard"], width=3),
+             hovertemplate="α = %{x:.2f}: %{y:.1f}% active<extra></extra>"),
+        dict(type="scatter", x=x, y=(curve.hard_fraction * 100).tolist(), name="hard (does not depend on α)",
+             line=dict(color=KIND_COLORS["hard"], dash="dash"),
+             hovertemplate="α = %{x:.2f}: %{y:.1f}% hard<extra></extra>"),
+        dict(type="scatter", x=x, y=curve.batch_all_loss.tolist(), name="batch-all loss (right axis)", yaxis="y2",
+             line=dict(color=ROLE_COLORS["anchor"], dash="dot"),
+             hovertemplate="α = %{x:.2f}: loss %{y:.3f}<extra></extra>"),
+        dict(type="scatter", x=[alpha], y=[active_now * 100], mode="markers", name="your α",
+             marker=dict(size=14, color=BLACK, symbol="x"),
+             hovertemplate="α = %{x:.2f}: %{y:.1f}% active<extra></extra>"),
+    ]
+    four = lesson.MAX_SQUARED_DISTANCE
+    shapes = [dict(type="line", xref="x", yref="paper", x0=alpha, x1=alpha, y0=0, y1=1, line=dict(color=BLACK, width=1)),
+              dict(type="line", xref="x", yref="paper", x0=four, x1=four, y0=0, y1=1,
+                   line=dict(color=GREY, dash="dash"))]
+    annotations = [dict(xref="x", yref="paper", x=four, y=0.5, xanchor="right", showarrow=False,
+                        text="α = 4: largest squared distance ")]
+    layout = dict(title=dict(text="Share of the batch's triplets that are active, for every margin"), height=440,
+                  shapes=shapes, annotations=annotations, legend=dict(orientation="h", y=-0.2),
+                  margin=dict(t=50, b=40, l=50, r=50),
+                  xaxis=dict(title=dict(text="margin α (squared distance units)"), range=[0, 5]),
+                  yaxis=dict(title=dict(text="share of valid triplets (%)"), range=[0, 102]),
+                  yaxis2=dict(title=dict(text="batch-all loss (mean over active)"), overlaying="y", side="right",
+                              showgrid=False, rangemode="tozero", tickformat=".1f"))
+    return dict(data=data, layout=layout)
+
+
+# --------------------------------------------------------------------------------------------
+# The idea
+# --------------------------------------------------------------------------------------------
+
+lesson_header(PAGE)
+st.markdown(
+    r"""
+The triplet loss $[\,d_{ap} - d_{an} + \alpha\,]_+$ asks every negative to stay further from the
+anchor than the positive **plus a safety gap $\alpha$**, the margin (Schroff, Kalenichenko & Philbin,
+*FaceNet*, CVPR 2015, Sec. 3.1, where $\alpha = 0.2$). Distances here are squared distances between
+embeddings of length 1.
+
+Fix an anchor and a positive. Their squared distance $d_{ap}$ and the margin cut the space around the
+anchor into three rings, and each negative falls into one of them (Sec. 3.2 names them):
+
+- **hard**: no further than the positive, $d_{an} \le d_{ap}$. The negative wins; the loss is at least $\alpha$.
+- **semi-hard**: further than the positive but inside the margin, $d_{ap} < d_{an} < d_{ap} + \alpha$.
+  Right order, not enough gap; the loss is between 0 and $\alpha$.
+- **easy**: beyond the margin, $d_{an} \ge d_{ap} + \alpha$. The loss is 0 and the triplet teaches nothing.
+
+Hard and semi-hard triplets are the **active** ones, the only ones with a non-zero loss. The margin decides
+how many there are.
+"""
+)
+alpha = st.slider("Margin α", 0.0, 5.0, 0.2, 0.05, key="margin-alpha",
+                  help="FaceNet used 0.2. Squared distances between unit vectors are at most 4, so the slider "
+                       "goes a little beyond.")
+
+# --------------------------------------------------------------------------------------------
+# The rings around one anchor
+# --------------------------------------------------------------------------------------------
+
+st.header("Three rings around the anchor")
+emb = lfw_embeddings()
+view = flat = names = None
+if emb is None:
+    st.info(f"Without the model's LFW embeddings there is no real batch to measure; the rings are drawn for a "
+            f"positive at d_ap = {FALLBACK_D_AP}.")
+else:
+    st.markdown("A real batch, as training sees them: **P** people drawn from LFW with **K** photos each, "
+                "embedded by the shipped model. Pick an anchor and a positive; every photo of the other people "
+                "is a negative.")
+    c1, c2, c3 = st.columns(3)
+    people = c1.slider("P, people in the batch", 2, 32, 8, key="margin-people")
+    photos = c2.slider("K, photos per person", 2, 6, 4, key="margin-photos")
+    seed = c3.number_input("Draw number", 0, 999, 0, key="margin-seed", help="Another number, another batch.")
+    rows, batch_emb, batch_labels, distances = real_batch(emb.checkpoint_sha256, people, photos, seed, emb)
+    names = [pretty(emb.names[label]) for label in batch_labels]
+    shot = [emb.files[r].rsplit("_", 1)[-1].split(".")[0] for r in rows]
+    c4, c5 = st.columns(2)
+    anchor = c4.selectbox("Anchor", list(range(len(rows))), key="margin-anchor",
+                          format_func=lambda i, n=names, s=shot: f"{n[i]}, photo {s[i]}")
+    same = [i for i in range(len(rows)) if batch_labels[i] == batch_labels[anchor] and i != anchor]
+    positive = c5.selectbox("Positive (another photo of the same person)", same, key="margin-positive",
+                            format_func=lambda i, n=names, s=shot: f"{n[i]}, photo {s[i]}")
+    view = lesson.anchor_view(distances, batch_labels, anchor, positive, alpha)
+
+d_ap = view.d_ap if view is not None else FALLBACK_D_AP
+inner, outer = d_ap, d_ap + alpha
+st.latex(rf"\text{{hard}}: d_{{an}} \le {fmt(inner)} \qquad \text{{semi-hard}}: {fmt(inner)} < d_{{an}} < "
+         rf"{fmt(inner)} + {alpha:.2f} = {fmt(outer)} \qquad \text{{easy}}: d_{{an}} \ge {fmt(outer)}")
+if outer >= lesson.MAX_SQUARED_DISTANCE:
+    st.warning(f"d_ap + α = {fmt(outer)} is at least 4, the largest squared distance two unit vectors can have "
+               "(opposite points of the sphere): no negative can be easy, every triplet of this anchor is active.",
+               icon=":material/all_inclusive:")
+
+if view is not None:
+    counts = view.counts
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("d_ap of this pair", fmt(view.d_ap))
+    m2.metric("Hard negatives", counts["hard"])
+    m3.metric("Semi-hard negatives", counts["semi-hard"])
+    m4.metric("Easy negatives", counts["easy"])
+
+if view is not None:
+    others = np.concatenate([[view.positive], view.negatives])
+    flat = lesson.flat_positions(batch_emb, view.anchor, others, np.concatenate([[view.d_ap], view.d_an]))
+left, right = st.columns(2)
+with left:
+    plot(rings_figure(view, d_ap, alpha, flat, names), key="margin-rings-figure")
+    st.caption("Each negative sits at its true distance from the anchor; only its direction is a flat view of "
+               "128 dimensions (the two main directions of the offsets from the anchor). The dashed circle is "
+               "distance 2, squared distance 4: the far side of the sphere.")
+with right:
+    plot(line_figure(view, d_ap, alpha, names), key="margin-line-figure")
+    st.caption("Left of the green line: hard. Between it and d_ap + α: semi-hard. Beyond: easy.")
+
+if view is not None:
+    faces = lfw_photos("Showing the faces of the batch needs the LFW photos")
+    if faces is not None:
+        where = photo_index(faces.source, len(faces), faces)
+        nearest = view.negatives[np.argsort(view.d_an)[:4]]
+        shown = [(view.anchor, "anchor"), (view.positive, f"positive, d_ap {view.d_ap:.2f}")]
+        shown += [(i, f"{KIND_NAMES[int(view.kinds[view.negatives == i][0])]}, d_an "
+                      f"{float(view.d_an[view.negatives == i][0]):.2f}") for i in nearest]
+        st.markdown("**The anchor, the positive and the four nearest negatives**")
+        for column, (i, caption) in zip(st.columns(len(shown)), shown):
+            crop = where.get(emb.files[rows[i]])
+            if crop is not None:
+                column.image(faces.images[crop], width=96, caption=f"{names[i]}: {caption}")
+
+# --------------------------------------------------------------------------------------------
+# The whole batch
+# --------------------------------------------------------------------------------------------
+
+st.header("The whole batch: how many triplets are active?")
+if emb is None:
+    st.info("This part measures a real batch of LFW embeddings, which are not available.")
+else:
+    counts_now = lesson.batch_counts(distances, batch_labels, alpha)
+    curve = curve_for(emb.checkpoint_sha256, people, photos, seed, distances, batch_labels)
+    at_zero = lesson.batch_counts(distances, batch_labels, 0.0)
+    at_four = lesson.batch_counts(distances, batch_labels, lesson.MAX_SQUARED_DISTANCE)
+    st.markdown(
+        f"Every anchor with every positive and every negative of the batch: P·K anchors × (K − 1) positives × "
+        f"(P − 1)·K negatives = "
+        f"**{counts_now.valid:,} triplets**. Counted by the training code's `count_triplet_types`:")
+    b1, b2, b3, b4 = st.columns(4)
+    b1.metric("Hard", f"{counts_now.hard:,}")
+    b2.metric("Semi-hard", f"{counts_now.semi_hard:,}")
+    b3.metric("Easy", f"{counts_now.easy:,}")
+    b4.metric("Active share", f"{counts_now.active_fraction:.1%}")
+
+    fig = curve_figure(curve, alpha, counts_now.active_fraction)
+    plot(fig, key="margin-curve-figure")
+    st.caption("Computed on this batch with `model.triplet.count_triplet_types` and `batch_all_loss` at every α "
+               "from 0 to 2 in steps of 0.05, then to 5 in steps of 0.25; the cross is your α, counted exactly. "
+               "The share can only grow with α: a larger margin never switches a triplet off.")
+
+    ties = at_zero.hard - at_zero.active
+    tie_text = f", the {at_zero.hard:,} hard ones minus {ties} exact ties" if ties else ", exactly the hard ones"
+    st.markdown(
+        f"""
+**α = 0.** Only the hard triplets count: **{at_zero.active:,} of {at_zero.valid:,}** are active here
+({at_zero.active_fraction:.1%}){tie_text}.
+The semi-hard ring is empty, and a triplet is satisfied as soon as the negative is one hair further than
+the positive. Worse, the network that sends every face to one point makes every term exactly 0: with no
+margin, collapsing is a perfect solution (Lesson 1 shows it).
+
+**α ≥ 4.** On the unit sphere no squared distance exceeds 4, so $d_{{an}} - d_{{ap}} < 4$ for every
+triplet that is not exactly opposite: at α = 4 here **{at_four.active:,} of {at_four.valid:,}**
+({at_four.active_fraction:.1%}) are active, and above 4 every single one is. Then no triplet is ever
+"good enough": every one keeps pulling its positive in and pushing its negative out, however well they are
+already separated, and α only adds a constant to the loss without changing its gradient. The margin has
+stopped choosing.
+
+**In between** it chooses: FaceNet's α = 0.2 leaves the triplets that are clearly solved alone and spends
+the training on the hard and semi-hard ones. Right now, α = {alpha:.2f} makes **{counts_now.active:,}**
+({counts_now.active_fraction:.1%}) of this batch active.
+"""
+    )
+
+# --------------------------------------------------------------------------------------------
+# The trained runs
+# --------------------------------------------------------------------------------------------
+
+st.header("Training with different margins")
+recipe = sweep.LESSONS_CPU_BASE
+st.markdown(
+    f"The same small network, trained by the course's own `model.train` for the same {recipe['steps']} steps, with "
+    f"only the margin changed ({recipe['optimizer']} with learning rate {recipe['lr']}, {recipe['mining']} mining, "
+    f"{recipe['people_per_batch']} people × {recipe['images_per_person']} photos per batch, on a CPU). Accuracy is "
+    "measured on pairsDevTest: 1,000 same/different pairs of people the network never saw."
+)
+stamp = lesson.runs_stamp()
+runs = runs_for(stamp)
+trained = [r for r in runs if r.trained]
+missing = [r for r in runs if not r.trained]
+if missing:
+    st.info("Not trained yet: " + ", ".join(f"**{r.name}** (α = {r.margin:g})" for r in missing)
+            + ". These runs are being trained (`python -m model.sweep --plan lessons-cpu`); each appears here "
+              "as soon as it finishes: reload the page.", icon=":material/hourglass_top:")
+if not trained:
+    st.warning("No margin run has finished training yet, so there are no curves to show.")
+else:
+    plot(runs_figure(stamp), key="margin-runs-figure")
+    st.caption("The loss levels are not comparable between runs: each is measured with its own α (a bigger margin "
+               "means bigger terms). The active share here is of the *mined* triplets (one semi-hard negative per "
+               "anchor-positive pair), averaged over 10 steps. Compare the accuracies.")
+    st.dataframe([lesson.final_metrics(r) for r in trained], hide_index=True, width="stretch")
+
+try_this(
+    "Move α from 0 to 2 and watch the orange ring grow around the anchor, swallowing negatives that were easy.",
+    "Set α = 0: the ring disappears and only the negatives closer than the positive still count. Now set α = 4 "
+    "or more: the warning says why nothing can be easy any more, and the curve below is flat at 100%.",
+    "Pick a positive that is far from the anchor (a bad photo, or a big change of pose): the hard disc grows, and "
+    "many negatives become hard at once.",
+    "In the runs, compare accuracy rather than loss: which margin learned fastest in the same number of steps?",
+)
+
+check_yourself([
+    Question(
+        "The anchor-positive squared distance is 0.5 and α = 0.2. A negative is at squared distance 0.6. It is...",
+        ("hard", "semi-hard", "easy"), "semi-hard",
+        "0.5 < 0.6 < 0.5 + 0.2 = 0.7: further than the positive, but inside the margin. Its loss is "
+        "0.5 − 0.6 + 0.2 = 0.1.",
+        hints={"hard": "Hard means at most as far as the positive. Is 0.6 ≤ 0.5?",
+               "easy": "Easy means beyond d_ap + α. What is 0.5 + 0.2?"}),
+    Question(
+        "With α = 0, which triplets have a non-zero loss?",
+        ("Only those whose negative is closer than the positive", "The hard and the semi-hard ones",
+         "All of them", "None of them"),
+        "Only those whose negative is closer than the positive",
+        "With α = 0 the term is [d_ap − d_an]₊, non-zero only when d_an < d_ap. The semi-hard ring has width 0.",
+        hints={"The hard and the semi-hard ones": "How wide is the semi-hard ring when α = 0?",
+               "All of them": "A triplet whose negative is further than its positive gets [negative number]₊.",
+               "None of them": "A negative closer than the positive still gives d_ap − d_an > 0."}),
+    Question(
+        "Embeddings have length 1 and α = 5. What share of the triplets is active?",
+        ("About 20%", "About half", "All of them", "It depends on the network"), "All of them",
+        "Squared distances between unit vectors are at most 4, so d_an − d_ap < 4 < 5 = α for every triplet: "
+        "every term is positive, whatever the network does.",
+        hints={"It depends on the network": "What is the largest squared distance two unit vectors can have?",
+               "About half": "Compare α with the largest possible squared distance.",
+               "About 20%": "Compare α with the largest possible squared distance."}),
+], key="margin")

@@ -1,0 +1,424 @@
+"""Lesson 7, "Evaluation": lessons/evaluation.py against direct counting on the shipped model's
+real LFW distances and against its model card, and the page's widgets against the numbers shown."""
+
+from __future__ import annotations
+
+import base64
+import json
+import statistics
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import streamlit as st
+
+from conftest import REPO, figures, open_page, page_text
+from lessons import evaluation as ev
+
+PAGE = "pages/evaluation.py"
+CARD = json.loads((REPO / "model" / "weights" / "facenet_inception_cpu.json").read_text())
+METRICS = CARD["metrics"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_caches():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+
+
+@pytest.fixture(scope="module")
+def lfw():
+    """The shipped embeddings (no photos needed)."""
+    from model.embed import load_lfw_embeddings, load_model
+
+    return load_lfw_embeddings(load_model())
+
+
+@pytest.fixture(scope="module")
+def pairs(lfw):
+    return ev.devtest_pairs(lfw)
+
+
+def direct(lfw, threshold):
+    """TA and FA counted pair by pair, with the distance written out."""
+    ta = fa = 0
+    for a, b, same in zip(lfw.devtest_left, lfw.devtest_right, lfw.devtest_same):
+        d = float(sum((float(x) - float(y)) ** 2 for x, y in zip(lfw.embeddings[a], lfw.embeddings[b])))
+        if d <= threshold:
+            ta += bool(same)
+            fa += not same
+    return ta, fa
+
+
+# --------------------------------------------------------------------------------------------
+# Verification
+# --------------------------------------------------------------------------------------------
+
+
+def test_devtest_is_500_same_and_500_different_pairs(pairs):
+    assert len(pairs) == 1000 and pairs.same.sum() == 500
+
+
+@pytest.mark.parametrize("threshold", [0.2, 0.6, 1.0, 1.5])
+def test_counts_match_direct_counting(lfw, pairs, threshold):
+    c = ev.counts_at(pairs, threshold)
+    ta, fa = direct(lfw, threshold)
+    assert (c.true_accepts, c.false_accepts) == (ta, fa)
+    assert c.val == pytest.approx(ta / 500) and c.far == pytest.approx(fa / 500)
+    assert c.false_rejects == 500 - ta and c.true_rejects == 500 - fa
+    assert c.accuracy == pytest.approx((ta + 500 - fa) / 1000)
+
+
+def test_card_far_threshold_gives_the_cards_val(lfw, pairs):
+    val, threshold = ev.val_at_far(pairs, 1e-3)
+    assert val == pytest.approx(METRICS["view1_devtest_val_at_far_1e-3"])
+    assert threshold == pytest.approx(METRICS["view1_devtest_threshold_at_far_1e-3"])
+    ta, fa = direct(lfw, METRICS["view1_devtest_threshold_at_far_1e-3"])
+    assert fa == 0 and ta / 500 == pytest.approx(METRICS["view1_devtest_val_at_far_1e-3"])
+    # The slider's grid value accepts exactly the same pairs.
+    on_grid = ev.on_grid(pairs, threshold, 0.001)
+    assert abs(on_grid - threshold) <= 0.001 and round(on_grid / 0.001) * 0.001 == pytest.approx(on_grid)
+    c = ev.counts_at(pairs, on_grid)
+    assert (c.true_accepts, c.false_accepts) == (ta, 0)
+    assert ev.false_accept_pairs_allowed(500, 1e-3) == 0 and ev.false_accept_pairs_allowed(5000, 1e-3) == 5
+
+
+def test_ten_fold_and_best_threshold_match_the_card(pairs):
+    tf = ev.ten_fold(pairs)
+    assert tf.mean == pytest.approx(METRICS["view1_devtest_accuracy"])
+    assert tf.standard_error == pytest.approx(METRICS["view1_devtest_accuracy_standard_error"])
+    assert len(tf.per_fold) == 10
+    th, acc = ev.best_threshold(pairs)
+    assert acc == pytest.approx(METRICS["view1_devtest_best_threshold_accuracy"])
+    assert ev.counts_at(pairs, th).accuracy == pytest.approx(acc)
+
+
+def test_roc_points_are_the_counts_at_their_thresholds(pairs):
+    thresholds, val, far = ev.roc_curve(pairs)
+    for k in range(1, len(thresholds), 97):
+        c = ev.counts_at(pairs, thresholds[k])
+        assert (val[k], far[k]) == pytest.approx((c.val, c.far))
+    assert np.all(np.diff(val) >= 0) and np.all(np.diff(far) >= 0)
+
+
+def test_mistakes_are_the_wrong_decisions(pairs):
+    for threshold in (0.5, 1.26):
+        m = ev.mistakes_at(pairs, threshold)
+        c = ev.counts_at(pairs, threshold)
+        assert len(m.false_accepts) == c.false_accepts and len(m.false_rejects) == c.false_rejects
+        assert not pairs.same[m.false_accepts].any() and pairs.same[m.false_rejects].all()
+        assert np.all(pairs.distances[m.false_accepts] <= threshold)
+        assert np.all(pairs.distances[m.false_rejects] > threshold)
+        assert np.all(np.diff(pairs.distances[m.false_accepts]) >= 0)  # closest first
+        assert np.all(np.diff(pairs.distances[m.false_rejects]) <= 0)  # farthest first
+
+
+# --------------------------------------------------------------------------------------------
+# Open-set identification
+# --------------------------------------------------------------------------------------------
+
+
+def nearest_by_brute_force(lfw, exp):
+    """For each probe, one at a time: (squared distance, person) of the closest gallery photo,
+    from the differences of the embeddings."""
+    gallery = lfw.embeddings[exp.gallery_rows].astype(np.float64)
+    found = []
+    for row in exp.probe_rows:
+        d = ((gallery - lfw.embeddings[row].astype(np.float64)) ** 2).sum(axis=1)
+        k = int(np.argmin(d))
+        found.append((float(d[k]), int(lfw.labels[exp.gallery_rows[k]])))
+    return found
+
+
+def brute_force_open_set(lfw, exp, threshold, nearest=None):
+    """Answer each probe: the nearest gallery person within `threshold`, else unknown; count."""
+    nearest = nearest or nearest_by_brute_force(lfw, exp)
+    out = dict(known=0, right=0, wrong=0, known_unknown=0, unknown=0, named=0)
+    gallery_people = set(int(p) for p in exp.gallery_people)
+    for row, (distance, label) in zip(exp.probe_rows, nearest):
+        answer = label if distance <= threshold else None
+        who = int(lfw.labels[row])
+        if who in gallery_people:
+            out["known"] += 1
+            if answer is None:
+                out["known_unknown"] += 1
+            elif answer == who:
+                out["right"] += 1
+            else:
+                out["wrong"] += 1
+        else:
+            out["unknown"] += 1
+            out["named"] += answer is not None
+    return out
+
+
+def test_open_set_gallery_is_made_of_unseen_people(lfw):
+    exp = ev.open_set_experiment(lfw, people=15, enrolled=2)
+    trained = np.asarray(lfw.trained_on)
+    assert len(exp.gallery_people) == 15 and not trained[exp.gallery_people].any()
+    counts = np.bincount(lfw.labels[exp.gallery_rows], minlength=len(lfw.names))
+    assert set(counts[exp.gallery_people]) == {2} and counts.sum() == 30
+    assert not set(exp.gallery_rows) & set(exp.probe_rows)
+    assert not trained[lfw.labels[exp.probe_rows]].any()
+    # every photo of an unseen person is either enrolled or a probe
+    assert len(exp.probe_rows) + len(exp.gallery_rows) == int((~trained[lfw.labels]).sum())
+    # a bigger gallery keeps the smaller one's people (same order of candidates)
+    assert set(exp.gallery_people) <= set(ev.open_set_experiment(lfw, people=30, enrolled=1).gallery_people)
+
+
+@pytest.mark.parametrize("people,enrolled", [(5, 1), (20, 3)])
+def test_open_set_counts_match_brute_force(lfw, people, enrolled):
+    exp = ev.open_set_experiment(lfw, people, enrolled)
+    nearest = nearest_by_brute_force(lfw, exp)
+    for threshold in (0.4, 0.9, np.inf):
+        c = ev.open_set_counts(exp, threshold)
+        b = brute_force_open_set(lfw, exp, threshold, nearest)
+        assert (c.known, c.known_right, c.known_wrong, c.known_unknown) == \
+               (b["known"], b["right"], b["wrong"], b["known_unknown"])
+        assert (c.unknown, c.unknown_named) == (b["unknown"], b["named"])
+        assert c.unknown_unknown == c.unknown - c.unknown_named
+    closed = ev.open_set_counts(exp)
+    assert closed.unknown_named == closed.unknown > 0  # nearest neighbour alone names every stranger
+    assert closed.known_unknown == 0
+
+
+def test_open_set_curve_matches_counts(lfw):
+    exp = ev.open_set_experiment(lfw, 20, 1)
+    grid = np.array([0.0, 0.3, 0.6, 1.0, 2.0])
+    curve = ev.open_set_curve(exp, grid)
+    for k, t in enumerate(grid):
+        c = ev.open_set_counts(exp, t)
+        assert curve["unknown_named"][k] == pytest.approx(c.unknown_named_rate)
+        assert curve["known_right"][k] == pytest.approx(c.known_right_rate)
+        assert curve["known_unknown"][k] == pytest.approx(c.known_unknown_rate)
+    assert np.all(np.diff(curve["unknown_named"]) >= 0) and np.all(np.diff(curve["known_unknown"]) <= 0)
+    assert ev.stranger_match_estimate(0.01, 1) == pytest.approx(0.01)
+    assert ev.stranger_match_estimate(0.01, 50) > ev.stranger_match_estimate(0.01, 10)
+
+
+# --------------------------------------------------------------------------------------------
+# The percentage calculator
+# --------------------------------------------------------------------------------------------
+
+
+def test_percentage_calculator_is_monotone_and_counts_pairs(pairs):
+    ref = ev.reference_from_pairs(pairs)
+    grid = np.linspace(0, 4, 801)
+    far, val = ref.share_different_within(grid), ref.share_same_within(grid)
+    assert np.all(np.diff(far) >= 0) and np.all(np.diff(val) >= 0)
+    assert far[0] == 0 and far[-1] == 1 and val[-1] == 1
+    for d in (0.3, 0.8, 1.7):
+        assert ref.different_within(d) == int(((pairs.distances <= d) & ~pairs.same).sum())
+        assert ref.share_different_within(d) == pytest.approx(ev.counts_at(pairs, d).far)
+        assert ref.share_same_within(d) == pytest.approx(ev.counts_at(pairs, d).val)
+    naive = [ev.naive_similarity(d) for d in grid]
+    assert naive[0] == 1 and naive[-1] == 0
+
+
+def test_all_pairs_reference_matches_brute_force(lfw):
+    """On a small look-alike of the embeddings (40 unseen people's photos, a few trained ones)."""
+    rng = np.random.default_rng(0)
+    trained = np.asarray(lfw.trained_on)
+    unseen_rows = rng.choice(np.flatnonzero(~trained[lfw.labels]), 40, replace=False)
+    seen_rows = rng.choice(np.flatnonzero(trained[lfw.labels]), 5, replace=False)
+    rows = np.r_[unseen_rows, seen_rows]
+    small = SimpleNamespace(embeddings=lfw.embeddings[rows], labels=lfw.labels[rows], trained_on=trained)
+    ref = ev.all_unseen_pairs_reference(small)
+    same, diff = [], []
+    for i in range(40):
+        for j in range(i + 1, 40):
+            d = float(((lfw.embeddings[unseen_rows[i]].astype(np.float64) - lfw.embeddings[unseen_rows[j]]) ** 2).sum())
+            (same if lfw.labels[unseen_rows[i]] == lfw.labels[unseen_rows[j]] else diff).append(d)
+    assert len(ref.same) == len(same) and len(ref.different) == len(diff) == 780 - len(same)
+    np.testing.assert_allclose(ref.different, np.sort(diff), atol=1e-5)
+    far = ref.share_different_within(np.linspace(0, 4, 101))
+    assert np.all(np.diff(far) >= 0)
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------
+
+
+def metric(app, label: str) -> str:
+    found = [m.value for m in app.metric if m.label == label]
+    assert found, f"no metric {label!r}: {[m.label for m in app.metric]}"
+    return found[0]
+
+
+def arr(values) -> np.ndarray:
+    """A figure's data array: Plotly writes numpy arrays as {"dtype", "bdata" (base64)[, "shape"]}."""
+    if isinstance(values, dict) and "bdata" in values:
+        out = np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"]))
+        return out.reshape([int(n) for n in str(values["shape"]).split(",")]) if "shape" in values else out
+    return np.asarray(values)
+
+
+def captions(app) -> list[str]:
+    return [im.caption for element in app.get("image") for im in element.proto.imgs]
+
+
+@pytest.fixture(scope="module")
+def app(shared_data):
+    return open_page(PAGE, shared_data)
+
+
+def test_page_threshold_slider_gives_live_counts(app, lfw, pairs):
+    for threshold in (0.5, 0.9, 1.3):
+        app.slider(key="eval-threshold").set_value(threshold)
+        app.run()
+        assert not app.exception
+        ta, fa = direct(lfw, threshold)
+        assert metric(app, "|TA(d)|") == f"{ta}" and metric(app, "|FA(d)|") == f"{fa}"
+        assert metric(app, "VAL(d)") == f"{ta / 500:.1%}" and metric(app, "FAR(d)") == f"{fa / 500:.1%}"
+        latex = "\n".join(str(e.value) for e in app.latex)
+        assert rf"\frac{{{ta}}}{{500}} = {ta / 500:.4f}" in latex and rf"\frac{{{fa}}}{{500}}" in latex
+        hist, roc = figures(app)[:2]
+        assert hist["layout"]["shapes"][0]["x0"] == threshold
+        assert np.sort(np.r_[arr(hist["data"][0]["x"]), arr(hist["data"][1]["x"])]) == pytest.approx(np.sort(pairs.distances))
+        assert roc["data"][1]["x"] == [pytest.approx(fa / 500)] and roc["data"][1]["y"] == [pytest.approx(ta / 500)]
+
+
+def test_page_far_button_shows_the_cards_numbers(app):
+    app.button(key="eval-jump-far").click()
+    app.run()
+    assert app.slider(key="eval-threshold").value == pytest.approx(METRICS["view1_devtest_threshold_at_far_1e-3"], abs=1e-3)
+    assert metric(app, "VAL(d)") == f"{METRICS['view1_devtest_val_at_far_1e-3']:.1%}"
+    assert metric(app, "|FA(d)|") == "0"
+    assert metric(app, "|TA(d)|") == f"{round(METRICS['view1_devtest_val_at_far_1e-3'] * 500)}"
+    text = page_text(app)
+    assert f"**VAL at FAR = 0.001: {METRICS['view1_devtest_val_at_far_1e-3']:.1%}**" in text
+    assert "allows **0 false accepts**" in text
+    assert metric(app, "Model card says") == f"{METRICS['view1_devtest_accuracy']:.1%}"
+    assert metric(app, "Ten-fold accuracy") == f"{METRICS['view1_devtest_accuracy']:.1%}"
+    assert (f"Ten-fold accuracy {METRICS['view1_devtest_accuracy']:.1%} ± "
+            f"{METRICS['view1_devtest_accuracy_standard_error']:.1%}") in text
+    assert "False accepts: 0" in text and "None: no two strangers come this close." in text
+
+    app.button(key="eval-jump-best").click()
+    app.run()
+    assert metric(app, "Accuracy") == f"{METRICS['view1_devtest_best_threshold_accuracy']:.1%}"
+
+
+def test_page_roc_log_axis(app):
+    app.toggle(key="eval-roc-log").set_value(True)
+    app.run()
+    roc = figures(app)[1]
+    assert roc["layout"]["xaxis"]["type"] == "log" and arr(roc["data"][0]["x"]).min() == pytest.approx(1e-4)
+    app.toggle(key="eval-roc-log").set_value(False)
+    app.run()
+    assert figures(app)[1]["layout"]["xaxis"]["type"] == "linear"
+
+
+def test_page_shows_mistakes_as_faces(app, lfw, pairs):
+    app.slider(key="eval-threshold").set_value(1.0)
+    app.slider(key="eval-mistakes-shown").set_value(3)
+    app.run()
+    m = ev.mistakes_at(pairs, 1.0)
+    shown = captions(app)
+    name = lambda row: lfw.names[lfw.labels[row]].replace("_", " ")  # noqa: E731
+    expected_fa = [f"{name(pairs.left[i])} / {name(pairs.right[i])}: D = {pairs.distances[i]:.3f}"
+                   for i in m.false_accepts[:3]]
+    expected_fr = [f"{name(pairs.left[i])}: D = {pairs.distances[i]:.3f}" for i in m.false_rejects[:3]]
+    assert shown[:6] == expected_fa + expected_fr
+    assert f"False accepts: {len(m.false_accepts)}" in page_text(app)
+    app.slider(key="eval-mistakes-shown").set_value(1)
+    app.run()
+    assert captions(app)[:2] == [expected_fa[0], expected_fr[0]]
+
+
+def test_page_open_set_widgets(app, lfw):
+    for people, enrolled, threshold in ((10, 1, 0.5), (40, 3, 0.8), (20, 2, 1.2)):
+        app.slider(key="openset-people").set_value(people)
+        app.slider(key="openset-enrolled").set_value(enrolled)
+        app.slider(key="openset-threshold").set_value(threshold)
+        app.run()
+        assert not app.exception
+        exp = ev.open_set_experiment(lfw, people, enrolled)
+        b = brute_force_open_set(lfw, exp, threshold)
+        assert metric(app, "Strangers named, no threshold") == "100.0%"
+        assert metric(app, "Strangers named, with d") == f"{b['named'] / b['unknown']:.1%}"
+        assert metric(app, "Known people named right") == f"{b['right'] / b['known']:.1%}"
+        assert metric(app, "Known people turned away") == f"{b['known_unknown'] / b['known']:.1%}"
+        text = page_text(app)
+        assert (f"Of **{b['unknown']:,}** photos of strangers, nearest neighbour alone names **{b['unknown']:,}**"
+                f" as someone in the gallery; with the threshold d = {threshold:.2f}, **{b['named']:,}**") in text
+        assert (f"**{b['known']:,}** photos of gallery people, **{b['right']:,}** are named right, **{b['wrong']:,}** "
+                f"as someone else and **{b['known_unknown']:,}** are turned away") in text
+        bars, curve = figures(app)[2:4]
+        by_name = {(t["name"], t.get("xaxis", "x")): t["y"] for t in bars["data"]}
+        assert by_name[("named right", "x")][1] == b["right"]
+        assert by_name[("named as someone else", "x2")] == [b["unknown"], b["named"]]
+        assert curve["layout"]["shapes"][0]["x0"] == threshold
+
+
+def test_page_percentage_calculator(app, pairs, lfw):
+    app.segmented_control(key="pct-reference").set_value(app.segmented_control(key="pct-reference").options[0])
+    for d in (0.4, 1.1):
+        app.slider(key="pct-distance").set_value(d)
+        app.run()
+        n = int(((pairs.distances <= d) & ~pairs.same).sum())
+        assert metric(app, "Strangers at least this close") == f"{n / 500:.3%}"
+        assert metric(app, "1 − D/4 (meaningless)") == f"{1 - d / 4:.0%}"
+        latex = "\n".join(str(e.value) for e in app.latex)
+        assert rf"\frac{{{n}}}{{500}}" in latex
+        curve = figures(app)[4]
+        assert curve["data"][3]["x"] == [d, d]
+    # Every pair of unseen people's photos: millions of pairs, finer shares.
+    app.segmented_control(key="pct-reference").set_value(app.segmented_control(key="pct-reference").options[1])
+    app.run()
+    assert not app.exception
+    rows = np.flatnonzero(~np.asarray(lfw.trained_on)[lfw.labels])
+    n_pairs = len(rows) * (len(rows) - 1) // 2
+    ref = ev.all_unseen_pairs_reference(lfw)
+    assert len(ref.same) + len(ref.different) == n_pairs
+    assert f"{len(ref.same):,} same-person and {len(ref.different):,} different-person pairs" in page_text(app)
+    value = float(metric(app, "Strangers at least this close").rstrip("%")) / 100
+    assert value == pytest.approx(ref.share_different_within(1.1), abs=5e-6)
+    assert 0 < value < 1
+
+
+def test_page_quiz_grades_the_right_answers(app):
+    radios = [r for r in app.radio if r.key and r.key.startswith("evaluation-quiz-")]
+    assert len(radios) == 3
+    for radio, right in zip(radios, ["2", "Answering \"unknown\" when the nearest distance is above a threshold",
+                                     "Nothing beyond the distance itself"]):
+        radio.set_value(right)
+    app.run()
+    assert sum(str(s.value).startswith("Right.") for s in app.success) == 3
+
+
+def test_page_rerun_time(app):
+    """Prints (does not assert) the median rerun time after a widget change."""
+    times = []
+    for key, values in (("eval-threshold", (0.4, 0.7, 1.1)), ("openset-threshold", (0.3, 0.7, 1.0)),
+                        ("pct-distance", (0.5, 0.9, 1.4)), ("eval-mistakes-shown", (2, 6))):
+        for value in values:
+            app.slider(key=key).set_value(value)
+            start = time.perf_counter()
+            app.run()
+            times.append(time.perf_counter() - start)
+    print(f"\nevaluation page: median rerun after a widget change {statistics.median(times) * 1000:.0f} ms")
+
+
+def test_page_without_photos_still_shows_distances(tmp_path, monkeypatch):
+    from model.data import HOW_TO_GET_DATA
+
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    (tmp_path / "sklearn").mkdir()
+    monkeypatch.setenv("FACENET_DATA", str(empty))
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
+    app = open_page(PAGE, empty)
+    text = page_text(app)
+    assert len(figures(app)) == 5  # histogram, ROC, open set (2), percentages
+    assert metric(app, "Ten-fold accuracy") == f"{METRICS['view1_devtest_accuracy']:.1%}"
+    assert "The faces of the mistakes need the LFW photos" in text
+    assert HOW_TO_GET_DATA.strip().splitlines()[0] in text
+    assert not app.get("image")  # no faces, names instead
+    tables = [t.value for t in app.dataframe if list(t.value.columns) == ["left", "right", "what"]]
+    assert len(tables) >= 2 and all(len(t) > 0 for t in tables)
+    assert all(" D = " in what for t in tables for what in t["what"])
+    assert "Traceback" not in text

@@ -1,0 +1,509 @@
+"""Lesson 3, "Choosing triplets": lessons/mining.py against brute force and numpy on real LFW
+embeddings, and pages/mining.py driven through AppTest (every widget moved)."""
+
+import itertools
+import statistics
+import time
+
+import numpy as np
+import pytest
+import streamlit as st
+import torch
+
+from conftest import figures, open_page, page_text
+from lessons import mining
+from model import triplet
+
+PAGE = "pages/mining.py"
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+
+
+@pytest.fixture(scope="module")
+def emb():
+    from model.embed import DEFAULT_CHECKPOINT, LFWEmbeddings, lfw_embeddings_file
+
+    return LFWEmbeddings.read(lfw_embeddings_file(DEFAULT_CHECKPOINT))
+
+
+# --------------------------------------------------------------------------------------------
+# Brute force
+# --------------------------------------------------------------------------------------------
+
+
+def brute_triplets(labels):
+    """Every (a, p, n) with labels[a] == labels[p], a != p, labels[n] != labels[a], by enumeration."""
+    idx = range(len(labels))
+    return [(a, p, n) for a, p, n in itertools.product(idx, idx, idx)
+            if a != p and labels[a] == labels[p] and labels[n] != labels[a]]
+
+
+def brute_kind(d_ap, d_an, alpha):
+    if d_an <= d_ap:
+        return "hard"
+    return "semi-hard" if d_an < d_ap + alpha else "easy"
+
+
+def numpy_distances(e):
+    e = np.asarray(e, np.float64)
+    return ((e[:, None, :] - e[None, :, :]) ** 2).sum(-1)
+
+
+# --------------------------------------------------------------------------------------------
+# Counting triplets
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("counts", [[2, 2], [3, 1, 2], [4, 1], [1, 1, 1], [2, 3, 4, 1], [5], [3, 3, 3]])
+def test_triplets_in_dataset_equals_enumeration(counts):
+    labels = np.repeat(np.arange(len(counts)), counts)
+    enumerated = brute_triplets(labels)
+    assert mining.triplets_in_dataset(counts) == len(enumerated)
+    if len(counts) > 1:  # with one person there are no negatives, so no triplet shows its pairs
+        assert mining.anchor_positive_pairs(counts) == len({(a, p) for a, p, _ in enumerated})
+
+
+@pytest.mark.parametrize("people,photos", [(2, 2), (3, 2), (2, 4), (4, 3)])
+def test_pk_batch_count_equals_enumeration_and_model(people, photos):
+    labels = np.repeat(np.arange(people), photos)
+    expected = len(brute_triplets(labels))
+    b = people * photos
+    assert expected == b * (photos - 1) * (b - photos)  # the formula the page shows
+    assert mining.triplets_in_pk_batch(people, photos) == expected
+    assert len(triplet.valid_triplets(torch.as_tensor(labels))) == expected
+
+
+def test_pairs_count_on_a_set_where_everyone_has_a_negative():
+    counts = [3, 2, 4]
+    labels = np.repeat(np.arange(3), counts)
+    pairs = {(a, p) for a, p, _ in brute_triplets(labels)}
+    assert mining.anchor_positive_pairs(counts) == len(pairs) == 3 * 2 + 2 * 1 + 4 * 3
+
+
+def test_triplet_scales_training_split_from_the_protocol_file(emb, lfw_root):
+    """The LFW training split's count, against the photo counts that peopleDevTrain.txt lists."""
+    from model.data import lfw_protocol_file, read_people
+
+    listed = [n for name, n in read_people(lfw_protocol_file(lfw_root, "peopleDevTrain.txt"))[0]]
+    total = sum(listed)
+    expected = sum(n * (n - 1) * (total - n) for n in listed)
+    scales = mining.triplet_scales(emb.labels, emb.trained_on, 6, 3)
+    lfw, facenet, user = scales
+    assert (lfw.people, lfw.photos, lfw.triplets) == (len(listed), total, expected)
+    assert facenet.photos == 1800 and facenet.triplets == 1800 * 39 * 1760 and facenet.pairs == 1800 * 39
+    assert user.triplets == 18 * 2 * 15 and user.pairs == 18 * 2
+    assert lfw.triplets > facenet.triplets > user.triplets
+
+
+def test_facenet_estimate_is_the_pk_formula_at_8m_people_of_25_photos():
+    n = 8_000_000 * 25
+    assert mining.facenet_dataset_estimate() == n * 24 * (n - 25)
+    assert 1e17 < mining.facenet_dataset_estimate() < 1e19
+
+
+# --------------------------------------------------------------------------------------------
+# Drawing a batch
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("people,photos,unseen",
+                         [(2, 2, False), (8, 4, True), (16, 8, False), (16, 8, True), (5, 6, True)])
+def test_draw_batch_is_p_people_times_k_photos_from_the_chosen_group(emb, people, photos, unseen):
+    batch = mining.draw_batch(emb.labels, emb.trained_on, people, photos, seed=3, unseen=unseen)
+    assert len(batch) == people * photos and len(set(batch.rows.tolist())) == people * photos
+    blocks = emb.labels[batch.rows].reshape(people, photos)
+    assert (blocks == blocks[:, :1]).all()  # K consecutive photos of one person
+    assert len(set(blocks[:, 0].tolist())) == people
+    assert (blocks[:, 0] == batch.people).all()
+    assert (emb.trained_on[batch.people] == (not unseen)).all()
+    assert np.array_equal(batch.labels, np.repeat(np.arange(people), photos))
+    again = mining.draw_batch(emb.labels, emb.trained_on, people, photos, seed=3, unseen=unseen)
+    assert np.array_equal(again.rows, batch.rows)
+    other = mining.draw_batch(emb.labels, emb.trained_on, people, photos, seed=4, unseen=unseen)
+    assert not np.array_equal(other.rows, batch.rows)
+
+
+def test_photo_labels_name_each_photo_uniquely(emb):
+    batch = mining.draw_batch(emb.labels, emb.trained_on, 16, 8, seed=0)
+    labels = mining.photo_labels(emb.names, emb.labels, emb.files, batch.rows)
+    assert len(set(labels)) == 128
+    for label, row in zip(labels, batch.rows):
+        name, number = label.rsplit(" #", 1)
+        assert emb.files[row] == f"{name.replace(' ', '_')}/{name.replace(' ', '_')}_{int(number):04d}.jpg"
+
+
+def test_draw_batch_refuses_impossible_batches(emb):
+    unseen_with_8 = len(mining.eligible_people(emb.labels, emb.trained_on, 8, True))
+    with pytest.raises(ValueError):
+        mining.draw_batch(emb.labels, emb.trained_on, unseen_with_8 + 1, 8, 0, unseen=True)
+    with pytest.raises(ValueError):
+        mining.draw_batch(emb.labels, emb.trained_on, 4, 1, 0)
+
+
+# --------------------------------------------------------------------------------------------
+# The analysis of a real batch
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small(emb):
+    """A real 4 x 3 batch of people the model never saw (they have hard triplets)."""
+    batch = mining.draw_batch(emb.labels, emb.trained_on, 4, 3, seed=1, unseen=True)
+    e = emb.embeddings[batch.rows]
+    return batch, e, mining.analyse_batch(e, batch.labels, 0.2, seed=1)
+
+
+def test_distances_are_squared_l2_of_the_real_embeddings(small):
+    batch, e, analysis = small
+    assert analysis.distances.shape == (12, 12)
+    np.testing.assert_allclose(analysis.distances, numpy_distances(e), atol=1e-5)
+
+
+def test_counts_of_kinds_equal_brute_force(small):
+    batch, e, analysis = small
+    d, labels = numpy_distances(e), batch.labels
+    for alpha in (0.0, 0.2, 0.7):
+        a = mining.analyse_batch(e, labels, alpha, seed=1)
+        kinds = [brute_kind(d[x, p], d[x, n], alpha) for x, p, n in brute_triplets(labels)]
+        assert a.counts.valid == len(kinds) == 4 * 3 * 2 * 9
+        by_kind = tuple(kinds.count(k) for k in ("hard", "semi-hard", "easy"))
+        assert (a.counts.hard, a.counts.semi_hard, a.counts.easy) == by_kind
+
+
+def test_hardest_positive_and_negative_are_masked_argmax_and_argmin(emb):
+    for people, photos, unseen, seed in ((4, 3, True, 1), (12, 5, False, 7), (16, 8, True, 2)):
+        batch = mining.draw_batch(emb.labels, emb.trained_on, people, photos, seed, unseen)
+        a = mining.analyse_batch(emb.embeddings[batch.rows], batch.labels, 0.2, seed)
+        d = numpy_distances(emb.embeddings[batch.rows])
+        same = batch.labels[:, None] == batch.labels[None, :]
+        positive = same & ~np.eye(len(d), dtype=bool)
+        assert np.array_equal(a.hardest_positive, np.where(positive, d, -np.inf).argmax(axis=1))
+        assert np.array_equal(a.hardest_negative, np.where(~same, d, np.inf).argmin(axis=1))
+
+
+def test_each_strategy_picks_what_its_rule_says(small):
+    batch, e, analysis = small
+    d, labels, alpha = numpy_distances(e), batch.labels, 0.2
+    everything = brute_triplets(labels)
+    pairs = sorted({(x, p) for x, p, _ in everything})
+    picks = {m: list(zip(*(t.tolist() for t in (r.triplets.anchor, r.triplets.positive, r.triplets.negative))))
+             for m, r in analysis.strategies.items()}
+    # batch-all: exactly the active triplets
+    assert sorted(picks["all"]) == sorted(t for t in everything if d[t[0], t[1]] - d[t[0], t[2]] + alpha > 0)
+    # batch-hard: one per anchor, farthest positive and closest negative
+    assert len(picks["hard"]) == 12
+    for x, p, n in picks["hard"]:
+        assert d[x, p] == pytest.approx(max(d[x, q] for y, q in pairs if y == x), abs=1e-6)
+        assert d[x, n] == pytest.approx(min(d[x, m] for m in range(12) if labels[m] != labels[x]), abs=1e-6)
+    # semi-hard: one per anchor-positive pair, the closest negative farther than the positive, else the farthest
+    assert sorted((x, p) for x, p, _ in picks["semi-hard"]) == pairs
+    for x, p, n in picks["semi-hard"]:
+        negs = [d[x, m] for m in range(12) if labels[m] != labels[x]]
+        farther = [v for v in negs if v > d[x, p]]
+        assert d[x, n] == pytest.approx(min(farther) if farther else max(negs), abs=1e-6)
+    # random: one valid negative per anchor-positive pair
+    assert sorted((x, p) for x, p, _ in picks["random"]) == pairs
+    assert all(labels[n] != labels[x] for x, _, n in picks["random"])
+
+
+def test_losses_and_summaries_agree_with_the_picks(small):
+    batch, e, analysis = small
+    d, alpha = numpy_distances(e), 0.2
+    for mining_name, r in analysis.strategies.items():
+        x, p, n = (t.numpy() for t in (r.triplets.anchor, r.triplets.positive, r.triplets.negative))
+        terms = np.maximum(d[x, p] - d[x, n] + alpha, 0.0)
+        expected_loss = terms.mean() if len(terms) else 0.0
+        assert r.loss == pytest.approx(expected_loss, abs=1e-5), mining_name
+        assert r.kinds.total == r.selected == len(x)
+        assert r.mean_d_ap == pytest.approx(d[x, p].mean(), abs=1e-6)
+        assert r.mean_d_an == pytest.approx(d[x, n].mean(), abs=1e-6)
+        if mining_name == "all":
+            assert r.considered == 216 and r.active == r.selected == analysis.counts.active
+            assert r.kinds.easy == 0
+        else:
+            assert r.considered == r.selected and r.active == int((terms > 0).sum())
+    assert analysis.strategies["semi-hard"].selected == analysis.strategies["random"].selected == 12 * 2
+    assert analysis.strategies["hard"].selected == 12
+
+
+def test_picks_for_anchor_are_that_anchors_triplets(small):
+    batch, e, analysis = small
+    for strategy in triplet.MINING:
+        total = 0
+        for anchor in range(12):
+            rows = mining.picks_for_anchor(analysis, strategy, anchor)
+            total += len(rows)
+            assert all(t.anchor == anchor for t in rows)
+            assert [t.term for t in rows] == sorted((t.term for t in rows), reverse=True)
+            for t in rows:
+                assert t.term == pytest.approx(max(t.d_ap - t.d_an + 0.2, 0.0))
+                assert t.kind == brute_kind(t.d_ap, t.d_an, 0.2)
+        assert total == analysis.strategies[strategy].selected
+
+
+def test_the_random_strategy_is_reproducible_per_batch_seed(small):
+    batch, e, _ = small
+    one = mining.analyse_batch(e, batch.labels, 0.2, seed=5).strategies["random"].triplets.negative
+    two = mining.analyse_batch(e, batch.labels, 0.2, seed=5).strategies["random"].triplets.negative
+    assert torch.equal(one, two)
+
+
+def test_seen_people_have_fewer_hard_triplets_than_unseen_ones(emb):
+    """The model was trained on the seen people: over a few batches, their share of hard triplets is lower."""
+    share = {}
+    for unseen in (False, True):
+        hard = valid = 0
+        for seed in range(6):
+            batch = mining.draw_batch(emb.labels, emb.trained_on, 8, 4, seed, unseen)
+            counts = mining.analyse_batch(emb.embeddings[batch.rows], batch.labels, 0.2, seed).counts
+            hard, valid = hard + counts.hard, valid + counts.valid
+        share[unseen] = hard / valid
+    assert share[False] < share[True]
+
+
+def test_collapsed_model_loss_is_the_margin():
+    for strategy in triplet.MINING:
+        assert mining.collapsed_loss(3, 2, 0.35, strategy) == pytest.approx(0.35, abs=1e-6)
+
+
+def test_shrink_curve_equals_the_loss_of_scaled_embeddings(small):
+    """Against model.triplet's full loss (mining again) on embeddings scaled by sqrt(factor)."""
+    batch, e, analysis = small
+    alpha = 0.2
+    for strategy in triplet.MINING:
+        curve = mining.shrink_curve(analysis, strategy)
+        assert len(curve) == len(mining.SHRINK_FACTORS)
+        assert curve[0] == pytest.approx(alpha, abs=1e-6)  # collapsed: every term is the margin
+        assert curve[-1] == pytest.approx(analysis.strategies[strategy].loss, abs=1e-5)
+        for f, loss in zip(mining.SHRINK_FACTORS, curve):
+            scaled = torch.as_tensor(e) * float(np.sqrt(f))
+            again = triplet.triplet_loss(scaled, torch.as_tensor(batch.labels), alpha, strategy,
+                                         mining.random_generator(1))
+            assert loss == pytest.approx(float(again), abs=1e-5), (strategy, f)
+    d = numpy_distances(e)
+    r = analysis.strategies["hard"]
+    x, p, n = (t.numpy() for t in (r.triplets.anchor, r.triplets.positive, r.triplets.negative))
+    for f, loss in zip(mining.SHRINK_FACTORS, mining.shrink_curve(analysis, "hard")):
+        assert loss == pytest.approx(np.maximum(f * (d[x, p] - d[x, n]) + alpha, 0).mean(), abs=1e-5)
+
+
+def test_face_mosaic_places_one_row_per_person():
+    crops = np.stack([np.full((8, 8, 3), 10 * i, np.uint8) for i in range(6)])
+    out = mining.face_mosaic(crops, 2, 3, gap=2)
+    assert out.shape == (2 * 10 - 2, 3 * 10 - 2, 3)
+    assert (out[0:8, 10:18] == 10).all()  # photo 1: row 0, column 1
+    assert (out[10:18, 0:8] == 30).all()  # photo 3: row 1, column 0
+    assert (out[10:18, 20:28] == 50).all()  # photo 5: row 1, column 2
+    assert (out[8:10] == 255).all() and (out[:, 8:10] == 255).all()  # the gaps
+    with pytest.raises(ValueError):
+        mining.face_mosaic(crops, 2, 2)
+
+
+def test_stuck_at_margin_finds_where_the_loss_stays_at_alpha():
+    assert mining.stuck_at_margin([10, 20, 30, 40], [0.3, 0.2004, 0.2, 0.1999], 0.2) == 20
+    assert mining.stuck_at_margin([10, 20, 30, 40], [0.2, 0.2, 0.15, 0.2], 0.2) == 40
+    assert mining.stuck_at_margin([10, 20, 30], [0.2, 0.2, 0.15], 0.2) is None
+    assert mining.stuck_at_margin([], [], 0.2) is None
+
+
+def test_run_comparison_says_which_runs_exist():
+    c = mining.run_comparison({"alpha-0.2": "run", "sgd": "other"})
+    assert c.present == {"alpha-0.2": "run"} and c.missing == ["hardest-negatives"]
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------
+
+
+def decode(value):
+    """A Plotly array from the figure's JSON: a list, or plotly's {"dtype", "bdata", "shape"} encoding."""
+    if isinstance(value, dict) and "bdata" in value:
+        import base64
+
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
+    return np.array(value)
+
+
+def heat(app):
+    return next(f for f in figures(app) if f["data"] and f["data"][0]["type"] == "heatmap")
+
+
+def metric(app, label):
+    return next(m.value for m in app.metric if m.label == label)
+
+
+def widget(app, kind, key):
+    return next(w for w in app.get(kind) if w.key == key)
+
+
+def expected(emb, people, photos, seed, unseen, alpha):
+    batch = mining.draw_batch(emb.labels, emb.trained_on, people, photos, seed, unseen)
+    return batch, mining.analyse_batch(emb.embeddings[batch.rows], batch.labels, alpha, seed)
+
+
+def check_page(app, emb, people, photos, seed, unseen, alpha, strategy, anchor):
+    """What the page shows equals the lesson's computation for these settings."""
+    assert not app.exception, [e.value for e in app.exception]
+    batch, a = expected(emb, people, photos, seed, unseen, alpha)
+    b = people * photos
+    z = decode(heat(app)["data"][0]["z"])
+    assert z.shape == (b, b)
+    np.testing.assert_allclose(z, a.distances, atol=1e-4)
+    assert metric(app, "Valid triplets in the batch") == f"{b * (photos - 1) * (b - photos):,}"
+    assert metric(app, "hard triplets") == f"{a.counts.hard:,}"
+    assert metric(app, "semi-hard triplets") == f"{a.counts.semi_hard:,}"
+    assert metric(app, "easy triplets") == f"{a.counts.easy:,}"
+    result = a.strategies[strategy]
+    assert metric(app, "Triplets picked in the batch") == f"{result.selected:,}"
+    assert metric(app, "hard, of those picked") == f"{result.kinds.hard:,}"
+    text = page_text(app)
+    assert f"= {result.loss:.4f}" in text
+    # the anchor's row is boxed, and the table lists that anchor's picks
+    rect = [s for s in heat(app)["layout"]["shapes"] if s["type"] == "rect"][0]
+    assert rect["y0"] == anchor - 0.5
+    assert f"{len(mining.picks_for_anchor(a, strategy, anchor))} triplet(s) for this anchor." in text
+    hp = a.hardest_positive[anchor]
+    assert f"\\max_p d_{{ap}} = {a.distances[anchor, hp]:.3f}" in text
+    names = heat(app)["layout"]["xaxis"]["ticktext"]
+    assert names == [emb.names[p].replace("_", " ") for p in batch.people]
+    faces = [f for f in figures(app) if f["data"][0]["type"] == "image"]
+    if faces:  # the face grid: a row per person, a frame round the anchor and round each photo picked for it
+        picks = mining.picks_for_anchor(a, strategy, anchor)
+        framed = {anchor} | {t.positive for t in picks} | {t.negative for t in picks}
+        assert len(faces[0]["layout"]["shapes"]) == len(framed)
+        assert faces[0]["layout"]["yaxis"]["ticktext"] == names
+    shrink = next(f for f in figures(app) if f["data"][0].get("name") == mining.STRATEGY_LABELS["random"])
+    hard = next(t for t in shrink["data"] if t["name"] == mining.STRATEGY_LABELS["hard"])
+    assert decode(hard["y"])[-1] == pytest.approx(a.strategies["hard"].loss, abs=1e-5)
+    assert decode(hard["y"])[0] == pytest.approx(alpha, abs=1e-6)
+    return batch, a
+
+
+def test_page_moves_every_widget(shared_data, emb):
+    app = open_page(PAGE, shared_data)
+    check_page(app, emb, 8, 4, 0, False, 0.2, "semi-hard", 0)
+    assert "123,552,000" in page_text(app).replace("{,}", ",")  # 1800 * 39 * 1760, FaceNet's batch
+
+    widget(app, "slider", "mining_people").set_value(5).run()
+    check_page(app, emb, 5, 4, 0, False, 0.2, "semi-hard", 0)
+    assert f"{5 * 4 * 3 * 16:,}".replace(",", "{,}") in page_text(app)  # the user's batch in the count formula
+
+    widget(app, "slider", "mining_photos").set_value(6).run()
+    check_page(app, emb, 5, 6, 0, False, 0.2, "semi-hard", 0)
+
+    widget(app, "number_input", "mining_seed").set_value(11).run()
+    check_page(app, emb, 5, 6, 11, False, 0.2, "semi-hard", 0)
+
+    widget(app, "button", "mining_new_batch").click().run()
+    assert widget(app, "number_input", "mining_seed").value == 12
+    check_page(app, emb, 5, 6, 12, False, 0.2, "semi-hard", 0)
+
+    widget(app, "toggle", "mining_unseen").set_value(True).run()
+    batch, _ = check_page(app, emb, 5, 6, 12, True, 0.2, "semi-hard", 0)
+    assert not emb.trained_on[batch.people].any()
+    assert "never seen" in page_text(app)
+
+    widget(app, "slider", "mining_alpha").set_value(0.5).run()
+    check_page(app, emb, 5, 6, 12, True, 0.5, "semi-hard", 0)
+
+    for strategy in ("hard", "all", "random"):
+        widget(app, "segmented_control", "mining_strategy").set_value(strategy).run()
+        _, a = check_page(app, emb, 5, 6, 12, True, 0.5, strategy, 0)
+    assert metric(app, "Triplets picked in the batch") == f"{30 * 5:,}"  # random: one per anchor-positive pair
+
+    widget(app, "selectbox", "mining_anchor").set_value(17).run()
+    check_page(app, emb, 5, 6, 12, True, 0.5, "random", 17)
+
+    # fewer people than the anchor's row: the anchor goes back to the first photo
+    widget(app, "slider", "mining_people").set_value(2).run()
+    assert not app.exception
+    anchor = widget(app, "selectbox", "mining_anchor").value
+    check_page(app, emb, 2, 6, 12, True, 0.5, "random", anchor)
+
+
+def test_page_rerun_time(shared_data):
+    """Prints the median rerun time after a widget change (the brief asks for it; not asserted)."""
+    app = open_page(PAGE, shared_data)
+    moves = [("slider", "mining_alpha", v) for v in (0.3, 0.4, 0.1)] + \
+            [("segmented_control", "mining_strategy", v) for v in ("hard", "all", "random")] + \
+            [("selectbox", "mining_anchor", v) for v in (3, 9, 20)] + \
+            [("slider", "mining_people", v) for v in (10, 16, 8)]
+    times = []
+    for kind, key, value in moves:
+        w = widget(app, kind, key)
+        start = time.perf_counter()
+        w.set_value(value).run()
+        times.append(time.perf_counter() - start)
+        assert not app.exception
+    print(f"\nmining page: median rerun {1000 * statistics.median(times):.0f} ms over {len(times)} widget changes "
+          f"(min {1000 * min(times):.0f}, max {1000 * max(times):.0f})")
+
+
+def test_page_shows_the_comparison_runs_or_says_they_are_missing(shared_data):
+    from model.sweep import load_runs
+
+    app = open_page(PAGE, shared_data)
+    text = page_text(app)
+    runs = load_runs("lessons-cpu")
+    traces = [t.get("name", "") for f in figures(app) for t in f["data"]]
+    for name, label in ((mining.HARDEST_RUN, "hardest negatives (batch-hard)"),
+                        (mining.REFERENCE_RUN, "semi-hard (FaceNet's rule)")):
+        if name in runs:
+            assert f"{label}: loss" in traces
+            steps, loss = runs[name].curve("loss")
+            fig = next(f for f in figures(app) if any(t.get("name") == f"{label}: loss" for t in f["data"]))
+            shown = next(t for t in fig["data"] if t.get("name") == f"{label}: loss")
+            assert decode(shown["y"]) == pytest.approx(loss)
+            if name == mining.HARDEST_RUN:
+                stuck = mining.stuck_at_margin(steps, loss, runs[name].margin)
+                assert ("**collapsed**" in text) == (stuck is not None)
+                if stuck is not None:
+                    assert f"from step {stuck} on" in text
+        else:
+            assert f'"{name}"' in text and "not there yet" in text
+
+
+def test_page_without_photos_lists_names_and_says_how_to_get_them(tmp_path, monkeypatch, emb):
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    (tmp_path / "sklearn").mkdir()
+    monkeypatch.setenv("FACENET_DATA", str(empty))
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
+    app = open_page(PAGE, empty)
+    text = page_text(app)
+    assert "The face grid needs the LFW photos" in text
+    assert any("How to get the data" in e.label for e in app.expander)
+    assert not any(f["data"][0]["type"] == "image" for f in figures(app))
+    check_page(app, emb, 8, 4, 0, False, 0.2, "semi-hard", 0)
+    table = app.dataframe[0].value
+    assert list(table["person"]) == [emb.names[p].replace("_", " ") for p in
+                                     mining.draw_batch(emb.labels, emb.trained_on, 8, 4, 0).people]
+    assert "Traceback" not in text
+
+
+def test_page_without_the_model_still_explains_and_counts(shared_data, monkeypatch):
+    """face_model() failing makes lfw_embeddings() None (after its error box): the counts, the collapse
+    and the training runs need no model and are still there."""
+    import pages.common
+
+    monkeypatch.setattr(pages.common, "lfw_embeddings", lambda: None)
+    app = open_page(PAGE, shared_data)
+    text = page_text(app)
+    assert "need the model's LFW embeddings" in text
+    assert not any(f["data"][0]["type"] == "heatmap" for f in figures(app))
+    scales = next(f for f in figures(app) if f["data"][0].get("name") == "valid triplets")
+    assert list(decode(scales["data"][0]["y"])) == [1800 * 39 * 1760, 32 * 3 * 28]  # FaceNet's batch, 8 x 4
+    assert "Why not always the hardest negatives?" in text
+    widget(app, "slider", "mining_people").set_value(3).run()
+    assert not app.exception
+    scales = next(f for f in figures(app) if f["data"][0].get("name") == "valid triplets")
+    assert decode(scales["data"][0]["y"])[-1] == 12 * 3 * 8
+

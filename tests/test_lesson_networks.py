@@ -1,0 +1,372 @@
+"""Lesson 6, "Two CNN families": the costs of lessons/networks.py against hand counts and against
+model/net.py's own counters, and the page's widgets against the numbers they must show."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import streamlit as st
+from torch import nn
+
+from conftest import REPO, figures, open_page, page_text
+from lessons import networks as nets
+from model.net import Inception, NetConfig, build_net, count_macs, count_parameters
+
+PAGE = "pages/networks.py"
+CARD = json.loads((REPO / "model" / "weights" / "facenet_inception_cpu.json").read_text())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_caches():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+
+
+# --------------------------------------------------------------------------------------------
+# Hand counts
+# --------------------------------------------------------------------------------------------
+
+
+def conv_bn_params(k: int, c_in: int, c_out: int) -> int:
+    """model.net.conv_bn: a convolution without bias (k*k*c_in*c_out) and a batch norm with a
+    scale and a shift per channel (2*c_out); running statistics are buffers, not parameters."""
+    return k * k * c_in * c_out + 2 * c_out
+
+
+def conv_macs(k: int, c_in: int, c_out: int, size: int) -> int:
+    return k * k * c_in * c_out * size * size
+
+
+def hand_module(s: nets.ModuleShape) -> dict:
+    """Parameters and multiply-adds of each branch of an Inception module, by hand."""
+    if s.reductions:
+        branches = {"branch1": [(1, s.c_in, s.c1)], "branch3": [(1, s.c_in, s.r3), (3, s.r3, s.c3)],
+                    "branch5": [(1, s.c_in, s.r5), (5, s.r5, s.c5)], "branch_pool": [(1, s.c_in, s.pool_proj)]}
+    else:
+        branches = {"branch1": [(1, s.c_in, s.c1)], "branch3": [(3, s.c_in, s.c3)], "branch5": [(5, s.c_in, s.c5)],
+                    "branch_pool": []}
+    return {b: (sum(conv_bn_params(*c) for c in convs), sum(conv_macs(*c, s.size) for c in convs))
+            for b, convs in branches.items()}
+
+
+def test_model_net_convolutions_have_no_bias_and_a_batch_norm():
+    """The hand counts above assume this: check it on the real module."""
+    module = Inception(16, 8, 8, 8, 4, 4, 4)
+    for seq in (module.branch1, module.branch3[1], module.branch5[0], module.branch_pool[1]):
+        assert isinstance(seq[0], nn.Conv2d) and seq[0].bias is None
+        assert isinstance(seq[1], nn.BatchNorm2d) and seq[1].affine
+
+
+SHAPES = [nets.GOOGLENET_3A,
+          nets.ModuleShape(48, 24, 32, 48, 8, 12, 12, size=16),
+          nets.ModuleShape(100, 12, 20, 36, 4, 8, 16, size=7),
+          nets.ModuleShape(8, 4, 16, 4, 16, 4, 4, size=5)]  # reductions wider than the input
+
+
+@pytest.mark.parametrize("reductions", [True, False])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s.c_in}in-{s.size}px")
+def test_module_costs_match_hand_counts(shape, reductions):
+    shape = replace(shape, reductions=reductions)
+    cost = nets.module_costs(shape)
+    hand = hand_module(shape)
+    assert cost.branch_params == {b: p for b, (p, _) in hand.items()}
+    assert cost.branch_macs == {b: m for b, (_, m) in hand.items()}
+    assert cost.params == sum(p for p, _ in hand.values())
+    assert cost.macs == sum(m for _, m in hand.values())
+    assert cost.out_channels == shape.c1 + shape.c3 + shape.c5 + (shape.pool_proj if reductions else shape.c_in)
+    assert cost.out_channels == shape.out_channels
+
+
+def test_googlenet_3a_costs_what_its_paper_says():
+    """Szegedy et al. (CVPR 2015, Table 1) list inception (3a) at 128M operations (multiply-adds)."""
+    cost = nets.module_costs(nets.GOOGLENET_3A)
+    assert round(cost.macs / 1e6) == 128
+
+
+def test_meta_device_counts_equal_a_real_cpu_build():
+    shape = SHAPES[1]
+    meta, cpu = nets.module_costs(shape), nets.module_costs(shape, device="cpu")
+    assert [(c.name, c.params, c.macs, c.output_shape) for c in meta.layers] == \
+           [(c.name, c.params, c.macs, c.output_shape) for c in cpu.layers]
+    assert nets.net_costs("zf", 64, 1.0) == nets.net_costs("zf", 64, 1.0, device="cpu")
+
+
+def test_reductions_off_costs_more_when_the_reductions_shrink_the_channels():
+    """Without reductions, the 3x3 and 5x5 convolutions see all c_in channels; with them, a 1x1
+    makes r channels first. Per position the 3x3 branch costs 9*c_in*c3 without and c_in*r3 + 9*r3*c3
+    with: the reduction pays off exactly when that is smaller. Check the branch and module totals
+    on random shapes against that rule."""
+    rng = np.random.default_rng(1)
+    for _ in range(12):
+        c_in = int(rng.integers(8, 257))
+        widths = [int(w) for w in rng.integers(4, 129, size=6)]
+        shape = nets.ModuleShape(c_in, *widths, size=int(rng.integers(3, 20)))
+        cmp = nets.compare_reductions(shape)
+        s, hw = shape, shape.size ** 2
+        pays_3 = s.c_in * s.r3 + 9 * s.r3 * s.c3 < 9 * s.c_in * s.c3
+        assert (cmp.with_reductions.branch_macs["branch3"] < cmp.without.branch_macs["branch3"]) == pays_3
+        pays_5 = s.c_in * s.r5 + 25 * s.r5 * s.c5 < 25 * s.c_in * s.c5
+        assert (cmp.with_reductions.branch_macs["branch5"] < cmp.without.branch_macs["branch5"]) == pays_5
+        saved = hw * (9 * s.c_in * s.c3 - s.c_in * s.r3 - 9 * s.r3 * s.c3
+                      + 25 * s.c_in * s.c5 - s.c_in * s.r5 - 25 * s.r5 * s.c5 - s.c_in * s.pool_proj)
+        assert cmp.macs_saved == saved
+    # Every real module (GoogLeNet's and ours) has reductions narrower than its input and costs more without them.
+    for shape in [nets.GOOGLENET_3A, *nets.module_inputs(64, 1.0).values()]:
+        assert shape.r3 < shape.c_in and shape.r5 < shape.c_in
+        cmp = nets.compare_reductions(shape)
+        assert cmp.without.macs > cmp.with_reductions.macs and cmp.without.params > cmp.with_reductions.params
+        assert cmp.macs_ratio > 1
+
+
+def test_a_reduction_wider_than_its_input_costs_more():
+    shape = nets.ModuleShape(c_in=16, c1=8, r3=64, c3=16, r5=64, c5=8, pool_proj=8, size=8)
+    cmp = nets.compare_reductions(shape)
+    assert cmp.macs_saved < 0
+
+
+@pytest.mark.parametrize("arch,size,width", [("zf", 64, 1.0), ("zf", 96, 0.5), ("inception", 32, 1.0),
+                                             ("inception", 64, 0.25)])
+def test_totals_equal_count_parameters_and_count_macs(arch, size, width):
+    net = build_net(NetConfig(arch=arch, input_size=size, width=width))
+    params, macs = nets.totals(nets.net_costs(arch, size, width))
+    assert params == count_parameters(net)
+    assert macs == count_macs(net)
+    blocks = nets.by_block(nets.net_costs(arch, size, width))
+    assert sum(b.params for b in blocks) == params and sum(b.macs for b in blocks) == macs
+
+
+def test_the_shipped_model_costs_what_its_card_says():
+    """The card was written by the training code; the lesson recounts the same network."""
+    hp = CARD["hyperparameters"]
+    params, macs = nets.totals(nets.net_costs(hp["arch"], hp["input_size"], hp["width"]))
+    assert (params, macs) == (CARD["parameters"], CARD["multiply_adds_per_image"])
+    shipped = nets.shipped_model(CARD)
+    assert shipped.params == params and shipped.accuracy == CARD["metrics"]["view1_devtest_accuracy"]
+
+
+def test_zf_fully_connected_layer_grows_with_the_input_and_inception_does_not():
+    for size in nets.INPUT_SIZES:
+        zf = {b.name: b for b in nets.by_block(nets.net_costs("zf", size, 1.0))}
+        side = math.ceil(size / 16)  # four stride-2 steps, each rounding up
+        assert zf["fc1"].params == 192 * side * side * 512 + 512
+        assert zf["fc1"].macs == 192 * side * side * 512
+        assert nets.totals(nets.net_costs("inception", size, 1.0))[0] == CARD["parameters"]
+    assert list(zf) == ["conv1", "conv2", "conv3", "conv4", "fc1", "fc2", "embedding"]
+    assert nets.fc_share(nets.net_costs("zf", 64, 1.0)) > 0.5
+
+
+def test_our_modules_are_found_with_their_inputs():
+    shapes = nets.module_inputs(64, 1.0)
+    assert list(shapes) == ["inception3a", "inception3b", "inception4a", "inception4b", "inception5a"]
+    assert shapes["inception3a"].c_in == 48 and shapes["inception3a"].size == 16  # stem2's 48 channels, 64/4
+    names = list(shapes)
+    for before, after in zip(names, names[1:]):
+        assert shapes[after].c_in == shapes[before].out_channels  # each module feeds the next
+    assert [s.size for s in shapes.values()] == [16, 16, 8, 8, 4]
+
+
+def test_module_diagram_adds_up():
+    for reductions in (True, False):
+        cost = nets.module_costs(replace(nets.GOOGLENET_3A, reductions=reductions))
+        diagram = nets.module_diagram(cost)
+        assert sum(n.params for n in diagram.nodes) == cost.params
+        assert sum(n.macs for n in diagram.nodes) == cost.macs
+        assert diagram.node("concat").channels == cost.out_channels
+        ids = {n.id for n in diagram.nodes}
+        assert all(a in ids and b in ids for a, b in diagram.edges)
+        assert ("r5" in ids) == reductions
+
+
+def test_paper_ratio_is_about_twenty():
+    nn1, nn2 = (next(p for p in nets.PAPER_NETWORKS if p.name == name) for name in ("NN1", "NN2"))
+    assert nn1.flops == nn2.flops and 15 < nn1.params / nn2.params < 25
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------
+
+
+def metric(app, label: str) -> str:
+    found = [m.value for m in app.metric if m.label == label]
+    assert found, f"no metric {label!r}: {[m.label for m in app.metric]}"
+    return found[0]
+
+
+def count(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def module_widgets(app) -> dict:
+    return {s.key: s.value for s in app.slider if s.key and s.key.startswith("module-")}
+
+
+@pytest.fixture(scope="module")
+def app(shared_data):
+    return open_page(PAGE, shared_data)
+
+
+def test_page_shows_our_networks_costs_live(app):
+    text = page_text(app)
+    assert "NN1" in text and "140" in text
+    for size, width_label, width in ((64, "x1", 1.0), (224, "x1", 1.0), (96, "x2", 2.0), (32, "x0.5", 0.5)):
+        app.select_slider(key="nets-input-size").set_value(size)
+        app.select_slider(key="nets-width").set_value(width_label)
+        app.run()
+        assert not app.exception
+        zf = build_net(NetConfig(arch="zf", input_size=size, width=width))
+        inc = build_net(NetConfig(arch="inception", input_size=size, width=width))
+        assert metric(app, "Zeiler & Fergus: parameters") == nets.compact(count_parameters(zf))
+        assert metric(app, "Inception: parameters") == nets.compact(count_parameters(inc))
+        assert metric(app, "Zeiler & Fergus: multiply-adds") == nets.compact(count_macs(zf))
+        cost_map = figures(app)[0]
+        ours = next(t for t in cost_map["data"] if t["name"].startswith("ours"))
+        assert ours["x"] == [count_macs(zf), count_macs(inc)]
+        assert ours["y"] == [count_parameters(zf), count_parameters(inc)]
+        assert f"{count_parameters(zf) / count_parameters(inc):.1f} times" in page_text(app)
+
+
+def test_page_layer_chart_follows_its_controls(app):
+    app.select_slider(key="nets-input-size").set_value(64)
+    app.select_slider(key="nets-width").set_value("x1")
+    app.run()
+    zf = build_net(NetConfig(arch="zf"))
+    inc = build_net(NetConfig(arch="inception"))
+    bars = figures(app)[1]
+    assert [t["name"] for t in bars["data"]] == ["Zeiler & Fergus-style", "Inception-style"]
+    assert sum(bars["data"][0]["y"]) == count_parameters(zf)
+    assert sum(bars["data"][1]["y"]) == count_parameters(inc)
+    assert "inception3a" in bars["data"][1]["x"] and "fc1" in bars["data"][0]["x"]
+
+    app.segmented_control(key="nets-measure").set_value("multiply-adds")
+    app.run()
+    bars = figures(app)[1]
+    assert sum(bars["data"][0]["y"]) == count_macs(zf) and sum(bars["data"][1]["y"]) == count_macs(inc)
+
+    app.toggle(key="nets-by-block").set_value(False)
+    app.run()
+    bars = figures(app)[1]
+    assert len(bars["data"][1]["x"]) == len(nets.net_costs("inception")) == 65
+    assert sum(bars["data"][1]["y"]) == count_macs(inc)
+
+    app.toggle(key="nets-log-y").set_value(True)
+    app.run()
+    assert figures(app)[1]["layout"]["yaxis"]["type"] == "log"
+    app.segmented_control(key="nets-measure").set_value("parameters")
+    app.toggle(key="nets-by-block").set_value(True)
+    app.toggle(key="nets-log-y").set_value(False)
+    app.run()
+    assert figures(app)[1]["layout"]["yaxis"]["type"] == "linear"
+    assert not app.exception
+
+
+def test_page_module_builder_counts_every_slider(app):
+    shape = nets.ModuleShape(c_in=96, c1=32, r3=48, c3=64, r5=8, c5=16, pool_proj=24, size=12)
+    keys = {"module-c-in": "c_in", "module-c1": "c1", "module-r3": "r3", "module-c3": "c3", "module-r5": "r5",
+            "module-c5": "c5", "module-pool": "pool_proj", "module-size": "size"}
+    for key, attr in keys.items():
+        app.slider(key=key).set_value(getattr(shape, attr))
+        app.run()
+        assert not app.exception
+    hand = hand_module(shape)
+    params, macs = sum(p for p, _ in hand.values()), sum(m for _, m in hand.values())
+    assert count(metric(app, "Parameters")) == params
+    assert metric(app, "Multiply-adds") == nets.compact(macs)
+    off_macs = sum(m for _, m in hand_module(replace(shape, reductions=False)).values())
+    assert f"from **{off_macs:,}** to **{macs:,}** multiply-adds" in page_text(app)
+    assert count(metric(app, "Output channels")) == shape.c1 + shape.c3 + shape.c5 + shape.pool_proj
+    diagram = figures(app)[2]
+    labels = " ".join(next(t for t in diagram["data"] if t.get("name") == "layers")["text"])
+    for width in (shape.c_in, shape.c1, shape.r3, shape.c3, shape.r5, shape.c5, shape.pool_proj):
+        assert f"{width} ch" in labels
+    off = hand_module(replace(shape, reductions=False))
+    branches = figures(app)[3]["data"]
+    assert branches[0]["y"] == [hand[b][1] for b in nets.BRANCHES]
+    assert branches[1]["y"] == [off[b][1] for b in nets.BRANCHES]
+    saved = sum(m for _, m in off.values()) - macs
+    assert metric(app, "Saved by reductions") == f"{saved / sum(m for _, m in off.values()):.0%}"
+
+    app.toggle(key="module-reductions").set_value(False)
+    app.run()
+    assert count(metric(app, "Parameters")) == sum(p for p, _ in off.values())
+    assert metric(app, "Multiply-adds") == nets.compact(sum(m for _, m in off.values()))
+    assert count(metric(app, "Output channels")) == shape.c1 + shape.c3 + shape.c5 + shape.c_in
+    labels = " ".join(next(t for t in figures(app)[2]["data"] if t.get("name") == "layers")["text"])
+    assert "reduce" not in labels
+    app.toggle(key="module-reductions").set_value(True)
+    app.run()
+
+    # A reduction wider than the input: the page says it saves nothing.
+    app.slider(key="module-r5").set_value(200)
+    app.slider(key="module-r3").set_value(200)
+    app.run()
+    assert any("do **not** save" in str(w.value) for w in app.warning)
+
+
+def test_page_presets_load_a_module(app):
+    ours = nets.module_inputs(64, 1.0)
+    options = app.selectbox(key="module-preset").options
+    for option in options[1:] + options[:1]:  # the first one is already selected: end with it
+        app.selectbox(key="module-preset").set_value(option)
+        app.run()
+        assert not app.exception
+        shape = nets.GOOGLENET_3A if option.startswith("GoogLeNet") else ours[option.split()[1]]
+        w = module_widgets(app)
+        assert (w["module-c-in"], w["module-c1"], w["module-r3"], w["module-c3"], w["module-r5"], w["module-c5"],
+                w["module-pool"], w["module-size"]) == (shape.c_in, *shape.widths, shape.size)
+        assert metric(app, "Multiply-adds") == nets.compact(sum(m for _, m in hand_module(shape).values()))
+        assert count(metric(app, "Parameters")) == sum(p for p, _ in hand_module(shape).values())
+
+
+def test_page_shows_the_shipped_model_from_its_card(app):
+    text = page_text(app)
+    assert metric(app, "Shipped model: parameters") == f"{CARD['parameters']:,}"
+    assert metric(app, "Shipped model: accuracy") == f"{CARD['metrics']['view1_devtest_accuracy']:.1%}"
+    assert f"{CARD['metrics']['view1_devtest_accuracy']:.1%}" in text
+    assert "20 times fewer parameters" in text
+    assert "multiply-adds" in text and "FLOPS" in text
+
+
+def test_page_quiz_grades_the_right_answers(app):
+    radios = [r for r in app.radio if r.key and r.key.startswith("networks-quiz-")]
+    assert len(radios) == 3
+    rights = ["Its fully connected layers use each weight only once per image", "About 10 times",
+              "It has about 20 times fewer parameters"]
+    for radio, right in zip(radios, rights):
+        radio.set_value(right)
+    app.run()
+    assert sum(str(s.value).startswith("Right.") for s in app.success) == 3
+
+
+def test_page_rerun_time(app):
+    """Prints (does not assert) the median rerun time after a widget change."""
+    times = []
+    for size in (32, 96, 64, 160, 64):
+        app.select_slider(key="nets-input-size").set_value(size)
+        start = time.perf_counter()
+        app.run()
+        times.append(time.perf_counter() - start)
+    for value in (40, 44, 48, 52, 56):
+        app.slider(key="module-c5").set_value(value)
+        start = time.perf_counter()
+        app.run()
+        times.append(time.perf_counter() - start)
+    print(f"\nnetworks page: median rerun after a widget change {statistics.median(times) * 1000:.0f} ms")
+
+
+def test_page_without_face_data(tmp_path, monkeypatch):
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    (tmp_path / "sklearn").mkdir()
+    monkeypatch.setenv("FACENET_DATA", str(empty))
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
+    app = open_page(PAGE, empty)
+    assert len(figures(app)) == 4  # nothing on this page needs the photos
+    assert "Traceback" not in page_text(app)
