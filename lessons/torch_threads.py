@@ -22,18 +22,20 @@ _threads_before = 1
 def single_threaded(flush_denormal: bool = False):
     """Run torch on one thread for the duration, then put the thread count back.
 
-    The thread count belongs to the whole process, and the app serves several sessions at once:
-    the first session to enter sets it, the last one to leave restores it. `flush_denormal=True`
-    also turns float32 values below ~1.2e-38 (what a vanishing gradient becomes, and which the
-    processor handles up to a hundred times more slowly) into the 0 they nearly are; that setting
-    belongs to the calling thread only.
+    With PyTorch's OpenMP backend the count is partly per thread (each thread's own parallel
+    regions) and partly process-wide (what new threads start with), and the app runs each session's
+    script in its own thread. So each caller restores its own count on the way out, and the last
+    caller out restores the process-wide count the first one in found. `flush_denormal=True` also
+    turns float32 values below ~1.2e-38 (what a vanishing gradient becomes, and which the processor
+    handles up to a hundred times more slowly) into the 0 they nearly are, in the calling thread.
     """
     global _users, _threads_before
+    mine = torch.get_num_threads()
     with _lock:
         if _users == 0:
-            _threads_before = torch.get_num_threads()
-            torch.set_num_threads(1)
+            _threads_before = mine
         _users += 1
+    torch.set_num_threads(1)
     if flush_denormal:
         torch.set_flush_denormal(True)
     try:
@@ -43,5 +45,4 @@ def single_threaded(flush_denormal: bool = False):
             torch.set_flush_denormal(False)
         with _lock:
             _users -= 1
-            if _users == 0:
-                torch.set_num_threads(_threads_before)
+            torch.set_num_threads(_threads_before if _users == 0 else mine)

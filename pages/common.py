@@ -65,26 +65,23 @@ def check_yourself(questions: list[quiz.Question], key: str) -> None:
                 st.markdown(f"**{question.answer}**. {question.explanation}")
 
 
-class _PlainFigure(go.Figure):
-    """A figure given as the plain dict Plotly reads, handed to Streamlit without validation.
-
-    Building a go.Figure property by property costs 20 to 50 ms per figure on every rerun, most of a
-    page's time budget. Pages that draw on every widget change pass plain dicts instead; their
-    tests build `go.Figure(spec)` from the same dicts, which raises on anything Plotly does not know.
-    """
-
-    def __init__(self, spec: dict):  # deliberately not go.Figure.__init__: nothing is validated here
-        object.__setattr__(self, "_spec", spec)
-
-    def to_dict(self) -> dict:
-        return self._spec
+def chart(traces: list[dict], title: str, height: int = 400, **layout) -> go.Figure:
+    """A figure from plain trace and layout dicts, with the course's margins and legend."""
+    return go.Figure(data=traces, layout=dict(
+        height=height, margin=dict(l=10, r=10, t=40, b=10), title=dict(text=title),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), **layout), _validate=False)
 
 
 def plot(figure: go.Figure | dict, key: str | None = None, **kwargs):
     """A Plotly figure (a go.Figure, or a plain {"data": [...], "layout": {...}} dict), as wide as
-    its column: the one way pages draw charts."""
+    its column: the one way pages draw charts.
+
+    Dicts are not validated: Plotly's check of every property costs 20 to 50 ms a figure on every
+    rerun, most of a page's time budget. Pages that redraw on each widget change pass dicts (or
+    build them with `chart`), and their tests validate the very same dicts with `go.Figure(spec)`.
+    """
     if isinstance(figure, dict):
-        figure = _PlainFigure(figure)
+        figure = go.Figure(figure, _validate=False)
     return st.plotly_chart(figure, width="stretch", key=key, config={"displaylogo": False}, **kwargs)
 
 

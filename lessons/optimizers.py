@@ -1,0 +1,362 @@
+"""Lesson 4, SGD vs AdaGrad: the two update rules written out in numpy, raced over small 2-D loss
+surfaces, and the real training curves of the two optimisers on LFW.
+
+The update rules, for parameters w (here two numbers, w1 and w2) and the gradient g_t of the loss
+at w_{t-1}:
+
+* SGD:      ``w_t = w_{t-1} - eta * g_t``
+* AdaGrad:  ``G_t = G_{t-1} + g_t**2``  (G_0 = 0, every operation per parameter),
+            ``w_t = w_{t-1} - eta / (sqrt(G_t) + eps) * g_t``
+
+This is exactly what ``torch.optim.SGD(lr=eta)`` and ``torch.optim.Adagrad(lr=eta, eps=eps,
+initial_accumulator_value=0, lr_decay=0)`` compute: PyTorch adds eps *outside* the square root
+(some texts put it inside; with eps = 1e-10 the two are indistinguishable in practice). The tests
+check the trajectories below against torch step by step.
+
+AdaGrad's *effective learning rate* of a parameter is ``eta / (sqrt(G_t) + eps)``: the step it
+takes per unit of gradient. G_t only ever grows, so the effective learning rate only ever
+shrinks; a parameter whose gradient has been small or rare keeps a large one (Duchi, Hazan &
+Singer, JMLR 2011).
+
+No Streamlit here: pages/optimizers.py only draws what these functions compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+OPTIMIZERS = ("SGD", "AdaGrad")
+TORCH_ADAGRAD_EPS = 1e-10  # torch.optim.Adagrad's default eps (added outside the square root)
+LEARNING_RATES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)  # log-spaced choices
+BOX = (-2.5, 2.5)  # every surface is drawn on [-2.5, 2.5] x [-2.5, 2.5]
+ESCAPE = 1e3  # a trajectory that leaves |w| <= ESCAPE has diverged and is stopped there
+
+
+# --------------------------------------------------------------------------------------------
+# The loss surfaces
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Surface:
+    """A loss of two parameters, its exact gradient and where its lowest point lies.
+
+    `loss(w1, w2)` uses only + - * and powers, so it works on numpy arrays (a whole grid at
+    once) and on torch tensors (the tests differentiate it with autograd). `gradient(w1, w2, t)`
+    is the hand-derived gradient the optimisers see at step t (t = 1, 2, ...); `rare_every` > 1
+    means w2's gradient is only seen at steps 1, 1 + k, 1 + 2k, ... and is 0 at the others.
+    """
+
+    key: str
+    name: str
+    latex: str  # the loss, for st.latex
+    story: str  # what makes this surface hard, in a sentence or two
+    loss: Callable
+    gradient_of_loss: Callable  # (w1, w2) -> (dL/dw1, dL/dw2)
+    minimum: float  # the lowest value of the loss
+    minima: tuple[tuple[float, float], ...]  # where it is reached
+    start: tuple[float, float]  # a start point that shows the surface's difficulty
+    suggested_lr: dict[str, float]  # a learning rate per optimiser that works here (not the best one)
+    rare_every: int = 1
+
+    def gradient(self, w1: float, w2: float, t: int) -> np.ndarray:
+        g1, g2 = self.gradient_of_loss(w1, w2)
+        if not self.w2_gradient_seen(t):
+            g2 = 0.0
+        return np.array([g1, g2], dtype=np.float64)
+
+    def w2_gradient_seen(self, t: int) -> bool:
+        """Whether w2's gradient reaches the optimiser at step t (always, except on the rare surface)."""
+        return (t - 1) % self.rare_every == 0
+
+
+BOWL_SCALES = (0.05, 5.0)  # the bowl's two coefficients: curvatures 0.1 and 10, a ratio of 100
+RAVINE_STEEPNESS = 10.0  # Rosenbrock's valley uses 100; 10 keeps it narrow but raceable in a few hundred steps
+RARE_SCALES = (5.0, 0.5)  # the rare-feature bowl: a steep, common w1 and a gentle, rare w2
+RARE_EVERY = 10
+
+SURFACES: dict[str, Surface] = {
+    "bowl": Surface(
+        key="bowl",
+        name="Badly scaled bowl",
+        latex=r"L(w_1, w_2) = 0.05\,w_1^2 + 5\,w_2^2",
+        story="A bowl 100 times steeper along w2 than along w1. One learning rate for both parameters "
+              "is either too big for w2 (the path bounces from wall to wall) or far too small for w1 "
+              "(the path crawls along the floor).",
+        loss=lambda w1, w2: BOWL_SCALES[0] * w1 ** 2 + BOWL_SCALES[1] * w2 ** 2,
+        gradient_of_loss=lambda w1, w2: (2 * BOWL_SCALES[0] * w1, 2 * BOWL_SCALES[1] * w2),
+        minimum=0.0,
+        minima=((0.0, 0.0),),
+        start=(-2.0, 1.5),
+        suggested_lr={"SGD": 0.1, "AdaGrad": 0.5},
+    ),
+    "ravine": Surface(
+        key="ravine",
+        name="Ravine (a narrow curved valley)",
+        latex=r"L(w_1, w_2) = (1 - w_1)^2 + 10\,(w_2 - w_1^2)^2",
+        story="A gentle version of Rosenbrock's banana valley: steep walls, an almost flat curved floor, "
+              "and the lowest point at (1, 1). The walls punish big steps; the flat floor punishes small ones.",
+        loss=lambda w1, w2: (1 - w1) ** 2 + RAVINE_STEEPNESS * (w2 - w1 ** 2) ** 2,
+        gradient_of_loss=lambda w1, w2: (-2 * (1 - w1) - 4 * RAVINE_STEEPNESS * w1 * (w2 - w1 ** 2),
+                                         2 * RAVINE_STEEPNESS * (w2 - w1 ** 2)),
+        minimum=0.0,
+        minima=((1.0, 1.0),),
+        start=(-1.5, 2.0),
+        suggested_lr={"SGD": 0.01, "AdaGrad": 0.5},
+    ),
+    "saddle": Surface(
+        key="saddle",
+        name="Saddle (a flat pass)",
+        latex=r"L(w_1, w_2) = w_1^2 - w_2^2 + \tfrac{1}{4}\,w_2^4",
+        story="A saddle point at (0, 0): along w1 it is the bottom of a valley, along w2 the top of a "
+              "ridge. Starting almost on the ridge, the gradient along w2 is nearly zero, so rolling off "
+              "into one of the two valleys at w2 = ±√2 takes a long time for a small step.",
+        loss=lambda w1, w2: w1 ** 2 - w2 ** 2 + 0.25 * w2 ** 4,
+        gradient_of_loss=lambda w1, w2: (2 * w1, -2 * w2 + w2 ** 3),
+        minimum=-1.0,
+        minima=((0.0, 2 ** 0.5), (0.0, -(2 ** 0.5))),
+        start=(-2.0, 0.05),
+        suggested_lr={"SGD": 0.05, "AdaGrad": 0.5},
+    ),
+    "rare": Surface(
+        key="rare",
+        name="Rare feature (w2 seen 1 step in 10)",
+        latex=r"L(w_1, w_2) = 5\,w_1^2 + \tfrac{1}{2}\,w_2^2"
+              r"\quad\text{(the gradient of } w_2 \text{ arrives only at steps } 1, 11, 21, \dots)",
+        story="w1 is a common, steep feature; w2 belongs to a rare one (think of a face detail that shows "
+              "up in one photo in ten): its gradient reaches the optimiser only every 10th step and is 0 "
+              "at the others.",
+        loss=lambda w1, w2: RARE_SCALES[0] * w1 ** 2 + RARE_SCALES[1] * w2 ** 2,
+        gradient_of_loss=lambda w1, w2: (2 * RARE_SCALES[0] * w1, 2 * RARE_SCALES[1] * w2),
+        minimum=0.0,
+        minima=((0.0, 0.0),),
+        start=(1.5, 2.0),
+        suggested_lr={"SGD": 0.1, "AdaGrad": 1.0},
+        rare_every=RARE_EVERY,
+    ),
+}
+
+# Contour heights: log10(loss - minimum + LEVEL_OFFSET), so that the flat floor of a valley and its
+# steep walls both get contour lines.
+LEVEL_OFFSET = 0.01
+
+
+def contour_height(loss, surface: Surface):
+    """The height a contour plot draws for a loss value (see LEVEL_OFFSET)."""
+    return np.log10(np.asarray(loss) - surface.minimum + LEVEL_OFFSET)
+
+
+def grid(surface: Surface, n: int = 101, box: tuple[float, float] = BOX):
+    """(w1 values, w2 values, loss[w2 index, w1 index]) on an n x n grid, for a contour plot."""
+    axis = np.linspace(box[0], box[1], n)
+    w1, w2 = np.meshgrid(axis, axis)  # rows follow w2, columns w1: Plotly's z[y][x]
+    return axis, axis, surface.loss(w1, w2)
+
+
+# --------------------------------------------------------------------------------------------
+# The two optimisers, from their formulas
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Trajectory:
+    """The path of one optimiser: everything at every step, ready to plot.
+
+    Step t runs from 1 to `steps`; row 0 of `w` and `loss` is the start. `grads[t-1]` is g_t,
+    `accumulated[t-1]` is G_t (zeros for SGD), `effective_lr[t-1]` is the step per unit of
+    gradient used at step t for each parameter: eta for SGD, eta / (sqrt(G_t) + eps) for AdaGrad
+    (eta / eps, i.e. enormous, while a parameter has seen no gradient at all: its step is 0 anyway).
+    """
+
+    optimizer: str
+    lr: float
+    w: np.ndarray  # (steps + 1, 2)
+    loss: np.ndarray  # (steps + 1,)
+    grads: np.ndarray  # (steps, 2)
+    accumulated: np.ndarray  # (steps, 2)
+    effective_lr: np.ndarray  # (steps, 2)
+    diverged_at: int | None = None  # the step at which |w| passed ESCAPE (the arrays stop there)
+    eps: float = TORCH_ADAGRAD_EPS
+
+    @property
+    def steps(self) -> int:
+        return len(self.grads)
+
+
+def sgd_step(w: np.ndarray, g: np.ndarray, lr: float) -> np.ndarray:
+    """w_t = w_{t-1} - eta * g_t."""
+    return w - lr * g
+
+
+def adagrad_step(w: np.ndarray, g: np.ndarray, accumulated: np.ndarray, lr: float,
+                 eps: float = TORCH_ADAGRAD_EPS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One AdaGrad step, per parameter: G_t = G_{t-1} + g_t^2, then
+    w_t = w_{t-1} - eta / (sqrt(G_t) + eps) * g_t. Returns (w_t, G_t, eta / (sqrt(G_t) + eps))."""
+    accumulated = accumulated + g * g
+    effective = lr / (np.sqrt(accumulated) + eps)
+    return w - effective * g, accumulated, effective
+
+
+def run(surface: Surface, optimizer: str, lr: float, start, steps: int,
+        eps: float = TORCH_ADAGRAD_EPS, initial_accumulator: float = 0.0) -> Trajectory:
+    """Run `optimizer` ("SGD" or "AdaGrad") for `steps` steps from `start` on `surface`.
+
+    A run whose parameters leave the box |w| <= ESCAPE has diverged: it stops at that step and
+    `diverged_at` says which one (the arrays end there, nothing is made up past it)."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {optimizer!r}")
+    w = np.asarray(start, dtype=np.float64).copy()
+    accumulated = np.full(2, float(initial_accumulator))
+    path, grads, sums, effective = [w.copy()], [], [], []
+    diverged_at = None
+    for t in range(1, steps + 1):
+        g = surface.gradient(w[0], w[1], t)
+        if optimizer == "SGD":
+            w, eff = sgd_step(w, g, lr), np.full(2, float(lr))
+        else:
+            w, accumulated, eff = adagrad_step(w, g, accumulated, lr, eps)
+        path.append(w.copy())
+        grads.append(g)
+        sums.append(accumulated.copy())
+        effective.append(eff)
+        if not np.all(np.isfinite(w)) or np.max(np.abs(w)) > ESCAPE:
+            diverged_at = t
+            break
+    path = np.array(path)
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss = np.asarray(surface.loss(path[:, 0], path[:, 1]), dtype=np.float64)
+    return Trajectory(optimizer, float(lr), path, loss, np.array(grads).reshape(-1, 2),
+                      np.array(sums).reshape(-1, 2), np.array(effective).reshape(-1, 2), diverged_at, eps)
+
+
+def steps_to_reach(trajectory: Trajectory, surface: Surface, tolerance: float = 1e-3) -> int | None:
+    """The first step at which the loss is within `tolerance` of the surface's minimum (None: never)."""
+    close = np.flatnonzero(trajectory.loss - surface.minimum <= tolerance)
+    return int(close[0]) if len(close) else None
+
+
+def gap(trajectory: Trajectory, surface: Surface, floor: float = 1e-12) -> np.ndarray:
+    """Loss minus the lowest possible loss at every step (at least `floor`, for a log axis)."""
+    return np.maximum(trajectory.loss - surface.minimum, floor)
+
+
+# --------------------------------------------------------------------------------------------
+# The real training runs: AdaGrad (FaceNet's recipe) against plain SGD
+# --------------------------------------------------------------------------------------------
+
+# The shipped comparison runs of `model.sweep`'s "lessons-cpu" plan this lesson compares: the same
+# recipe (semi-hard triplets, alpha 0.2, learning rate 0.05, 32 people x 4 photos, 400 steps) with
+# only the optimiser changed.
+RUN_NAMES = {"AdaGrad": "alpha-0.2", "SGD": "sgd"}
+CURVES = {"loss": "Triplet loss (mean over the batch)",
+          "view1_devtest_accuracy": "Accuracy on unseen people (pairsDevTest)"}
+
+
+@dataclass
+class RunCurves:
+    """One shipped run's curves, or the note that it does not exist yet."""
+
+    optimizer: str  # "AdaGrad" or "SGD": what this run is meant to show
+    run_name: str
+    found: bool
+    description: str = ""  # the run's recipe as its card states it
+    curves: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
+    final_accuracy: float | None = None
+    final_accuracy_error: float | None = None
+
+
+def describe_run(card: dict) -> str:
+    """The recipe of a run as its card states it, in words (only what the card has)."""
+    hp = card.get("hyperparameters") or {}
+    parts = []
+    if hp.get("optimizer"):
+        name = {"adagrad": "AdaGrad", "sgd": "SGD"}.get(hp["optimizer"], hp["optimizer"])
+        momentum = hp.get("momentum")
+        parts.append(f"{name}" + (f" with momentum {momentum:g}" if hp["optimizer"] == "sgd" and momentum else ""))
+    if hp.get("lr") is not None:
+        parts.append(f"learning rate {hp['lr']:g}")
+    if hp.get("mining"):
+        parts.append(f"{hp['mining']} triplets")
+    if hp.get("margin") is not None:
+        parts.append(f"margin {hp['margin']:g}")
+    if hp.get("people_per_batch") and hp.get("images_per_person"):
+        parts.append(f"{hp['people_per_batch']} people x {hp['images_per_person']} photos per batch")
+    if hp.get("steps"):
+        parts.append(f"{hp['steps']} steps")
+    return ", ".join(parts)
+
+
+def training_curves(runs: dict) -> list[RunCurves]:
+    """The AdaGrad and SGD runs among `runs` (`model.sweep.load_runs("lessons-cpu")`), in that order;
+    a run that has not been shipped yet comes back with found=False and no numbers."""
+    out = []
+    for optimizer, name in RUN_NAMES.items():
+        run_ = runs.get(name)
+        if run_ is None:
+            out.append(RunCurves(optimizer, name, found=False))
+            continue
+        metrics = run_.metrics
+        curves = {key: run_.curve(key) for key in CURVES}
+        # The final evaluation after the last step is the same measurement as the ones made during
+        # training (LFW View 1), so it ends the accuracy curve.
+        final, last_step = metrics.get("view1_devtest_accuracy"), run_.hyperparameters.get("steps")
+        steps, accuracy = curves["view1_devtest_accuracy"]
+        if final is not None and last_step and (not steps or steps[-1] < last_step):
+            curves["view1_devtest_accuracy"] = (steps + [last_step], accuracy + [final])
+        out.append(RunCurves(optimizer, name, found=True, description=describe_run(run_.card), curves=curves,
+                             final_accuracy=metrics.get("view1_devtest_accuracy"),
+                             final_accuracy_error=metrics.get("view1_devtest_accuracy_standard_error")))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Numbers quoted by the page's "try this" prompts, computed rather than typed in
+# --------------------------------------------------------------------------------------------
+
+
+def prompt_facts(steps: int = 500) -> dict[str, float | int | None]:
+    """What the prompts promise, each from its surface's own start point: steps to get within 0.01
+    of the lowest loss (None: not within `steps`), the step at which a run diverges, and ratios."""
+
+    def reach(key: str, optimizer: str, lr: float) -> int | None:
+        surface = SURFACES[key]
+        return steps_to_reach(run(surface, optimizer, lr, surface.start, steps), surface, 0.01)
+
+    saddle, rare, ravine = SURFACES["saddle"], SURFACES["rare"], SURFACES["ravine"]
+    g = saddle.gradient(*saddle.start, 1)
+    rare_ada = run(rare, "AdaGrad", rare.suggested_lr["AdaGrad"], rare.start, steps)
+    ravine_ada = [reach("ravine", "AdaGrad", lr) for lr in LEARNING_RATES]
+    return {
+        "bowl_adagrad_steps": reach("bowl", "AdaGrad", SURFACES["bowl"].suggested_lr["AdaGrad"]),
+        "saddle_gradient_ratio": float(abs(g[0] / g[1])),
+        "rare_lr_ratio": float(np.median(rare_ada.effective_lr[:, 1] / rare_ada.effective_lr[:, 0])),
+        "rare_sgd_steps": reach("rare", "SGD", rare.suggested_lr["SGD"]),
+        "ravine_sgd_steps_at_0.02": reach("ravine", "SGD", 0.02),
+        "ravine_sgd_diverges_at_0.05": run(ravine, "SGD", 0.05, ravine.start, steps).diverged_at,
+        "ravine_adagrad_best_steps": min((s for s in ravine_ada if s is not None), default=None),
+    }
+
+
+def verdict(runs: list[RunCurves]) -> str | None:
+    """One sentence comparing the final accuracies of the AdaGrad and SGD runs, honest about the
+    noise: a difference smaller than two standard errors (of the difference) is called a tie.
+    None unless both runs exist with an accuracy and its standard error."""
+    by_name = {r.optimizer: r for r in runs if r.found}
+    ada, sgd = by_name.get("AdaGrad"), by_name.get("SGD")
+    if ada is None or sgd is None or None in (ada.final_accuracy, sgd.final_accuracy,
+                                              ada.final_accuracy_error, sgd.final_accuracy_error):
+        return None
+    difference = 100 * (ada.final_accuracy - sgd.final_accuracy)
+    noise = 2 * 100 * float(np.hypot(ada.final_accuracy_error, sgd.final_accuracy_error))
+    finals = (f"AdaGrad ends at {100 * ada.final_accuracy:.1f}% and SGD at {100 * sgd.final_accuracy:.1f}% "
+              f"on unseen people")
+    if abs(difference) < noise:
+        return (f"{finals}: a difference of {abs(difference):.1f} points, less than the measurement's own "
+                f"uncertainty (two standard errors of the difference: {noise:.1f} points). On this run, "
+                "a tie.")
+    leader = "AdaGrad" if difference > 0 else "SGD"
+    return (f"{finals}: {leader} is ahead by {abs(difference):.1f} points, more than the measurement's "
+            f"uncertainty (two standard errors of the difference: {noise:.1f} points).")

@@ -1,0 +1,308 @@
+"""Lesson 5, ReLU vs sigmoid/tanh: derivatives against autograd, the deep network's gradients and dead
+units against an independent nn.Sequential and hand counts, on LFW faces, and the page with every
+widget moved."""
+
+from __future__ import annotations
+
+import base64
+import statistics
+import time
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import streamlit as st
+import torch
+
+from conftest import figures, open_page, page_text
+from lessons import activations as act
+
+PAGE = "pages/activations.py"
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+
+
+@pytest.fixture(scope="module")
+def faces(lfw):
+    return act.face_batch(lfw.images)
+
+
+def values(array) -> np.ndarray:
+    """A Plotly JSON array (a list, or a base64 typed array {"dtype", "bdata", "shape"}) as numpy."""
+    if isinstance(array, dict):
+        out = np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+        if "shape" in array:
+            out = out.reshape([int(s) for s in str(array["shape"]).split(",")])
+        return out.astype(np.float64)
+    return np.array([np.nan if v is None else v for v in array], dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# The functions
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", act.ACTIVATIONS)
+def test_functions_and_derivatives_match_torch_and_autograd(name):
+    x = torch.linspace(-8, 8, 321, dtype=torch.float64, requires_grad=True)  # includes x = 0 exactly
+    y = act.torch_activation(name)(x)
+    y.sum().backward()
+    assert np.allclose(act.activation(name, x.detach().numpy()), y.detach().numpy(), atol=1e-12)
+    assert np.allclose(act.derivative(name, x.detach().numpy()), x.grad.numpy(), atol=1e-12)
+
+
+def test_derivative_bounds_and_values_by_hand():
+    assert act.derivative("sigmoid", 0.0) == pytest.approx(0.25)
+    assert act.derivative("tanh", 0.0) == pytest.approx(1.0)
+    assert act.derivative("relu", [-1.0, 0.0, 2.0]).tolist() == [0.0, 0.0, 1.0]
+    xs = np.linspace(-10, 10, 2001)
+    for name in act.ACTIVATIONS:
+        assert act.derivative(name, xs).max() == pytest.approx(act.MAX_DERIVATIVE[name])
+    assert act.activation("sigmoid", -800.0) == 0.0  # no overflow warning, no NaN
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs and weights
+# --------------------------------------------------------------------------------------------
+
+
+def test_face_batch_is_grey_shrunk_faces(lfw, faces):
+    assert faces.shape == (act.BATCH, act.FACE_SIDE ** 2) and faces.dtype == np.float32
+    assert faces.min() >= -1.0 and faces.max() <= 1.0
+    chosen = np.sort(np.random.default_rng(0).choice(len(lfw.images), size=act.BATCH, replace=False))
+    first = lfw.images[chosen[0]].astype(np.float64)
+    grey = first.mean(axis=2)
+    corner = grey[:2, :2].mean() / 127.5 - 1.0  # the top-left 2 x 2 block of the 64 x 64 crop
+    assert faces[0, 0] == pytest.approx(corner, abs=1e-5)
+    assert faces[0, act.FACE_SIDE + 1] == pytest.approx(grey[2:4, 2:4].mean() / 127.5 - 1.0, abs=1e-5)
+
+
+def test_initialisations_have_their_documented_spread():
+    fan_in, width = 1024, 256
+    default = act.init_layers(fan_in, 2, width, "default")
+    bound = 1 / np.sqrt(fan_in)
+    assert default[0][0].abs().max() <= bound and default[0][1].abs().max() <= bound
+    assert default[0][0].std().item() == pytest.approx(bound / np.sqrt(3), rel=0.05)  # uniform: bound / sqrt(3)
+    he = act.init_layers(fan_in, 2, width, "he")
+    assert he[0][0].std().item() == pytest.approx(np.sqrt(2 / fan_in), rel=0.05)
+    assert he[1][0].std().item() == pytest.approx(np.sqrt(2 / width), rel=0.05)
+    assert torch.all(he[0][1] == 0)
+    xavier = act.init_layers(fan_in, 2, width, "xavier")
+    assert xavier[0][0].abs().max() <= np.sqrt(6 / (fan_in + width))
+    shifted = act.init_layers(fan_in, 2, width, "he", bias_shift=-0.75)
+    assert torch.all(shifted[1][1] == -0.75) and torch.equal(shifted[1][0], he[1][0])
+    again = act.init_layers(fan_in, 2, width, "default")
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(default, again))  # seeded: the same every time
+
+
+# --------------------------------------------------------------------------------------------
+# The deep network
+# --------------------------------------------------------------------------------------------
+
+
+def sequential_norms(x: np.ndarray, name: str, depth: int, width: int, init: str, shift: float):
+    """The same network as an nn.Sequential of nn.Linear + activation modules, differentiated by
+    backward(): the gradient norm of each layer's weight, and each layer's outputs."""
+    module = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[name]
+    net, fan_in = [], x.shape[1]
+    for weight, bias in act.init_layers(x.shape[1], depth, width, init, shift):
+        linear = torch.nn.Linear(fan_in, width)
+        with torch.no_grad():
+            linear.weight.copy_(weight)
+            linear.bias.copy_(bias)
+        net += [linear, module()]
+        fan_in = width
+    net = torch.nn.Sequential(*net).double()
+    outputs, h = [], torch.as_tensor(x, dtype=torch.float64)
+    for layer in net:
+        h = layer(h)
+        if not isinstance(layer, torch.nn.Linear):
+            outputs.append(h.detach())
+    (h @ act.readout(width).double()).mean().backward()
+    norms = [layer.weight.grad.norm().item() for layer in net if isinstance(layer, torch.nn.Linear)]
+    return np.array(norms), outputs
+
+
+@pytest.mark.parametrize("name", act.ACTIVATIONS)
+def test_gradient_norms_match_an_nn_sequential(faces, name):
+    report = act.gradient_report(faces, name, 8, 64, "default", 0.0)
+    norms, outputs = sequential_norms(faces, name, 8, 64, "default", 0.0)
+    assert np.allclose(report.grad_norms, norms, rtol=1e-3)
+    dead_by_hand = [np.mean([not np.any(h[:, unit].numpy() != 0) for unit in range(64)]) for h in outputs]
+    assert np.allclose(report.dead_share, dead_by_hand)
+
+
+def test_sigmoid_gradient_vanishes_relu_with_he_init_does_not(faces):
+    sigmoid = act.gradient_report(faces, "sigmoid", 30, 128, "he")
+    relu = act.gradient_report(faces, "relu", 30, 128, "he")
+    assert sigmoid.grad_norms[0] < 1e-8 * sigmoid.grad_norms[-1]
+    assert 0.05 < relu.first_over_last < 20
+    # The sigmoid's shrinks layer after layer, by at least the slope bound would allow on average.
+    assert np.all(np.diff(np.log(sigmoid.grad_norms[sigmoid.grad_norms > 0])) > 0)
+    # Deeper is worse for the sigmoid.
+    shallow = act.gradient_report(faces, "sigmoid", 10, 128, "he")
+    assert sigmoid.first_over_last < shallow.first_over_last < 1e-2
+
+
+def test_vanishing_gradients_underflow_to_exact_zeros():
+    report = act.gradient_report(act.random_batch(), "sigmoid", 50, 64, "default")
+    lost = act.vanished_below(report)
+    assert lost > 0 and np.all(report.grad_norms[:lost] == 0) and np.all(report.grad_norms[lost:] > 0)
+
+
+def test_dead_units_rise_with_a_negative_bias_shift(faces):
+    shares = [act.gradient_report(faces, "relu", 12, 128, "he", shift).dead_share.mean()
+              for shift in (0.0, -0.25, -0.5, -1.0, -2.0)]
+    assert all(b >= a for a, b in zip(shares, shares[1:]))
+    assert shares[0] < 0.2 and shares[-1] > 0.95
+    # Sigmoid and tanh units never output exactly 0, whatever the shift.
+    assert act.gradient_report(faces, "tanh", 12, 128, "he", -2.0).dead_share.max() == 0
+
+
+def test_one_large_step_kills_relu_units(faces):
+    before = act.gradient_report(faces, "relu", 20, 128, "he").dead_share
+    assert np.allclose(act.dead_after_step(faces, 20, 128, "he", 0.0, lr=0.0), before)
+    small = act.dead_after_step(faces, 20, 128, "he", 0.0, lr=0.001)
+    large = act.dead_after_step(faces, 20, 128, "he", 0.0, lr=1.0)
+    assert abs(small.mean() - before.mean()) < 0.02
+    assert large.mean() > before.mean() + 0.1
+
+
+def test_timing_the_three_functions():
+    timings = act.time_activations(n=200_000, repeats=3)
+    assert set(timings) == set(act.ACTIVATIONS) and all(0 < t < 1 for t in timings.values())
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------
+
+
+def named(figure: dict) -> dict[str, dict]:
+    return {d["name"]: d for d in figure["data"] if d.get("name")}
+
+
+def test_page_draws_what_it_computes(shared_data, faces):
+    app = open_page(PAGE, shared_data)
+    functions, gradients, dead = figures(app)
+    for figure in (functions, gradients, dead):
+        go.Figure(figure)  # raises if a property is not valid Plotly (the page skips that check)
+    traces = named(functions)
+    assert set(traces) == {"sigmoid", "sigmoid′ (derivative)", "tanh", "tanh′ (derivative)",
+                           "ReLU", "ReLU′ (derivative)"}
+    assert np.allclose(values(traces["tanh′ (derivative)"]["y"]), act.derivative("tanh", values(traces["tanh"]["x"])))
+    # The gradient chart: depth 20, width 128, He init, LFW faces by default.
+    assert "LFW face crops" in gradients["layout"]["title"]["text"]
+    for name in act.ACTIVATIONS:
+        expected = act.gradient_report(faces, name, 20, 128, "he").grad_norms
+        assert np.allclose(values(named(gradients)[act.LABELS[name]]["y"]), expected, rtol=1e-6)
+    relu = act.gradient_report(faces, "relu", 20, 128, "he")
+    assert np.allclose(values(named(dead)["at initialisation"]["y"]), 100 * relu.dead_share)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["ReLU: first layer vs last"] == f"× {relu.first_over_last:.2g}"
+    assert metrics["Dead ReLU units at initialisation"] == f"{100 * relu.dead_share.mean():.1f}%"
+    text = page_text(app)
+    assert r"0.25^{19} = 3.64\times 10^{-12}" in text and "Sec. 3.3" in text  # 0.25^19 = 3.637978807e-12
+
+
+def test_every_widget_changes_the_computation(shared_data, faces):
+    app = open_page(PAGE, shared_data)
+    # The x readout and the function toggles.
+    app.slider(key="act-x").set_value(-1.5).run()
+    text = page_text(app)
+    assert f"{act.activation('sigmoid', -1.5):.4f}" in text and f"{act.derivative('tanh', -1.5):.4f}" in text
+    app.toggle(key="act-show-tanh").set_value(False).run()
+    app.toggle(key="act-show-sigmoid").set_value(False).run()
+    functions, gradients, _ = figures(app)
+    assert {d.get("name") for d in functions["data"]} - {None} == {"ReLU", "ReLU′ (derivative)"}
+    assert [d["name"] for d in gradients["data"]] == ["ReLU"]
+    app.toggle(key="act-show-relu").set_value(False).run()
+    assert not figures(app)[1]["data"] and "Switch on at least one function" in page_text(app)
+    for key in ("act-show-sigmoid", "act-show-tanh", "act-show-relu"):
+        app.toggle(key=key).set_value(True).run()
+    # Depth, width, initialisation, inputs: each changes the network the chart shows.
+    app.slider(key="act-depth").set_value(35).run()
+    app.select_slider(key="act-width").set_value(64).run()
+    app.button_group(key="act-init").set_value("xavier").run()
+    app.button_group(key="act-inputs").set_value("random").run()
+    assert not app.exception
+    gradients = figures(app)[1]
+    assert "35 layers × 64 units, random numbers" in gradients["layout"]["title"]["text"]
+    for name in act.ACTIVATIONS:
+        expected = act.gradient_report(act.random_batch(), name, 35, 64, "xavier").grad_norms
+        shown = values(named(gradients)[act.LABELS[name]]["y"])
+        assert np.allclose(np.nan_to_num(shown), np.where(expected > 0, expected, 0), rtol=1e-6)
+    assert act.INIT_LATEX["xavier"] in page_text(app) and r"0.25^{34} = 3.39\times 10^{-21}" in page_text(app)
+    # The bias shift and one large step: more dead units, as the metrics say.
+    before = {m.label: m.value for m in app.metric}["Dead ReLU units at initialisation"]
+    app.slider(key="act-bias-shift").set_value(-0.5).run()
+    shifted = act.gradient_report(act.random_batch(), "relu", 35, 64, "xavier", -0.5).dead_share
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Dead ReLU units at initialisation"] == f"{100 * shifted.mean():.1f}%"
+    assert float(metrics["Dead ReLU units at initialisation"][:-1]) > float(before[:-1])
+    app.slider(key="act-bias-shift").set_value(0.0).run()
+    app.button_group(key="act-init").set_value("he").run()
+    app.select_slider(key="act-step-lr").set_value(1.0).run()
+    after = act.dead_after_step(act.random_batch(), 35, 64, "he", 0.0, 1.0)
+    dead = named(figures(app)[2])
+    assert np.allclose(values(dead["after one step of η = 1"]["y"]), 100 * after)
+    assert {m.label: m.value for m in app.metric}["Dead after one step of η = 1"] == f"{100 * after.mean():.1f}%"
+    # Back to the faces, then time the functions.
+    app.button_group(key="act-inputs").set_value("faces").run()
+    assert "LFW face crops" in figures(app)[1]["layout"]["title"]["text"]
+    app.button(key="act-time").click().run()
+    table = app.dataframe[0].value
+    assert list(table["function"]) == ["sigmoid", "tanh", "ReLU"] and (table["× the fastest"] >= 1).all()
+    # The quiz.
+    app.radio(key="act-quiz-1").set_value("Each layer multiplies the gradient by a slope of at most 0.25").run()
+    app.radio(key="act-quiz-2").set_value("A unit whose output is always 1").run()
+    app.radio(key="act-quiz-3").set_value("Its slope is 1 for positive inputs and it costs only a comparison").run()
+    assert sum(str(s.value).startswith("Right.") for s in app.success) == 2
+    assert any("not capped at 1" in str(w.value) for w in app.warning)
+    assert not app.exception
+
+
+def test_page_without_face_data_uses_random_inputs(tmp_path, monkeypatch):
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    (tmp_path / "sklearn").mkdir()
+    monkeypatch.setenv("FACENET_DATA", str(empty))
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
+    app = open_page(PAGE, empty)
+    text = page_text(app)
+    assert "they were not found" in text and "Using random numbers as inputs instead" in text
+    assert any(e.label == "How to get the data" for e in app.expander)
+    gradients = figures(app)[1]
+    assert "random numbers" in gradients["layout"]["title"]["text"]
+    expected = act.gradient_report(act.random_batch(), "relu", 20, 128, "he").grad_norms
+    assert np.allclose(values(named(gradients)["ReLU"]["y"]), expected, rtol=1e-6)
+    assert "Traceback" not in text
+
+
+def test_rerun_time(shared_data):
+    """Printed, not asserted: the median time of a rerun after a widget change, and the worst case
+    (a network of depth 50 and width 256 not computed before)."""
+    app = open_page(PAGE, shared_data)
+    times = []
+    for key, kind, value in (("act-x", "slider", 0.5), ("act-show-tanh", "toggle", False),
+                             ("act-show-tanh", "toggle", True), ("act-depth", "slider", 30),
+                             ("act-depth", "slider", 10), ("act-bias-shift", "slider", -0.25),
+                             ("act-width", "select_slider", 64), ("act-step-lr", "select_slider", 0.1),
+                             ("act-init", "button_group", "default"), ("act-depth", "slider", 20)):
+        start = time.perf_counter()
+        getattr(app, kind)(key=key).set_value(value).run()
+        times.append(time.perf_counter() - start)
+    app.select_slider(key="act-step-lr").set_value(0.0).run()
+    app.select_slider(key="act-width").set_value(256).run()
+    start = time.perf_counter()
+    app.slider(key="act-depth").set_value(50).run()
+    worst = time.perf_counter() - start
+    print(f"\nactivations page: median rerun {1000 * statistics.median(times):.0f} ms over {len(times)} changes; "
+          f"new depth-50 x width-256 network {1000 * worst:.0f} ms")
+    assert not app.exception
+
