@@ -68,7 +68,8 @@ def check_yourself(questions: list[quiz.Question], key: str) -> None:
 def chart(traces: list[dict], title: str, height: int = 400, **layout) -> go.Figure:
     """A figure from plain trace and layout dicts, with the course's margins and legend."""
     return go.Figure(data=traces, layout=dict(
-        height=height, margin=dict(l=10, r=10, t=40, b=10), title=dict(text=title),
+        height=height, margin=dict(l=10, r=10, t=95, b=10),
+        title=dict(text=title, y=1.0, yref="container", yanchor="top", pad=dict(t=8)),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), **layout), _validate=False)
 
 
