@@ -26,6 +26,35 @@ def lfw(shared_data):
 
 
 @pytest.fixture(scope="session")
+def shipped_embeddings():
+    """The shipped model's embedding of every LFW photo (shipped beside the weights: no photos needed)."""
+    from model.embed import load_lfw_embeddings, load_model
+
+    return load_lfw_embeddings(load_model())
+
+
+@pytest.fixture
+def no_data(tmp_path, monkeypatch) -> Path:
+    """An empty FACENET_DATA folder and an empty scikit-learn data home: no face data anywhere."""
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    (tmp_path / "sklearn-home").mkdir()
+    monkeypatch.setenv("FACENET_DATA", str(empty))
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn-home"))
+    return empty
+
+
+@pytest.fixture
+def fresh_caches():
+    """Streamlit's caches emptied: each test loads the model and data as a new server would."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+
+
+@pytest.fixture(scope="session")
 def lfw_root(shared_data):
     from model.data import find_lfw
 

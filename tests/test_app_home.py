@@ -22,17 +22,6 @@ def fresh_caches():
     yield
 
 
-@pytest.fixture
-def no_data(tmp_path, monkeypatch) -> Path:
-    """An empty FACENET_DATA folder and an empty scikit-learn data home: no face data anywhere."""
-    empty = tmp_path / "no-data"
-    empty.mkdir()
-    (tmp_path / "sklearn-home").mkdir()
-    monkeypatch.setenv(DATA_ENV, str(empty))
-    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn-home"))
-    return empty
-
-
 def write_checkpoint(path: Path, card: dict) -> Path:
     """A real (tiny, untrained) checkpoint of this course, with the given model card."""
     from model.net import NetConfig, build_net

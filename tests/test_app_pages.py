@@ -13,21 +13,7 @@ from lessons import overview
 LESSONS = [lesson for lesson in overview.COURSE if lesson.available]
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-
-
-@pytest.fixture
-def no_data(tmp_path, monkeypatch) -> Path:
-    empty = tmp_path / "no-data"
-    empty.mkdir()
-    (tmp_path / "sklearn-home").mkdir()
-    monkeypatch.setenv("FACENET_DATA", str(empty))
-    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn-home"))
-    return empty
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 def quiz_radios(app):

@@ -20,11 +20,7 @@ from lessons import activations as act
 PAGE = "pages/activations.py"
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 @pytest.fixture(scope="module")
@@ -267,13 +263,8 @@ def test_every_widget_changes_the_computation(shared_data, faces):
     assert not app.exception
 
 
-def test_page_without_face_data_uses_random_inputs(tmp_path, monkeypatch):
-    empty = tmp_path / "no-data"
-    empty.mkdir()
-    (tmp_path / "sklearn").mkdir()
-    monkeypatch.setenv("FACENET_DATA", str(empty))
-    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
-    app = open_page(PAGE, empty)
+def test_page_without_face_data_uses_random_inputs(no_data):
+    app = open_page(PAGE, no_data)
     text = page_text(app)
     assert "they were not found" in text and "Using random numbers as inputs instead" in text
     assert any(e.label == "How to get the data" for e in app.expander)

@@ -21,31 +21,20 @@ CARD = json.loads((REPO / "model" / "weights" / "facenet_inception_cpu.json").re
 METRICS = CARD["metrics"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 
 
 @pytest.fixture(scope="module")
-def lfw():
-    """The shipped embeddings (no photos needed)."""
-    from model.embed import load_lfw_embeddings, load_model
-
-    return load_lfw_embeddings(load_model())
+def pairs(shipped_embeddings):
+    return ev.devtest_pairs(shipped_embeddings)
 
 
-@pytest.fixture(scope="module")
-def pairs(lfw):
-    return ev.devtest_pairs(lfw)
-
-
-def direct(lfw, threshold):
+def direct(shipped_embeddings, threshold):
     """TA and FA counted pair by pair, with the distance written out."""
     ta = fa = 0
-    for a, b, same in zip(lfw.devtest_left, lfw.devtest_right, lfw.devtest_same):
-        d = float(sum((float(x) - float(y)) ** 2 for x, y in zip(lfw.embeddings[a], lfw.embeddings[b])))
+    for a, b, same in zip(shipped_embeddings.devtest_left, shipped_embeddings.devtest_right, shipped_embeddings.devtest_same):
+        d = float(sum((float(x) - float(y)) ** 2 for x, y in zip(shipped_embeddings.embeddings[a], shipped_embeddings.embeddings[b])))
         if d <= threshold:
             ta += bool(same)
             fa += not same
@@ -62,20 +51,20 @@ def test_devtest_is_500_same_and_500_different_pairs(pairs):
 
 
 @pytest.mark.parametrize("threshold", [0.2, 0.6, 1.0, 1.5])
-def test_counts_match_direct_counting(lfw, pairs, threshold):
+def test_counts_match_direct_counting(shipped_embeddings, pairs, threshold):
     c = ev.counts_at(pairs, threshold)
-    ta, fa = direct(lfw, threshold)
+    ta, fa = direct(shipped_embeddings, threshold)
     assert (c.true_accepts, c.false_accepts) == (ta, fa)
     assert c.val == pytest.approx(ta / 500) and c.far == pytest.approx(fa / 500)
     assert c.false_rejects == 500 - ta and c.true_rejects == 500 - fa
     assert c.accuracy == pytest.approx((ta + 500 - fa) / 1000)
 
 
-def test_card_far_threshold_gives_the_cards_val(lfw, pairs):
+def test_card_far_threshold_gives_the_cards_val(shipped_embeddings, pairs):
     val, threshold = ev.val_at_far(pairs, 1e-3)
     assert val == pytest.approx(METRICS["view1_devtest_val_at_far_1e-3"])
     assert threshold == pytest.approx(METRICS["view1_devtest_threshold_at_far_1e-3"])
-    ta, fa = direct(lfw, METRICS["view1_devtest_threshold_at_far_1e-3"])
+    ta, fa = direct(shipped_embeddings, METRICS["view1_devtest_threshold_at_far_1e-3"])
     assert fa == 0 and ta / 500 == pytest.approx(METRICS["view1_devtest_val_at_far_1e-3"])
     # The slider's grid value accepts exactly the same pairs.
     on_grid = ev.on_grid(pairs, threshold, 0.001)
@@ -120,26 +109,26 @@ def test_mistakes_are_the_wrong_decisions(pairs):
 # --------------------------------------------------------------------------------------------
 
 
-def nearest_by_brute_force(lfw, exp):
+def nearest_by_brute_force(shipped_embeddings, exp):
     """For each probe, one at a time: (squared distance, person) of the closest gallery photo,
     from the differences of the embeddings."""
-    gallery = lfw.embeddings[exp.gallery_rows].astype(np.float64)
+    gallery = shipped_embeddings.embeddings[exp.gallery_rows].astype(np.float64)
     found = []
     for row in exp.probe_rows:
-        d = ((gallery - lfw.embeddings[row].astype(np.float64)) ** 2).sum(axis=1)
+        d = ((gallery - shipped_embeddings.embeddings[row].astype(np.float64)) ** 2).sum(axis=1)
         k = int(np.argmin(d))
-        found.append((float(d[k]), int(lfw.labels[exp.gallery_rows[k]])))
+        found.append((float(d[k]), int(shipped_embeddings.labels[exp.gallery_rows[k]])))
     return found
 
 
-def brute_force_open_set(lfw, exp, threshold, nearest=None):
+def brute_force_open_set(shipped_embeddings, exp, threshold, nearest=None):
     """Answer each probe: the nearest gallery person within `threshold`, else unknown; count."""
-    nearest = nearest or nearest_by_brute_force(lfw, exp)
+    nearest = nearest or nearest_by_brute_force(shipped_embeddings, exp)
     out = dict(known=0, right=0, wrong=0, known_unknown=0, unknown=0, named=0)
     gallery_people = set(int(p) for p in exp.gallery_people)
     for row, (distance, label) in zip(exp.probe_rows, nearest):
         answer = label if distance <= threshold else None
-        who = int(lfw.labels[row])
+        who = int(shipped_embeddings.labels[row])
         if who in gallery_people:
             out["known"] += 1
             if answer is None:
@@ -154,27 +143,27 @@ def brute_force_open_set(lfw, exp, threshold, nearest=None):
     return out
 
 
-def test_open_set_gallery_is_made_of_unseen_people(lfw):
-    exp = ev.open_set_experiment(lfw, people=15, enrolled=2)
-    trained = np.asarray(lfw.trained_on)
+def test_open_set_gallery_is_made_of_unseen_people(shipped_embeddings):
+    exp = ev.open_set_experiment(shipped_embeddings, people=15, enrolled=2)
+    trained = np.asarray(shipped_embeddings.trained_on)
     assert len(exp.gallery_people) == 15 and not trained[exp.gallery_people].any()
-    counts = np.bincount(lfw.labels[exp.gallery_rows], minlength=len(lfw.names))
+    counts = np.bincount(shipped_embeddings.labels[exp.gallery_rows], minlength=len(shipped_embeddings.names))
     assert set(counts[exp.gallery_people]) == {2} and counts.sum() == 30
     assert not set(exp.gallery_rows) & set(exp.probe_rows)
-    assert not trained[lfw.labels[exp.probe_rows]].any()
+    assert not trained[shipped_embeddings.labels[exp.probe_rows]].any()
     # every photo of an unseen person is either enrolled or a probe
-    assert len(exp.probe_rows) + len(exp.gallery_rows) == int((~trained[lfw.labels]).sum())
+    assert len(exp.probe_rows) + len(exp.gallery_rows) == int((~trained[shipped_embeddings.labels]).sum())
     # a bigger gallery keeps the smaller one's people (same order of candidates)
-    assert set(exp.gallery_people) <= set(ev.open_set_experiment(lfw, people=30, enrolled=1).gallery_people)
+    assert set(exp.gallery_people) <= set(ev.open_set_experiment(shipped_embeddings, people=30, enrolled=1).gallery_people)
 
 
 @pytest.mark.parametrize("people,enrolled", [(5, 1), (20, 3)])
-def test_open_set_counts_match_brute_force(lfw, people, enrolled):
-    exp = ev.open_set_experiment(lfw, people, enrolled)
-    nearest = nearest_by_brute_force(lfw, exp)
+def test_open_set_counts_match_brute_force(shipped_embeddings, people, enrolled):
+    exp = ev.open_set_experiment(shipped_embeddings, people, enrolled)
+    nearest = nearest_by_brute_force(shipped_embeddings, exp)
     for threshold in (0.4, 0.9, np.inf):
         c = ev.open_set_counts(exp, threshold)
-        b = brute_force_open_set(lfw, exp, threshold, nearest)
+        b = brute_force_open_set(shipped_embeddings, exp, threshold, nearest)
         assert (c.known, c.known_right, c.known_wrong, c.known_unknown) == \
                (b["known"], b["right"], b["wrong"], b["known_unknown"])
         assert (c.unknown, c.unknown_named) == (b["unknown"], b["named"])
@@ -184,8 +173,8 @@ def test_open_set_counts_match_brute_force(lfw, people, enrolled):
     assert closed.known_unknown == 0
 
 
-def test_open_set_curve_matches_counts(lfw):
-    exp = ev.open_set_experiment(lfw, 20, 1)
+def test_open_set_curve_matches_counts(shipped_embeddings):
+    exp = ev.open_set_experiment(shipped_embeddings, 20, 1)
     grid = np.array([0.0, 0.3, 0.6, 1.0, 2.0])
     curve = ev.open_set_curve(exp, grid)
     for k, t in enumerate(grid):
@@ -217,20 +206,20 @@ def test_percentage_calculator_is_monotone_and_counts_pairs(pairs):
     assert naive[0] == 1 and naive[-1] == 0
 
 
-def test_all_pairs_reference_matches_brute_force(lfw):
+def test_all_pairs_reference_matches_brute_force(shipped_embeddings):
     """On a small look-alike of the embeddings (40 unseen people's photos, a few trained ones)."""
     rng = np.random.default_rng(0)
-    trained = np.asarray(lfw.trained_on)
-    unseen_rows = rng.choice(np.flatnonzero(~trained[lfw.labels]), 40, replace=False)
-    seen_rows = rng.choice(np.flatnonzero(trained[lfw.labels]), 5, replace=False)
+    trained = np.asarray(shipped_embeddings.trained_on)
+    unseen_rows = rng.choice(np.flatnonzero(~trained[shipped_embeddings.labels]), 40, replace=False)
+    seen_rows = rng.choice(np.flatnonzero(trained[shipped_embeddings.labels]), 5, replace=False)
     rows = np.r_[unseen_rows, seen_rows]
-    small = SimpleNamespace(embeddings=lfw.embeddings[rows], labels=lfw.labels[rows], trained_on=trained)
+    small = SimpleNamespace(embeddings=shipped_embeddings.embeddings[rows], labels=shipped_embeddings.labels[rows], trained_on=trained)
     ref = ev.all_unseen_pairs_reference(small)
     same, diff = [], []
     for i in range(40):
         for j in range(i + 1, 40):
-            d = float(((lfw.embeddings[unseen_rows[i]].astype(np.float64) - lfw.embeddings[unseen_rows[j]]) ** 2).sum())
-            (same if lfw.labels[unseen_rows[i]] == lfw.labels[unseen_rows[j]] else diff).append(d)
+            d = float(((shipped_embeddings.embeddings[unseen_rows[i]].astype(np.float64) - shipped_embeddings.embeddings[unseen_rows[j]]) ** 2).sum())
+            (same if shipped_embeddings.labels[unseen_rows[i]] == shipped_embeddings.labels[unseen_rows[j]] else diff).append(d)
     assert len(ref.same) == len(same) and len(ref.different) == len(diff) == 780 - len(same)
     np.testing.assert_allclose(ref.different, np.sort(diff), atol=1e-5)
     far = ref.share_different_within(np.linspace(0, 4, 101))
@@ -265,12 +254,12 @@ def app(shared_data):
     return open_page(PAGE, shared_data)
 
 
-def test_page_threshold_slider_gives_live_counts(app, lfw, pairs):
+def test_page_threshold_slider_gives_live_counts(app, shipped_embeddings, pairs):
     for threshold in (0.5, 0.9, 1.3):
         app.slider(key="eval-threshold").set_value(threshold)
         app.run()
         assert not app.exception
-        ta, fa = direct(lfw, threshold)
+        ta, fa = direct(shipped_embeddings, threshold)
         assert metric(app, "|TA(d)|") == f"{ta}" and metric(app, "|FA(d)|") == f"{fa}"
         assert metric(app, "VAL(d)") == f"{ta / 500:.1%}" and metric(app, "FAR(d)") == f"{fa / 500:.1%}"
         latex = "\n".join(str(e.value) for e in app.latex)
@@ -312,13 +301,13 @@ def test_page_roc_log_axis(app):
     assert figures(app)[1]["layout"]["xaxis"]["type"] == "linear"
 
 
-def test_page_shows_mistakes_as_faces(app, lfw, pairs):
+def test_page_shows_mistakes_as_faces(app, shipped_embeddings, pairs):
     app.slider(key="eval-threshold").set_value(1.0)
     app.slider(key="eval-mistakes-shown").set_value(3)
     app.run()
     m = ev.mistakes_at(pairs, 1.0)
     shown = captions(app)
-    name = lambda row: lfw.names[lfw.labels[row]].replace("_", " ")  # noqa: E731
+    name = lambda row: shipped_embeddings.names[shipped_embeddings.labels[row]].replace("_", " ")  # noqa: E731
     expected_fa = [f"{name(pairs.left[i])} / {name(pairs.right[i])}: D = {pairs.distances[i]:.3f}"
                    for i in m.false_accepts[:3]]
     expected_fr = [f"{name(pairs.left[i])}: D = {pairs.distances[i]:.3f}" for i in m.false_rejects[:3]]
@@ -329,15 +318,15 @@ def test_page_shows_mistakes_as_faces(app, lfw, pairs):
     assert captions(app)[:2] == [expected_fa[0], expected_fr[0]]
 
 
-def test_page_open_set_widgets(app, lfw):
+def test_page_open_set_widgets(app, shipped_embeddings):
     for people, enrolled, threshold in ((10, 1, 0.5), (40, 3, 0.8), (20, 2, 1.2)):
         app.slider(key="openset-people").set_value(people)
         app.slider(key="openset-enrolled").set_value(enrolled)
         app.slider(key="openset-threshold").set_value(threshold)
         app.run()
         assert not app.exception
-        exp = ev.open_set_experiment(lfw, people, enrolled)
-        b = brute_force_open_set(lfw, exp, threshold)
+        exp = ev.open_set_experiment(shipped_embeddings, people, enrolled)
+        b = brute_force_open_set(shipped_embeddings, exp, threshold)
         assert metric(app, "Strangers named, no threshold") == "100.0%"
         assert metric(app, "Strangers named, with d") == f"{b['named'] / b['unknown']:.1%}"
         assert metric(app, "Known people named right") == f"{b['right'] / b['known']:.1%}"
@@ -354,7 +343,7 @@ def test_page_open_set_widgets(app, lfw):
         assert curve["layout"]["shapes"][0]["x0"] == threshold
 
 
-def test_page_percentage_calculator(app, pairs, lfw):
+def test_page_percentage_calculator(app, pairs, shipped_embeddings):
     app.segmented_control(key="pct-reference").set_value(app.segmented_control(key="pct-reference").options[0])
     for d in (0.4, 1.1):
         app.slider(key="pct-distance").set_value(d)
@@ -370,9 +359,9 @@ def test_page_percentage_calculator(app, pairs, lfw):
     app.segmented_control(key="pct-reference").set_value(app.segmented_control(key="pct-reference").options[1])
     app.run()
     assert not app.exception
-    rows = np.flatnonzero(~np.asarray(lfw.trained_on)[lfw.labels])
+    rows = np.flatnonzero(~np.asarray(shipped_embeddings.trained_on)[shipped_embeddings.labels])
     n_pairs = len(rows) * (len(rows) - 1) // 2
-    ref = ev.all_unseen_pairs_reference(lfw)
+    ref = ev.all_unseen_pairs_reference(shipped_embeddings)
     assert len(ref.same) + len(ref.different) == n_pairs
     assert f"{len(ref.same):,} same-person and {len(ref.different):,} different-person pairs" in page_text(app)
     value = float(metric(app, "Strangers at least this close").rstrip("%")) / 100

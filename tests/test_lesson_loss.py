@@ -17,19 +17,8 @@ from model import triplet
 PAGE = "pages/loss.py"
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
-
-@pytest.fixture(scope="module")
-def lfw_emb():
-    """The shipped model's LFW embeddings (shipped with the weights: no photos needed)."""
-    from model.embed import load_lfw_embeddings, load_model
-
-    return load_lfw_embeddings(load_model())
 
 
 def squared(u, v) -> float:
@@ -107,11 +96,11 @@ def test_points_on_the_unit_circle_keep_their_direction_and_the_origin_stays_put
     assert not unit[2].any()
 
 
-def test_the_plane_through_three_real_faces_keeps_distances_and_gradients_exactly(lfw_emb):
+def test_the_plane_through_three_real_faces_keeps_distances_and_gradients_exactly(shipped_embeddings):
     rng = np.random.default_rng(0)
     for _ in range(20):
-        rows = rng.choice(len(lfw_emb), size=3, replace=False)
-        result = lesson.one_triplet(lfw_emb.embeddings[rows], 1.0)
+        rows = rng.choice(len(shipped_embeddings), size=3, replace=False)
+        result = lesson.one_triplet(shipped_embeddings.embeddings[rows], 1.0)
         flat = lesson.plane_through(result.points, result.gradients)
         assert flat.points[0] == pytest.approx([0, 0]) and abs(flat.points[1, 1]) < 1e-9 and flat.points[1, 0] > 0
         for i, j in ((0, 1), (0, 2), (1, 2)):
@@ -120,8 +109,8 @@ def test_the_plane_through_three_real_faces_keeps_distances_and_gradients_exactl
         assert flat.kept_share == pytest.approx(1.0)
 
 
-def test_the_starting_faces_are_a_real_active_triplet_with_the_closest_negative(lfw_emb):
-    e, labels, names = lfw_emb.embeddings, lfw_emb.labels, lfw_emb.names
+def test_the_starting_faces_are_a_real_active_triplet_with_the_closest_negative(shipped_embeddings):
+    e, labels, names = shipped_embeddings.embeddings, shipped_embeddings.labels, shipped_embeddings.names
     choice = lesson.default_faces(e, labels, names)
     rows = lesson.photo_rows(labels, names, choice.anchor_person)
     negatives = lesson.photo_rows(labels, names, choice.negative_person)
@@ -132,9 +121,9 @@ def test_the_starting_faces_are_a_real_active_triplet_with_the_closest_negative(
     assert lesson.one_triplet(e[[anchor, rows[choice.positive_photo], negative]], 0.2).active
 
 
-def test_lfw_has_1680_people_with_two_or_more_photos(lfw_emb):
+def test_lfw_has_1680_people_with_two_or_more_photos(shipped_embeddings):
     # the figure LFW's own documentation gives
-    people = lesson.people_with_photos(lfw_emb.labels, lfw_emb.names, 2)
+    people = lesson.people_with_photos(shipped_embeddings.labels, shipped_embeddings.names, 2)
     assert len(people) == 1680 and people == sorted(people)
 
 
@@ -143,8 +132,8 @@ def test_lfw_has_1680_people_with_two_or_more_photos(lfw_emb):
 # --------------------------------------------------------------------------------------------
 
 
-def test_random_lfw_triplets_are_valid_and_repeatable(lfw_emb):
-    labels = lfw_emb.labels
+def test_random_lfw_triplets_are_valid_and_repeatable(shipped_embeddings):
+    labels = shipped_embeddings.labels
     drawn = lesson.random_lfw_triplets(labels, 32, seed=7)
     assert drawn.shape == (32, 3)
     assert np.all(labels[drawn[:, 0]] == labels[drawn[:, 1]]) and np.all(drawn[:, 0] != drawn[:, 1])
@@ -153,9 +142,9 @@ def test_random_lfw_triplets_are_valid_and_repeatable(lfw_emb):
     assert not np.array_equal(drawn, lesson.random_lfw_triplets(labels, 32, seed=8))
 
 
-def test_batch_terms_and_the_three_reductions(lfw_emb):
-    e = lfw_emb.embeddings.astype(np.float64)
-    drawn = lesson.random_lfw_triplets(lfw_emb.labels, 20, seed=1)
+def test_batch_terms_and_the_three_reductions(shipped_embeddings):
+    e = shipped_embeddings.embeddings.astype(np.float64)
+    drawn = lesson.random_lfw_triplets(shipped_embeddings.labels, 20, seed=1)
     batch = lesson.batch_of_triplets(e[drawn[:, 0]], e[drawn[:, 1]], e[drawn[:, 2]], 1.0)
     expected = [max(squared(e[a], e[p]) - squared(e[a], e[n]) + 1.0, 0.0) for a, p, n in drawn]
     np.testing.assert_allclose(batch.terms, expected, atol=1e-9)
@@ -166,15 +155,15 @@ def test_batch_terms_and_the_three_reductions(lfw_emb):
     assert batch.mean_active == pytest.approx(sum(expected) / active)
 
 
-def test_the_page_says_truly_how_model_triplet_reduces(lfw_emb):
+def test_the_page_says_truly_how_model_triplet_reduces(shipped_embeddings):
     """Semi-hard (and hard, random) training: mean over the selected triplets, zeros included.
     Batch-all: mean over the active triplets only. Checked on a real P x K batch."""
     rng = np.random.default_rng(3)
-    counts = np.bincount(lfw_emb.labels)
+    counts = np.bincount(shipped_embeddings.labels)
     people = rng.choice(np.flatnonzero(counts >= 4), size=6, replace=False)
-    rows = np.concatenate([rng.choice(np.flatnonzero(lfw_emb.labels == p), 4, replace=False) for p in people])
-    emb = torch.tensor(lfw_emb.embeddings[rows], dtype=torch.float64)
-    labels = torch.tensor(lfw_emb.labels[rows])
+    rows = np.concatenate([rng.choice(np.flatnonzero(shipped_embeddings.labels == p), 4, replace=False) for p in people])
+    emb = torch.tensor(shipped_embeddings.embeddings[rows], dtype=torch.float64)
+    labels = torch.tensor(shipped_embeddings.labels[rows])
     d = triplet.squared_distances(emb)
     for margin in (0.2, 0.8):
         mined = triplet.mine_semi_hard(d, labels)
@@ -300,12 +289,12 @@ def test_page_2d_every_widget_changes_the_numbers(shared_data):
     check_figures_are_valid_plotly(app)
 
 
-def test_page_real_faces_and_the_batch(shared_data, lfw_emb):
+def test_page_real_faces_and_the_batch(shared_data, shipped_embeddings):
     app = open_page(PAGE, shared_data)
     app.button_group(key="loss-mode").set_value("Real faces (128-D)").run()
     assert not app.exception
-    e, labels, names = lfw_emb.embeddings.astype(np.float64), lfw_emb.labels, lfw_emb.names
-    start = lesson.default_faces(lfw_emb.embeddings, labels, names)
+    e, labels, names = shipped_embeddings.embeddings.astype(np.float64), shipped_embeddings.labels, shipped_embeddings.names
+    start = lesson.default_faces(shipped_embeddings.embeddings, labels, names)
     assert app.selectbox(key="loss-anchor-person").value == start.anchor_person
     assert len(app.get("image")) == 3  # the three crops, found in the shared data
 
@@ -356,13 +345,8 @@ def test_page_real_faces_and_the_batch(shared_data, lfw_emb):
     check_figures_are_valid_plotly(app)
 
 
-def test_page_without_photos_says_how_to_get_them_and_still_computes(tmp_path, monkeypatch):
-    empty = tmp_path / "no-data"
-    empty.mkdir()
-    (tmp_path / "sklearn").mkdir()
-    monkeypatch.setenv("FACENET_DATA", str(empty))
-    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
-    app = open_page(PAGE, empty)
+def test_page_without_photos_says_how_to_get_them_and_still_computes(no_data):
+    app = open_page(PAGE, no_data)
     assert len(figures(app)) == 2
     app.button_group(key="loss-mode").set_value("Real faces (128-D)").run()
     assert not app.exception

@@ -18,18 +18,8 @@ from model import sweep, triplet
 PAGE = "pages/margin.py"
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
-
-@pytest.fixture(scope="module")
-def lfw_emb():
-    from model.embed import load_lfw_embeddings, load_model
-
-    return load_lfw_embeddings(load_model())
 
 
 def brute_force(embeddings: np.ndarray, labels: np.ndarray):
@@ -49,10 +39,10 @@ def brute_force(embeddings: np.ndarray, labels: np.ndarray):
 
 
 @pytest.fixture(scope="module")
-def real_batch(lfw_emb):
-    rows = lesson.draw_batch(lfw_emb.labels, 6, 3, seed=2)
-    e = lfw_emb.embeddings[rows].astype(np.float64)
-    return e, lfw_emb.labels[rows]
+def real_batch(shipped_embeddings):
+    rows = lesson.draw_batch(shipped_embeddings.labels, 6, 3, seed=2)
+    e = shipped_embeddings.embeddings[rows].astype(np.float64)
+    return e, shipped_embeddings.labels[rows]
 
 
 # --------------------------------------------------------------------------------------------
@@ -111,8 +101,8 @@ def test_flat_positions_keep_each_true_distance(real_batch):
     np.testing.assert_allclose(np.sum(flat ** 2, axis=1), d[0, 1:].numpy(), atol=1e-12)
 
 
-def test_draw_batch_is_p_people_with_k_distinct_photos_each(lfw_emb):
-    labels = lfw_emb.labels
+def test_draw_batch_is_p_people_with_k_distinct_photos_each(shipped_embeddings):
+    labels = shipped_embeddings.labels
     rows = lesson.draw_batch(labels, 8, 5, seed=4)
     assert len(rows) == 40 and len(set(rows)) == 40
     people = labels[rows].reshape(8, 5)
@@ -180,10 +170,10 @@ def test_at_exactly_four_only_the_impossible_extreme_escapes():
     assert lesson.batch_counts(d, labels, 4.0001).active == lesson.batch_counts(d, labels, 4.0001).valid == 8
 
 
-def test_real_lfw_batch_is_all_active_at_four_and_the_gradient_stops_depending_on_alpha(lfw_emb):
-    rows = lesson.draw_batch(lfw_emb.labels, 8, 4, seed=0)
-    e = torch.tensor(lfw_emb.embeddings[rows], dtype=torch.float64, requires_grad=True)
-    labels = torch.tensor(lfw_emb.labels[rows])
+def test_real_lfw_batch_is_all_active_at_four_and_the_gradient_stops_depending_on_alpha(shipped_embeddings):
+    rows = lesson.draw_batch(shipped_embeddings.labels, 8, 4, seed=0)
+    e = torch.tensor(shipped_embeddings.embeddings[rows], dtype=torch.float64, requires_grad=True)
+    labels = torch.tensor(shipped_embeddings.labels[rows])
     assert lesson.batch_counts(lesson.batch_distances(e.detach().numpy()), labels.numpy(), 4.0).active_fraction == 1.0
     grads = []
     for alpha in (4.5, 9.0):
@@ -272,10 +262,10 @@ def check_figures_are_valid_plotly(app):
         go.Figure(spec)
 
 
-def expected_view(lfw_emb, people, photos, seed, anchor, positive, alpha):
-    rows = lesson.draw_batch(lfw_emb.labels, people, photos, seed)
-    e = lfw_emb.embeddings[rows].astype(np.float64)
-    labels = lfw_emb.labels[rows]
+def expected_view(shipped_embeddings, people, photos, seed, anchor, positive, alpha):
+    rows = lesson.draw_batch(shipped_embeddings.labels, people, photos, seed)
+    e = shipped_embeddings.embeddings[rows].astype(np.float64)
+    labels = shipped_embeddings.labels[rows]
     d_ap = float(np.sum((e[anchor] - e[positive]) ** 2))
     negatives = np.flatnonzero(labels != labels[anchor])
     d_an = np.sum((e[negatives] - e[anchor]) ** 2, axis=1)
@@ -286,8 +276,8 @@ def expected_view(lfw_emb, people, photos, seed, anchor, positive, alpha):
     return d_ap, kinds, active, len(all_ap)
 
 
-def check_page(app, lfw_emb, people, photos, seed, anchor, positive, alpha):
-    d_ap, kinds, active, valid = expected_view(lfw_emb, people, photos, seed, anchor, positive, alpha)
+def check_page(app, shipped_embeddings, people, photos, seed, anchor, positive, alpha):
+    d_ap, kinds, active, valid = expected_view(shipped_embeddings, people, photos, seed, anchor, positive, alpha)
     shown = metrics(app)
     assert shown["d_ap of this pair"] == f"{d_ap:.3f}"
     assert (shown["Hard negatives"], shown["Semi-hard negatives"], shown["Easy negatives"]) == (
@@ -305,11 +295,11 @@ def check_page(app, lfw_emb, people, photos, seed, anchor, positive, alpha):
     assert marker["x"] == [alpha] and marker["y"][0] == pytest.approx(active * 100)
 
 
-def test_page_every_widget_changes_the_numbers(shared_data, lfw_emb, runs_dir):
+def test_page_every_widget_changes_the_numbers(shared_data, shipped_embeddings, runs_dir):
     app = open_page(PAGE, shared_data)
     check_figures_are_valid_plotly(app)
     state = dict(people=8, photos=4, seed=0, anchor=0, positive=1, alpha=0.2)
-    check_page(app, lfw_emb, **state)
+    check_page(app, shipped_embeddings, **state)
     assert len(app.get("image")) == 6  # anchor, positive and four nearest negatives
 
     steps = [("slider", "margin-alpha", "alpha", 0.6), ("slider", "margin-people", "people", 12),
@@ -323,12 +313,12 @@ def test_page_every_widget_changes_the_numbers(shared_data, lfw_emb, runs_dir):
         if name == "anchor":  # the positive falls back to the first other photo of the anchor's person
             state["positive"] = 5
         assert getattr(app, kind)(key=key).value == value
-        check_page(app, lfw_emb, **state)
+        check_page(app, shipped_embeddings, **state)
     assert metrics(app)["Semi-hard negatives"] == "0"
 
     app.slider(key="margin-alpha").set_value(4.5).run()
     state["alpha"] = 4.5
-    check_page(app, lfw_emb, **state)
+    check_page(app, shipped_embeddings, **state)
     assert metrics(app)["Active share"] == "100.0%" and metrics(app)["Easy negatives"] == "0"
     assert any("at least 4" in str(w.value) for w in app.warning)
     check_figures_are_valid_plotly(app)

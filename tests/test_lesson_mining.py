@@ -17,18 +17,8 @@ from model import triplet
 PAGE = "pages/mining.py"
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
-
-@pytest.fixture(scope="module")
-def emb():
-    from model.embed import DEFAULT_CHECKPOINT, LFWEmbeddings, lfw_embeddings_file
-
-    return LFWEmbeddings.read(lfw_embeddings_file(DEFAULT_CHECKPOINT))
 
 
 # --------------------------------------------------------------------------------------------
@@ -85,14 +75,14 @@ def test_pairs_count_on_a_set_where_everyone_has_a_negative():
     assert mining.anchor_positive_pairs(counts) == len(pairs) == 3 * 2 + 2 * 1 + 4 * 3
 
 
-def test_triplet_scales_training_split_from_the_protocol_file(emb, lfw_root):
+def test_triplet_scales_training_split_from_the_protocol_file(shipped_embeddings, lfw_root):
     """The LFW training split's count, against the photo counts that peopleDevTrain.txt lists."""
     from model.data import lfw_protocol_file, read_people
 
     listed = [n for name, n in read_people(lfw_protocol_file(lfw_root, "peopleDevTrain.txt"))[0]]
     total = sum(listed)
     expected = sum(n * (n - 1) * (total - n) for n in listed)
-    scales = mining.triplet_scales(emb.labels, emb.trained_on, 6, 3)
+    scales = mining.triplet_scales(shipped_embeddings.labels, shipped_embeddings.trained_on, 6, 3)
     lfw, facenet, user = scales
     assert (lfw.people, lfw.photos, lfw.triplets) == (len(listed), total, expected)
     assert facenet.photos == 1800 and facenet.triplets == 1800 * 39 * 1760 and facenet.pairs == 1800 * 39
@@ -113,36 +103,36 @@ def test_facenet_estimate_is_the_pk_formula_at_8m_people_of_25_photos():
 
 @pytest.mark.parametrize("people,photos,unseen",
                          [(2, 2, False), (8, 4, True), (16, 8, False), (16, 8, True), (5, 6, True)])
-def test_draw_batch_is_p_people_times_k_photos_from_the_chosen_group(emb, people, photos, unseen):
-    batch = mining.draw_batch(emb.labels, emb.trained_on, people, photos, seed=3, unseen=unseen)
+def test_draw_batch_is_p_people_times_k_photos_from_the_chosen_group(shipped_embeddings, people, photos, unseen):
+    batch = mining.draw_batch(shipped_embeddings.labels, shipped_embeddings.trained_on, people, photos, seed=3, unseen=unseen)
     assert len(batch) == people * photos and len(set(batch.rows.tolist())) == people * photos
-    blocks = emb.labels[batch.rows].reshape(people, photos)
+    blocks = shipped_embeddings.labels[batch.rows].reshape(people, photos)
     assert (blocks == blocks[:, :1]).all()  # K consecutive photos of one person
     assert len(set(blocks[:, 0].tolist())) == people
     assert (blocks[:, 0] == batch.people).all()
-    assert (emb.trained_on[batch.people] == (not unseen)).all()
+    assert (shipped_embeddings.trained_on[batch.people] == (not unseen)).all()
     assert np.array_equal(batch.labels, np.repeat(np.arange(people), photos))
-    again = mining.draw_batch(emb.labels, emb.trained_on, people, photos, seed=3, unseen=unseen)
+    again = mining.draw_batch(shipped_embeddings.labels, shipped_embeddings.trained_on, people, photos, seed=3, unseen=unseen)
     assert np.array_equal(again.rows, batch.rows)
-    other = mining.draw_batch(emb.labels, emb.trained_on, people, photos, seed=4, unseen=unseen)
+    other = mining.draw_batch(shipped_embeddings.labels, shipped_embeddings.trained_on, people, photos, seed=4, unseen=unseen)
     assert not np.array_equal(other.rows, batch.rows)
 
 
-def test_photo_labels_name_each_photo_uniquely(emb):
-    batch = mining.draw_batch(emb.labels, emb.trained_on, 16, 8, seed=0)
-    labels = mining.photo_labels(emb.names, emb.labels, emb.files, batch.rows)
+def test_photo_labels_name_each_photo_uniquely(shipped_embeddings):
+    batch = mining.draw_batch(shipped_embeddings.labels, shipped_embeddings.trained_on, 16, 8, seed=0)
+    labels = mining.photo_labels(shipped_embeddings.names, shipped_embeddings.labels, shipped_embeddings.files, batch.rows)
     assert len(set(labels)) == 128
     for label, row in zip(labels, batch.rows):
         name, number = label.rsplit(" #", 1)
-        assert emb.files[row] == f"{name.replace(' ', '_')}/{name.replace(' ', '_')}_{int(number):04d}.jpg"
+        assert shipped_embeddings.files[row] == f"{name.replace(' ', '_')}/{name.replace(' ', '_')}_{int(number):04d}.jpg"
 
 
-def test_draw_batch_refuses_impossible_batches(emb):
-    unseen_with_8 = len(mining.eligible_people(emb.labels, emb.trained_on, 8, True))
+def test_draw_batch_refuses_impossible_batches(shipped_embeddings):
+    unseen_with_8 = len(mining.eligible_people(shipped_embeddings.labels, shipped_embeddings.trained_on, 8, True))
     with pytest.raises(ValueError):
-        mining.draw_batch(emb.labels, emb.trained_on, unseen_with_8 + 1, 8, 0, unseen=True)
+        mining.draw_batch(shipped_embeddings.labels, shipped_embeddings.trained_on, unseen_with_8 + 1, 8, 0, unseen=True)
     with pytest.raises(ValueError):
-        mining.draw_batch(emb.labels, emb.trained_on, 4, 1, 0)
+        mining.draw_batch(shipped_embeddings.labels, shipped_embeddings.trained_on, 4, 1, 0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -151,10 +141,10 @@ def test_draw_batch_refuses_impossible_batches(emb):
 
 
 @pytest.fixture(scope="module")
-def small(emb):
+def small(shipped_embeddings):
     """A real 4 x 3 batch of people the model never saw (they have hard triplets)."""
-    batch = mining.draw_batch(emb.labels, emb.trained_on, 4, 3, seed=1, unseen=True)
-    e = emb.embeddings[batch.rows]
+    batch = mining.draw_batch(shipped_embeddings.labels, shipped_embeddings.trained_on, 4, 3, seed=1, unseen=True)
+    e = shipped_embeddings.embeddings[batch.rows]
     return batch, e, mining.analyse_batch(e, batch.labels, 0.2, seed=1)
 
 
@@ -175,11 +165,11 @@ def test_counts_of_kinds_equal_brute_force(small):
         assert (a.counts.hard, a.counts.semi_hard, a.counts.easy) == by_kind
 
 
-def test_hardest_positive_and_negative_are_masked_argmax_and_argmin(emb):
+def test_hardest_positive_and_negative_are_masked_argmax_and_argmin(shipped_embeddings):
     for people, photos, unseen, seed in ((4, 3, True, 1), (12, 5, False, 7), (16, 8, True, 2)):
-        batch = mining.draw_batch(emb.labels, emb.trained_on, people, photos, seed, unseen)
-        a = mining.analyse_batch(emb.embeddings[batch.rows], batch.labels, 0.2, seed)
-        d = numpy_distances(emb.embeddings[batch.rows])
+        batch = mining.draw_batch(shipped_embeddings.labels, shipped_embeddings.trained_on, people, photos, seed, unseen)
+        a = mining.analyse_batch(shipped_embeddings.embeddings[batch.rows], batch.labels, 0.2, seed)
+        d = numpy_distances(shipped_embeddings.embeddings[batch.rows])
         same = batch.labels[:, None] == batch.labels[None, :]
         positive = same & ~np.eye(len(d), dtype=bool)
         assert np.array_equal(a.hardest_positive, np.where(positive, d, -np.inf).argmax(axis=1))
@@ -253,14 +243,14 @@ def test_the_random_strategy_is_reproducible_per_batch_seed(small):
     assert torch.equal(one, two)
 
 
-def test_seen_people_have_fewer_hard_triplets_than_unseen_ones(emb):
+def test_seen_people_have_fewer_hard_triplets_than_unseen_ones(shipped_embeddings):
     """The model was trained on the seen people: over a few batches, their share of hard triplets is lower."""
     share = {}
     for unseen in (False, True):
         hard = valid = 0
         for seed in range(6):
-            batch = mining.draw_batch(emb.labels, emb.trained_on, 8, 4, seed, unseen)
-            counts = mining.analyse_batch(emb.embeddings[batch.rows], batch.labels, 0.2, seed).counts
+            batch = mining.draw_batch(shipped_embeddings.labels, shipped_embeddings.trained_on, 8, 4, seed, unseen)
+            counts = mining.analyse_batch(shipped_embeddings.embeddings[batch.rows], batch.labels, 0.2, seed).counts
             hard, valid = hard + counts.hard, valid + counts.valid
         share[unseen] = hard / valid
     assert share[False] < share[True]
@@ -344,15 +334,15 @@ def widget(app, kind, key):
     return next(w for w in app.get(kind) if w.key == key)
 
 
-def expected(emb, people, photos, seed, unseen, alpha):
-    batch = mining.draw_batch(emb.labels, emb.trained_on, people, photos, seed, unseen)
-    return batch, mining.analyse_batch(emb.embeddings[batch.rows], batch.labels, alpha, seed)
+def expected(shipped_embeddings, people, photos, seed, unseen, alpha):
+    batch = mining.draw_batch(shipped_embeddings.labels, shipped_embeddings.trained_on, people, photos, seed, unseen)
+    return batch, mining.analyse_batch(shipped_embeddings.embeddings[batch.rows], batch.labels, alpha, seed)
 
 
-def check_page(app, emb, people, photos, seed, unseen, alpha, strategy, anchor):
+def check_page(app, shipped_embeddings, people, photos, seed, unseen, alpha, strategy, anchor):
     """What the page shows equals the lesson's computation for these settings."""
     assert not app.exception, [e.value for e in app.exception]
-    batch, a = expected(emb, people, photos, seed, unseen, alpha)
+    batch, a = expected(shipped_embeddings, people, photos, seed, unseen, alpha)
     b = people * photos
     z = decode(heat(app)["data"][0]["z"])
     assert z.shape == (b, b)
@@ -373,7 +363,7 @@ def check_page(app, emb, people, photos, seed, unseen, alpha, strategy, anchor):
     hp = a.hardest_positive[anchor]
     assert f"\\max_p d_{{ap}} = {a.distances[anchor, hp]:.3f}" in text
     names = heat(app)["layout"]["xaxis"]["ticktext"]
-    assert names == [emb.names[p].replace("_", " ") for p in batch.people]
+    assert names == [shipped_embeddings.names[p].replace("_", " ") for p in batch.people]
     faces = [f for f in figures(app) if f["data"][0]["type"] == "image"]
     if faces:  # the face grid: a row per person, a frame round the anchor and round each photo picked for it
         picks = mining.picks_for_anchor(a, strategy, anchor)
@@ -387,46 +377,46 @@ def check_page(app, emb, people, photos, seed, unseen, alpha, strategy, anchor):
     return batch, a
 
 
-def test_page_moves_every_widget(shared_data, emb):
+def test_page_moves_every_widget(shared_data, shipped_embeddings):
     app = open_page(PAGE, shared_data)
-    check_page(app, emb, 8, 4, 0, False, 0.2, "semi-hard", 0)
+    check_page(app, shipped_embeddings, 8, 4, 0, False, 0.2, "semi-hard", 0)
     assert "123,552,000" in page_text(app).replace("{,}", ",")  # 1800 * 39 * 1760, FaceNet's batch
 
     widget(app, "slider", "mining_people").set_value(5).run()
-    check_page(app, emb, 5, 4, 0, False, 0.2, "semi-hard", 0)
+    check_page(app, shipped_embeddings, 5, 4, 0, False, 0.2, "semi-hard", 0)
     assert f"{5 * 4 * 3 * 16:,}".replace(",", "{,}") in page_text(app)  # the user's batch in the count formula
 
     widget(app, "slider", "mining_photos").set_value(6).run()
-    check_page(app, emb, 5, 6, 0, False, 0.2, "semi-hard", 0)
+    check_page(app, shipped_embeddings, 5, 6, 0, False, 0.2, "semi-hard", 0)
 
     widget(app, "number_input", "mining_seed").set_value(11).run()
-    check_page(app, emb, 5, 6, 11, False, 0.2, "semi-hard", 0)
+    check_page(app, shipped_embeddings, 5, 6, 11, False, 0.2, "semi-hard", 0)
 
     widget(app, "button", "mining_new_batch").click().run()
     assert widget(app, "number_input", "mining_seed").value == 12
-    check_page(app, emb, 5, 6, 12, False, 0.2, "semi-hard", 0)
+    check_page(app, shipped_embeddings, 5, 6, 12, False, 0.2, "semi-hard", 0)
 
     widget(app, "toggle", "mining_unseen").set_value(True).run()
-    batch, _ = check_page(app, emb, 5, 6, 12, True, 0.2, "semi-hard", 0)
-    assert not emb.trained_on[batch.people].any()
+    batch, _ = check_page(app, shipped_embeddings, 5, 6, 12, True, 0.2, "semi-hard", 0)
+    assert not shipped_embeddings.trained_on[batch.people].any()
     assert "never seen" in page_text(app)
 
     widget(app, "slider", "mining_alpha").set_value(0.5).run()
-    check_page(app, emb, 5, 6, 12, True, 0.5, "semi-hard", 0)
+    check_page(app, shipped_embeddings, 5, 6, 12, True, 0.5, "semi-hard", 0)
 
     for strategy in ("hard", "all", "random"):
         widget(app, "segmented_control", "mining_strategy").set_value(strategy).run()
-        _, a = check_page(app, emb, 5, 6, 12, True, 0.5, strategy, 0)
+        _, a = check_page(app, shipped_embeddings, 5, 6, 12, True, 0.5, strategy, 0)
     assert metric(app, "Triplets picked in the batch") == f"{30 * 5:,}"  # random: one per anchor-positive pair
 
     widget(app, "selectbox", "mining_anchor").set_value(17).run()
-    check_page(app, emb, 5, 6, 12, True, 0.5, "random", 17)
+    check_page(app, shipped_embeddings, 5, 6, 12, True, 0.5, "random", 17)
 
     # fewer people than the anchor's row: the anchor goes back to the first photo
     widget(app, "slider", "mining_people").set_value(2).run()
     assert not app.exception
     anchor = widget(app, "selectbox", "mining_anchor").value
-    check_page(app, emb, 2, 6, 12, True, 0.5, "random", anchor)
+    check_page(app, shipped_embeddings, 2, 6, 12, True, 0.5, "random", anchor)
 
 
 def test_page_rerun_time(shared_data):
@@ -471,7 +461,7 @@ def test_page_shows_the_comparison_runs_or_says_they_are_missing(shared_data):
             assert f'"{name}"' in text and "not there yet" in text
 
 
-def test_page_without_photos_lists_names_and_says_how_to_get_them(tmp_path, monkeypatch, emb):
+def test_page_without_photos_lists_names_and_says_how_to_get_them(tmp_path, monkeypatch, shipped_embeddings):
     empty = tmp_path / "no-data"
     empty.mkdir()
     (tmp_path / "sklearn").mkdir()
@@ -482,10 +472,10 @@ def test_page_without_photos_lists_names_and_says_how_to_get_them(tmp_path, monk
     assert "The face grid needs the LFW photos" in text
     assert any("How to get the data" in e.label for e in app.expander)
     assert not any(f["data"][0]["type"] == "image" for f in figures(app))
-    check_page(app, emb, 8, 4, 0, False, 0.2, "semi-hard", 0)
+    check_page(app, shipped_embeddings, 8, 4, 0, False, 0.2, "semi-hard", 0)
     table = app.dataframe[0].value
-    assert list(table["person"]) == [emb.names[p].replace("_", " ") for p in
-                                     mining.draw_batch(emb.labels, emb.trained_on, 8, 4, 0).people]
+    assert list(table["person"]) == [shipped_embeddings.names[p].replace("_", " ") for p in
+                                     mining.draw_batch(shipped_embeddings.labels, shipped_embeddings.trained_on, 8, 4, 0).people]
     assert "Traceback" not in text
 
 

@@ -22,11 +22,7 @@ PAGE = "pages/networks.py"
 CARD = json.loads((REPO / "model" / "weights" / "facenet_inception_cpu.json").read_text())
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,12 +357,7 @@ def test_page_rerun_time(app):
     print(f"\nnetworks page: median rerun after a widget change {statistics.median(times) * 1000:.0f} ms")
 
 
-def test_page_without_face_data(tmp_path, monkeypatch):
-    empty = tmp_path / "no-data"
-    empty.mkdir()
-    (tmp_path / "sklearn").mkdir()
-    monkeypatch.setenv("FACENET_DATA", str(empty))
-    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
-    app = open_page(PAGE, empty)
+def test_page_without_face_data(no_data):
+    app = open_page(PAGE, no_data)
     assert len(figures(app)) == 4  # nothing on this page needs the photos
     assert "Traceback" not in page_text(app)

@@ -21,11 +21,7 @@ from model.sweep import Run, load_runs
 PAGE = "pages/optimizers.py"
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 def values(array) -> np.ndarray:
@@ -328,13 +324,8 @@ def test_quiz_answers_get_feedback(shared_data):
     assert sum(str(s.value).startswith("Right.") for s in app.success) == 2
 
 
-def test_page_without_face_data(tmp_path, monkeypatch):
-    empty = tmp_path / "no-data"
-    empty.mkdir()
-    (tmp_path / "sklearn").mkdir()
-    monkeypatch.setenv("FACENET_DATA", str(empty))
-    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
-    app = open_page(PAGE, empty)  # the race needs no photos at all
+def test_page_without_face_data(no_data):
+    app = open_page(PAGE, no_data)  # the race needs no photos at all
     assert len(figures(app)) >= 3
     assert "Traceback" not in page_text(app)
 
