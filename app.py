@@ -38,9 +38,9 @@ with st.sidebar:
         help="A folder holding lfw/ (and, optionally, olivetti/). Left empty, the app looks in "
         "the FACENET_DATA environment variable's folder, then in scikit-learn's data home.",
     )
-    if st.button("Check again", help="Look for the data once more, e.g. after downloading it."):
-        st.cache_data.clear()
-        st.cache_resource.clear()
-        overview.count_lfw.cache_clear()
+    if st.button("Check again", key="check_data_again", help="Look for the data once more, e.g. after downloading it."):
+        from pages.common import forget_where_the_data_was
+
+        forget_where_the_data_was()
 
 page.run()

@@ -96,6 +96,19 @@ def data_path() -> str:
     return st.session_state.get("data_path") or overview.default_data_path()
 
 
+@st.cache_data(show_spinner="Looking for the face data...")
+def data_status_cached(path: str) -> overview.DataStatus:
+    """Where the data was found (lessons.overview.data_status), cached: it walks LFW's 13k files."""
+    return overview.data_status(path)
+
+
+def forget_where_the_data_was() -> None:
+    """After the user downloads or moves the data: look for it again (caches of found data are kept;
+    a dataset that was missing was never cached)."""
+    data_status_cached.clear()
+    overview.count_lfw.cache_clear()
+
+
 @st.cache_resource(show_spinner="Loading the face model...")
 def _load_model(path: str, modified_ns: int):
     """`modified_ns` is only part of the cache key: a checkpoint replaced on disk is read again."""

@@ -6,12 +6,7 @@ Only layout lives here; everything it shows is worked out in lessons/overview.py
 import streamlit as st
 
 from lessons import overview
-from pages.common import data_path, load_model_cached
-
-
-@st.cache_data(show_spinner="Looking for the face data...")
-def data_status_cached(path: str) -> overview.DataStatus:
-    return overview.data_status(path)
+from pages.common import data_path, data_status_cached, load_model_cached
 
 
 # --------------------------------------------------------------------------------------------

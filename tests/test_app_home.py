@@ -208,3 +208,16 @@ def test_home_page_reports_a_corrupt_checkpoint(tmp_path, monkeypatch, shared_da
     monkeypatch.setattr(model.embed, "DEFAULT_CHECKPOINT", corrupt)
     app = run_app()
     assert any("broken.pt is not a readable checkpoint" in e.value for e in app.error)
+
+
+def test_check_again_finds_data_that_arrived_after_the_first_look(shared_data, no_data):
+    """What the sidebar's "Check again" button calls. (AppTest does not deliver clicks on buttons
+    drawn by an st.navigation entry script, so the browser test clicks the button itself.)"""
+    from pages.common import data_status_cached, forget_where_the_data_was
+
+    assert not data_status_cached(str(no_data)).lfw.found
+    (no_data / "lfw").symlink_to(shared_data / "lfw", target_is_directory=True)  # "downloaded" meanwhile
+    assert not data_status_cached(str(no_data)).lfw.found  # the cached answer
+    forget_where_the_data_was()
+    status = data_status_cached(str(no_data))
+    assert status.lfw.found and (status.lfw.images, status.lfw.people) == (13_233, 5_749)
