@@ -34,8 +34,25 @@ SAME_DIFFERENT_COLORS = {"same person": GREEN, "different people": VERMILLION}
 # --------------------------------------------------------------------------------------------
 
 
+def run_through_app_py() -> None:
+    """Make sure the page runs inside app.py (its menu, its sidebar), not on its own.
+
+    Because this folder is called pages/, a fresh Streamlit server treats the app as an old-style
+    multipage app until app.py has called st.navigation once. So if the first visitor after a
+    server start opens a lesson's own address (a link a teacher shared), Streamlit runs that page
+    script alone, with a menu listing every file here and no sidebar. Seeing that, the page turns
+    the old mode off and starts the run again, which then goes through app.py to this same page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def lesson_header(page: str) -> overview.Lesson:
     """Title and one-line learning goal of the lesson whose script is `page` ("pages/loss.py")."""
+    run_through_app_py()
     lesson = overview.lesson(page)
     st.title(lesson.title)
     st.markdown(f":material/flag: **Goal:** {lesson.goal}")
