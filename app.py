@@ -8,6 +8,7 @@ when they need it).
 import streamlit as st
 
 from lessons import overview
+from pages.common import forget_where_the_data_was
 
 st.set_page_config(
     page_title="FaceNet, hands on",
@@ -38,9 +39,7 @@ with st.sidebar:
         help="A folder holding lfw/ (and, optionally, olivetti/). Left empty, the app looks in "
         "the FACENET_DATA environment variable's folder, then in scikit-learn's data home.",
     )
-    if st.button("Check again", key="check_data_again", help="Look for the data once more, e.g. after downloading it."):
-        from pages.common import forget_where_the_data_was
-
-        forget_where_the_data_was()
+    st.button("Check again", key="check_data_again", on_click=forget_where_the_data_was,
+              help="Look for the data once more, e.g. after downloading it.")
 
 page.run()

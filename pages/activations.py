@@ -248,8 +248,14 @@ image batch, so this matters, though well-tuned libraries narrow the gap with sp
 instructions, and for big arrays much of the time goes into moving numbers to and from memory.
 """
 )
-if st.button("Time the three functions on this computer", key="act-time", icon=":material/timer:"):
+
+
+def time_the_functions():
     st.session_state["act-timings"] = act.time_activations()
+
+
+st.button("Time the three functions on this computer", key="act-time", icon=":material/timer:",
+          on_click=time_the_functions)
 timings = st.session_state.get("act-timings")
 if timings:
     fastest = min(timings.values())

@@ -42,6 +42,8 @@ def run_through_app_py() -> None:
     server start opens a lesson's own address (a link a teacher shared), Streamlit runs that page
     script alone, with a menu listing every file here and no sidebar. Seeing that, the page turns
     the old mode off and starts the run again, which then goes through app.py to this same page.
+    (AppTest starts every run in the old mode, so tests go through here on each run.) A click that
+    this rerun would drop is therefore always handled by an on_click callback, which runs first.
     """
     from streamlit.runtime.pages_manager import PagesManager
 

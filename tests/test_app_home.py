@@ -211,13 +211,11 @@ def test_home_page_reports_a_corrupt_checkpoint(tmp_path, monkeypatch, shared_da
 
 
 def test_check_again_finds_data_that_arrived_after_the_first_look(shared_data, no_data):
-    """What the sidebar's "Check again" button calls. (AppTest does not deliver clicks on buttons
-    drawn by an st.navigation entry script, so the browser test clicks the button itself.)"""
-    from pages.common import data_status_cached, forget_where_the_data_was
-
-    assert not data_status_cached(str(no_data)).lfw.found
+    app = run_app()
+    assert "LFW was not found" in page_text(app)
     (no_data / "lfw").symlink_to(shared_data / "lfw", target_is_directory=True)  # "downloaded" meanwhile
-    assert not data_status_cached(str(no_data)).lfw.found  # the cached answer
-    forget_where_the_data_was()
-    status = data_status_cached(str(no_data))
-    assert status.lfw.found and (status.lfw.images, status.lfw.people) == (13_233, 5_749)
+    app.run()
+    assert "LFW was not found" in page_text(app)  # the cached answer
+    app.button(key="check_data_again").click().run()
+    assert not app.exception
+    assert "13,233 images of 5,749 people" in page_text(app)
