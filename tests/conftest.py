@@ -89,3 +89,17 @@ def figures(app) -> list[dict]:
     import json
 
     return [json.loads(element.proto.spec) for element in app.get("plotly_chart")]
+
+
+def figure_values(array):
+    """A Plotly JSON array (a list, or a base64 typed array {"dtype", "bdata", "shape"}) as a numpy float array."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(array, dict):
+        out = np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+        if "shape" in array:
+            out = out.reshape([int(k) for k in str(array["shape"]).split(",")])
+        return out.astype(np.float64)
+    return np.array([np.nan if v is None else v for v in array], dtype=np.float64)

@@ -4,7 +4,6 @@ widget moved."""
 
 from __future__ import annotations
 
-import base64
 import statistics
 import time
 
@@ -14,7 +13,7 @@ import pytest
 import streamlit as st
 import torch
 
-from conftest import figures, open_page, page_text
+from conftest import figure_values, figures, open_page, page_text
 from lessons import activations as act
 
 PAGE = "pages/activations.py"
@@ -28,14 +27,6 @@ def faces(lfw):
     return act.face_batch(lfw.images)
 
 
-def values(array) -> np.ndarray:
-    """A Plotly JSON array (a list, or a base64 typed array {"dtype", "bdata", "shape"}) as numpy."""
-    if isinstance(array, dict):
-        out = np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
-        if "shape" in array:
-            out = out.reshape([int(s) for s in str(array["shape"]).split(",")])
-        return out.astype(np.float64)
-    return np.array([np.nan if v is None else v for v in array], dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,14 +182,14 @@ def test_page_draws_what_it_computes(shared_data, faces):
     traces = named(functions)
     assert set(traces) == {"sigmoid", "sigmoid′ (derivative)", "tanh", "tanh′ (derivative)",
                            "ReLU", "ReLU′ (derivative)"}
-    assert np.allclose(values(traces["tanh′ (derivative)"]["y"]), act.derivative("tanh", values(traces["tanh"]["x"])))
+    assert np.allclose(figure_values(traces["tanh′ (derivative)"]["y"]), act.derivative("tanh", figure_values(traces["tanh"]["x"])))
     # The gradient chart: depth 20, width 128, He init, LFW faces by default.
     assert "LFW face crops" in gradients["layout"]["title"]["text"]
     for name in act.ACTIVATIONS:
         expected = act.gradient_report(faces, name, 20, 128, "he").grad_norms
-        assert np.allclose(values(named(gradients)[act.LABELS[name]]["y"]), expected, rtol=1e-6)
+        assert np.allclose(figure_values(named(gradients)[act.LABELS[name]]["y"]), expected, rtol=1e-6)
     relu = act.gradient_report(faces, "relu", 20, 128, "he")
-    assert np.allclose(values(named(dead)["at initialisation"]["y"]), 100 * relu.dead_share)
+    assert np.allclose(figure_values(named(dead)["at initialisation"]["y"]), 100 * relu.dead_share)
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["ReLU: first layer vs last"] == f"× {relu.first_over_last:.2g}"
     assert metrics["Dead ReLU units at initialisation"] == f"{100 * relu.dead_share.mean():.1f}%"
@@ -231,7 +222,7 @@ def test_every_widget_changes_the_computation(shared_data, faces):
     assert "35 layers × 64 units, random numbers" in gradients["layout"]["title"]["text"]
     for name in act.ACTIVATIONS:
         expected = act.gradient_report(act.random_batch(), name, 35, 64, "xavier").grad_norms
-        shown = values(named(gradients)[act.LABELS[name]]["y"])
+        shown = figure_values(named(gradients)[act.LABELS[name]]["y"])
         assert np.allclose(np.nan_to_num(shown), np.where(expected > 0, expected, 0), rtol=1e-6)
     assert act.INIT_LATEX["xavier"] in page_text(app) and r"0.25^{34} = 3.39\times 10^{-21}" in page_text(app)
     # The bias shift and one large step: more dead units, as the metrics say.
@@ -246,7 +237,7 @@ def test_every_widget_changes_the_computation(shared_data, faces):
     app.select_slider(key="act-step-lr").set_value(1.0).run()
     after = act.dead_after_step(act.random_batch(), 35, 64, "he", 0.0, 1.0)
     dead = named(figures(app)[2])
-    assert np.allclose(values(dead["after one step of η = 1"]["y"]), 100 * after)
+    assert np.allclose(figure_values(dead["after one step of η = 1"]["y"]), 100 * after)
     assert {m.label: m.value for m in app.metric}["Dead after one step of η = 1"] == f"{100 * after.mean():.1f}%"
     # Back to the faces, then time the functions.
     app.button_group(key="act-inputs").set_value("faces").run()
@@ -271,7 +262,7 @@ def test_page_without_face_data_uses_random_inputs(no_data):
     gradients = figures(app)[1]
     assert "random numbers" in gradients["layout"]["title"]["text"]
     expected = act.gradient_report(act.random_batch(), "relu", 20, 128, "he").grad_norms
-    assert np.allclose(values(named(gradients)["ReLU"]["y"]), expected, rtol=1e-6)
+    assert np.allclose(figure_values(named(gradients)["ReLU"]["y"]), expected, rtol=1e-6)
     assert "Traceback" not in text
 
 

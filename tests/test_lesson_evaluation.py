@@ -392,15 +392,10 @@ def test_page_rerun_time(app):
     print(f"\nevaluation page: median rerun after a widget change {statistics.median(times) * 1000:.0f} ms")
 
 
-def test_page_without_photos_still_shows_distances(tmp_path, monkeypatch):
+def test_page_without_photos_still_shows_distances(no_data):
     from model.data import HOW_TO_GET_DATA
 
-    empty = tmp_path / "no-data"
-    empty.mkdir()
-    (tmp_path / "sklearn").mkdir()
-    monkeypatch.setenv("FACENET_DATA", str(empty))
-    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
-    app = open_page(PAGE, empty)
+    app = open_page(PAGE, no_data)
     text = page_text(app)
     assert len(figures(app)) == 5  # histogram, ROC, open set (2), percentages
     assert metric(app, "Ten-fold accuracy") == f"{METRICS['view1_devtest_accuracy']:.1%}"

@@ -350,13 +350,8 @@ def test_page_shows_the_runs_that_exist_and_names_the_missing(shared_data, runs_
         check_figures_are_valid_plotly(app)
 
 
-def test_page_without_photos_says_how_to_get_them(tmp_path, monkeypatch, runs_dir):
-    empty = tmp_path / "no-data"
-    empty.mkdir()
-    (tmp_path / "sklearn").mkdir()
-    monkeypatch.setenv("FACENET_DATA", str(empty))
-    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
-    app = open_page(PAGE, empty)
+def test_page_without_photos_says_how_to_get_them(no_data, runs_dir):
+    app = open_page(PAGE, no_data)
     text = page_text(app)
     assert "were not found" in text and "How to get the data" in [x.label for x in app.expander]
     assert len(figures(app)) == 3 and metrics(app)["Active share"].endswith("%")  # the embeddings are shipped

@@ -461,13 +461,8 @@ def test_page_shows_the_comparison_runs_or_says_they_are_missing(shared_data):
             assert f'"{name}"' in text and "not there yet" in text
 
 
-def test_page_without_photos_lists_names_and_says_how_to_get_them(tmp_path, monkeypatch, shipped_embeddings):
-    empty = tmp_path / "no-data"
-    empty.mkdir()
-    (tmp_path / "sklearn").mkdir()
-    monkeypatch.setenv("FACENET_DATA", str(empty))
-    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
-    app = open_page(PAGE, empty)
+def test_page_without_photos_lists_names_and_says_how_to_get_them(no_data, shipped_embeddings):
+    app = open_page(PAGE, no_data)
     text = page_text(app)
     assert "The face grid needs the LFW photos" in text
     assert any("How to get the data" in e.label for e in app.expander)

@@ -4,7 +4,6 @@ moved."""
 
 from __future__ import annotations
 
-import base64
 import statistics
 import time
 
@@ -14,7 +13,7 @@ import pytest
 import streamlit as st
 import torch
 
-from conftest import figures, open_page, page_text
+from conftest import figure_values, figures, open_page, page_text
 from lessons import optimizers as opt
 from model.sweep import Run, load_runs
 
@@ -24,14 +23,6 @@ PAGE = "pages/optimizers.py"
 pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
-def values(array) -> np.ndarray:
-    """A Plotly JSON array (a list, or a base64 typed array {"dtype", "bdata", "shape"}) as numpy."""
-    if isinstance(array, dict):
-        out = np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
-        if "shape" in array:
-            out = out.reshape([int(s) for s in str(array["shape"]).split(",")])
-        return out.astype(np.float64)
-    return np.array([np.nan if v is None else v for v in array], dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,8 +225,8 @@ def test_page_shows_the_race_it_computes(shared_data):
     traces = race_traces(app)
     for name in opt.OPTIMIZERS:
         expected = opt.run(bowl, name, bowl.suggested_lr[name], bowl.start, 200)
-        assert np.allclose(values(traces[name]["x"]), expected.w[:, 0])
-        assert np.allclose(values(traces[name]["y"]), expected.w[:, 1])
+        assert np.allclose(figure_values(traces[name]["x"]), expected.w[:, 0])
+        assert np.allclose(figure_values(traces[name]["y"]), expected.w[:, 1])
     metrics = {m.label: m.value for m in app.metric}
     expected_steps = opt.steps_to_reach(opt.run(bowl, "AdaGrad", 0.5, bowl.start, 200), bowl, 0.01)
     assert metrics["AdaGrad reaches the bottom (±0.01)"] == f"step {expected_steps}"
@@ -244,8 +235,8 @@ def test_page_shows_the_race_it_computes(shared_data):
     names = [d["name"] for d in lr_figure["data"]]
     assert names == ["AdaGrad, w1", "AdaGrad, w2", "SGD, w1 and w2 (η)"]
     ada = opt.run(bowl, "AdaGrad", 0.5, bowl.start, 200)
-    assert np.allclose(values(lr_figure["data"][0]["y"]), ada.effective_lr[:, 0])
-    assert np.allclose(values(lr_figure["data"][2]["y"]), 0.1)
+    assert np.allclose(figure_values(lr_figure["data"][0]["y"]), ada.effective_lr[:, 0])
+    assert np.allclose(figure_values(lr_figure["data"][2]["y"]), 0.1)
 
 
 def test_every_widget_of_the_race_changes_what_is_shown(shared_data):
@@ -269,14 +260,14 @@ def test_every_widget_of_the_race_changes_what_is_shown(shared_data):
     traces = race_traces(app)
     for name, lr in (("SGD", 0.02), ("AdaGrad", 0.2)):
         expected = opt.run(rare, name, lr, (-1.0, 0.5), 50)
-        assert np.allclose(values(traces[name]["x"]), expected.w[:, 0])
+        assert np.allclose(figure_values(traces[name]["x"]), expected.w[:, 0])
         assert f"η = {lr:g}" in traces[name]["name"]
     app.slider(key="opt-step").set_value(5).run()
     assert not app.exception
     traces = race_traces(app)
-    assert len(values(traces["SGD"]["x"])) == 6  # the start and 5 steps
+    assert len(figure_values(traces["SGD"]["x"])) == 6  # the start and 5 steps
     expected = opt.run(rare, "AdaGrad", 0.2, (-1.0, 0.5), 50)
-    assert np.allclose(values(traces["AdaGrad"]["y"]), expected.w[:6, 1])
+    assert np.allclose(figure_values(traces["AdaGrad"]["y"]), expected.w[:6, 1])
     text = page_text(app)
     assert r"\text{AdaGrad, } t = 5" in text
     assert f"{expected.accumulated[4, 0]:.4g}" in text  # G_5 of w1, substituted into the formula
