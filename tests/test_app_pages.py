@@ -54,3 +54,22 @@ def test_lesson_page_without_face_data_still_opens(lesson, no_data):
     assert lesson.title in text and "Try this" in text
     assert figures(app), "the parts that need no photos must still be drawn"
     assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[Path(lesson.page).stem for lesson in LESSONS])
+def test_lesson_page_with_a_corrupt_checkpoint_says_so_and_shows_the_rest(lesson, shared_data, tmp_path, monkeypatch):
+    import model.embed
+
+    corrupt = tmp_path / "facenet.pt"
+    corrupt.write_bytes(b"\x80\x02 this is not a checkpoint")
+    monkeypatch.setattr(model.embed, "DEFAULT_CHECKPOINT", corrupt)
+    app = open_page(lesson.page, shared_data)
+    text = page_text(app)
+    assert lesson.title in text and "Try this" in text and "Check yourself" in text
+    needs_model = any("cannot be loaded" in str(e.value) for e in app.error)
+    uses_model = lesson.page not in ("pages/optimizers.py", "pages/activations.py")  # the others read the model
+    assert needs_model == uses_model, "pages that use the model must say it cannot be loaded (and only they)"
+    if uses_model:
+        assert "facenet.pt" in text  # the message names the file
+    else:
+        assert figures(app)
