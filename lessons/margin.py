@@ -15,7 +15,6 @@ Embeddings have unit length, so a squared distance between two of them is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -190,25 +189,6 @@ def active_curve(distances: torch.Tensor, labels: np.ndarray, alphas: np.ndarray
 # --------------------------------------------------------------------------------------------
 
 
-def runs_folder() -> Path:
-    """Where the plan's shipped run cards are (read at call time, so a test can point it elsewhere)."""
-    return Path(sweep.SHIPPED_RUNS) / PLAN
-
-
-def runs_stamp() -> tuple:
-    """What changes when a run card appears or is replaced: a cache key for `alpha_runs`."""
-    folder = runs_folder()
-    stamp = [str(folder)]
-    for name in ALPHA_RUNS:
-        path = folder / f"{name}.json"
-        try:
-            info = path.stat()
-            stamp.append((name, info.st_mtime_ns, info.st_size))
-        except OSError:
-            stamp.append((name, 0, 0))
-    return tuple(stamp)
-
-
 @dataclass(frozen=True)
 class AlphaRun:
     name: str
@@ -222,7 +202,7 @@ class AlphaRun:
 
 def alpha_runs() -> list[AlphaRun]:
     """The margin runs of the plan, smallest margin first, each with its card or None."""
-    runs = sweep.load_runs(PLAN, Path(sweep.SHIPPED_RUNS))
+    runs = sweep.load_runs(PLAN)
     return [AlphaRun(name, margin, runs.get(name)) for name, margin in ALPHA_RUNS.items()]
 
 
@@ -237,10 +217,10 @@ def final_metrics(run: AlphaRun) -> dict:
     metrics = card.get("metrics") or {}
     hp = card.get("hyperparameters") or {}
     last = {}
-    for record in card.get("history") or []:
-        for key in ("loss", "active_fraction"):
-            if record.get(key) is not None:
-                last[key] = record[key]
+    for key in ("loss", "active_fraction"):
+        values = run.run.curve(key)[1] if run.run else []
+        if values:
+            last[key] = values[-1]
     accuracy = metrics.get("view1_devtest_accuracy")
     error = metrics.get("view1_devtest_accuracy_standard_error")
     return {

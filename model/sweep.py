@@ -73,15 +73,33 @@ class Run:
         return [s for s, _ in points], [v for _, v in points]
 
 
-def load_runs(plan: str = "lessons-cpu", folder: Path = SHIPPED_RUNS) -> dict[str, Run]:
-    """The shipped runs of a plan, by name (only those that exist; unreadable files are skipped)."""
+def load_runs(plan: str = "lessons-cpu", folder: Path | None = None) -> dict[str, Run]:
+    """The shipped runs of a plan, by name (only those that exist; unreadable files are skipped).
+    `folder` defaults to SHIPPED_RUNS, read at call time."""
     runs = {}
-    for path in sorted((folder / plan).glob("*.json")):
+    for path in sorted(_plan_folder(plan, folder).glob("*.json")):
         try:
             runs[path.stem] = Run(path.stem, json.loads(path.read_text()))
         except (OSError, ValueError):
             continue
     return runs
+
+
+def runs_stamp(plan: str = "lessons-cpu", folder: Path | None = None) -> tuple:
+    """(file name, modification time, size) of each shipped card of a plan: a cache key for pages
+    that show the runs, so a run shipped while the app is running is read on the next rerun."""
+    stamps = []
+    for path in sorted(_plan_folder(plan, folder).glob("*.json")):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        stamps.append((path.name, info.st_mtime_ns, info.st_size))
+    return tuple(stamps)
+
+
+def _plan_folder(plan: str, folder: Path | None) -> Path:
+    return Path(SHIPPED_RUNS if folder is None else folder) / plan
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -357,7 +357,7 @@ st.markdown(
     f"{recipe['people_per_batch']} people × {recipe['images_per_person']} photos per batch, on a CPU). Accuracy is "
     "measured on pairsDevTest: 1,000 same/different pairs of people the network never saw."
 )
-stamp = lesson.runs_stamp()
+stamp = sweep.runs_stamp(lesson.PLAN)
 runs = runs_for(stamp)
 trained = [r for r in runs if r.trained]
 missing = [r for r in runs if not r.trained]

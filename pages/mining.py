@@ -81,12 +81,6 @@ def collapsed_loss(people: int, photos: int, alpha: float) -> float:
     return mining.collapsed_loss(people, photos, alpha, "hard")
 
 
-def run_files_key() -> tuple:
-    """Which shipped run cards exist and when they changed: new runs appear while the course runs."""
-    folder = sweep.SHIPPED_RUNS / "lessons-cpu"
-    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*.json"))) if folder.is_dir() else ()
-
-
 @st.cache_resource(show_spinner=False, max_entries=4)
 def comparison_runs(files_key: tuple) -> mining.RunComparison:
     return mining.run_comparison(sweep.load_runs("lessons-cpu"))
@@ -644,7 +638,7 @@ def show_shrink(v: View) -> None:
 
 
 def show_runs() -> None:
-    files_key = run_files_key()
+    files_key = sweep.runs_stamp()
     comparison = comparison_runs(files_key)
     if comparison.present:
         margins = sorted({run.margin for run in comparison.present.values() if run.margin is not None})

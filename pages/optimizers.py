@@ -3,13 +3,12 @@ training curves of the two optimisers. The computations live in lessons/optimize
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import streamlit as st
 
 from lessons import optimizers as opt
 from lessons.quiz import Question
+from model.sweep import LESSONS_CPU_BASE, load_runs, runs_stamp
 from pages.common import BLACK, BLUE, GREEN, GREY, ORANGE, SKY_BLUE, chart, check_yourself, lesson_header, plot, try_this
 
 PAGE = "pages/optimizers.py"
@@ -307,32 +306,14 @@ st.header("The real thing: our face network, trained both ways")
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _curves(listing: tuple[tuple[str, int], ...]):
-    """The shipped runs' curves; `listing` (file names and modification times) is only the cache key,
-    so that a run shipped while the app runs is read on the next rerun."""
-    from model.sweep import load_runs
-
+def _curves(stamp: tuple):
+    """The shipped runs' curves; `stamp` (model.sweep.runs_stamp) is only the cache key, so that a
+    run shipped while the app runs is read on the next rerun."""
     return opt.training_curves(load_runs("lessons-cpu"))
 
 
-def _plan() -> dict:
-    """What every run of the comparison shares (model.sweep's recipe)."""
-    from model.sweep import LESSONS_CPU_BASE
-
-    return LESSONS_CPU_BASE
-
-
-def _listing() -> tuple[tuple[str, int], ...]:
-    from model.sweep import SHIPPED_RUNS
-
-    folder = Path(SHIPPED_RUNS) / "lessons-cpu"
-    if not folder.is_dir():
-        return ()
-    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*.json")))
-
-
-runs = _curves(_listing())
-plan = _plan()
+runs = _curves(runs_stamp())
+plan = LESSONS_CPU_BASE  # what every run of the comparison shares
 st.markdown(
     f"""
 The same network as the course's face model, trained by this project's own code on LFW for

@@ -228,9 +228,9 @@ def test_alpha_runs_lists_what_exists_and_what_does_not(runs_dir, count):
 
 
 def test_runs_stamp_changes_when_a_run_appears(runs_dir):
-    before = lesson.runs_stamp()
+    before = sweep.runs_stamp(lesson.PLAN)
     write_runs(runs_dir, ["alpha-0.5"])
-    assert lesson.runs_stamp() != before
+    assert sweep.runs_stamp(lesson.PLAN) != before
 
 
 def test_the_plan_margins_are_the_ones_the_lesson_names():
