@@ -2,10 +2,11 @@
 
 Around an anchor, the margin splits the negatives into three rings by squared distance
 (`model.triplet.classify_triplets`): hard inside ``d_ap``, semi-hard between ``d_ap`` and
-``d_ap + alpha``, easy beyond. On a real P x K batch of LFW embeddings `anchor_view` sorts one
-anchor-positive pair's negatives into those rings, `active_curve` counts the active triplets of
-the whole batch for many margins (`count_triplet_types`, `batch_all_loss`), and `alpha_runs`
-reads the training runs that differ only in their margin (`model.sweep.load_runs`).
+``d_ap + alpha``, easy beyond. On a real P x K batch of LFW embeddings (drawn by
+`lessons.mining.draw_batch`) `anchor_view` sorts one anchor-positive pair's negatives into those
+rings, `active_curve` counts the active triplets of the whole batch for many margins
+(`count_triplet_types`, `batch_all_loss`), and `alpha_runs` reads the training runs that differ
+only in their margin (`model.sweep.load_runs`).
 
 Embeddings have unit length, so a squared distance between two of them is
 ``||u - v||^2 = 2 - 2 u.v``, between 0 and 4 (`MAX_SQUARED_DISTANCE`): with a margin above 4,
@@ -37,24 +38,6 @@ ALPHA_RUNS = {"alpha-0.05": 0.05, "alpha-0.1": 0.1, "alpha-0.2": 0.2, "alpha-0.5
 # --------------------------------------------------------------------------------------------
 # A real P x K batch
 # --------------------------------------------------------------------------------------------
-
-
-def draw_batch(labels: np.ndarray, people: int, photos: int, seed: int) -> np.ndarray:
-    """Rows of a P x K batch: `people` different people drawn among those with at least `photos`
-    photos, `photos` different photos of each, grouped by person (K consecutive rows each).
-
-    Unlike training's `PKSampler`, no photo is repeated: a repeat would be a positive at distance
-    0 from its anchor, which would only blur the picture.
-    """
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    counts = np.bincount(labels)
-    eligible = np.flatnonzero(counts >= photos)
-    if people > len(eligible):
-        raise ValueError(f"only {len(eligible)} people have {photos} or more photos")
-    chosen = rng.choice(eligible, size=people, replace=False)
-    return np.concatenate([np.sort(rng.choice(np.flatnonzero(labels == p), size=photos, replace=False))
-                           for p in chosen])
 
 
 def batch_distances(embeddings: np.ndarray) -> torch.Tensor:

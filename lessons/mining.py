@@ -125,11 +125,14 @@ def facenet_dataset_estimate() -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def eligible_people(labels: np.ndarray, trained_on: np.ndarray, photos: int, unseen: bool) -> np.ndarray:
-    """The people with at least `photos` photos, among those the model trained on (unseen=False)
-    or those it never saw (unseen=True), in increasing label order."""
+def eligible_people(labels: np.ndarray, trained_on: np.ndarray, photos: int, unseen: bool | None) -> np.ndarray:
+    """The people with at least `photos` photos, among those the model trained on (unseen=False),
+    those it never saw (unseen=True) or everyone (unseen=None), in increasing label order."""
     counts = np.bincount(labels, minlength=len(trained_on))
-    group = ~np.asarray(trained_on, bool) if unseen else np.asarray(trained_on, bool)
+    if unseen is None:
+        group = np.ones(len(counts), bool)
+    else:
+        group = ~np.asarray(trained_on, bool) if unseen else np.asarray(trained_on, bool)
     return np.flatnonzero((counts >= photos) & group)
 
 
@@ -140,7 +143,7 @@ class Batch:
     rows: np.ndarray  # (P*K,) row indices into LFWEmbeddings
     people: np.ndarray  # (P,) person labels of LFWEmbeddings, in batch order
     photos: int  # K
-    unseen: bool
+    unseen: bool | None  # None: drawn from everyone
 
     @property
     def labels(self) -> np.ndarray:
@@ -152,7 +155,7 @@ class Batch:
 
 
 def draw_batch(labels: np.ndarray, trained_on: np.ndarray, people: int, photos: int, seed: int,
-               unseen: bool = False) -> Batch:
+               unseen: bool | None = False) -> Batch:
     """P people drawn at random among the eligible ones (`eligible_people`), then K of each
     person's photos without repeats; the same (seed, P, K, unseen) always gives the same batch.
     People are listed alphabetically by label, each person's photos in file order."""
@@ -162,7 +165,7 @@ def draw_batch(labels: np.ndarray, trained_on: np.ndarray, people: int, photos: 
     pool = eligible_people(labels, trained_on, photos, unseen)
     if len(pool) < people:
         raise ValueError(f"only {len(pool)} people have {photos} or more photos in this group")
-    rng = np.random.default_rng([int(seed), people, photos, int(unseen)])
+    rng = np.random.default_rng([int(seed), people, photos, {False: 0, True: 1, None: 2}[unseen]])
     chosen = np.sort(rng.choice(pool, size=people, replace=False))
     rows = [np.sort(rng.choice(np.flatnonzero(labels == p), size=photos, replace=False)) for p in chosen]
     return Batch(np.concatenate(rows), chosen, photos, unseen)

@@ -6,6 +6,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from lessons import margin as lesson
+from lessons import mining
 from lessons.quiz import Question
 from model import sweep
 from model.triplet import KIND_NAMES
@@ -28,7 +29,7 @@ def pretty(name: str) -> str:
 @st.cache_resource(show_spinner=False)
 def real_batch(sha: str, people: int, photos: int, seed: int, _emb):
     """A P x K batch of real LFW embeddings and its squared distances (cached per draw)."""
-    rows = lesson.draw_batch(_emb.labels, people, photos, seed)
+    rows = mining.draw_batch(_emb.labels, _emb.trained_on, people, photos, seed, unseen=None).rows
     embeddings = _emb.embeddings[rows].astype(np.float64)
     return rows, embeddings, _emb.labels[rows], lesson.batch_distances(embeddings)
 

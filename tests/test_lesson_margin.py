@@ -13,6 +13,7 @@ import torch
 
 from conftest import figures, open_page, page_text
 from lessons import margin as lesson
+from lessons import mining
 from model import sweep, triplet
 
 PAGE = "pages/margin.py"
@@ -40,7 +41,7 @@ def brute_force(embeddings: np.ndarray, labels: np.ndarray):
 
 @pytest.fixture(scope="module")
 def real_batch(shipped_embeddings):
-    rows = lesson.draw_batch(shipped_embeddings.labels, 6, 3, seed=2)
+    rows = draw_rows(shipped_embeddings, 6, 3, seed=2)
     e = shipped_embeddings.embeddings[rows].astype(np.float64)
     return e, shipped_embeddings.labels[rows]
 
@@ -101,14 +102,19 @@ def test_flat_positions_keep_each_true_distance(real_batch):
     np.testing.assert_allclose(np.sum(flat ** 2, axis=1), d[0, 1:].numpy(), atol=1e-12)
 
 
+def draw_rows(emb, people, photos, seed):
+    """The page's batch: P people with K distinct photos each, drawn from everyone (lesson 3's draw)."""
+    return mining.draw_batch(emb.labels, emb.trained_on, people, photos, seed, unseen=None).rows
+
+
 def test_draw_batch_is_p_people_with_k_distinct_photos_each(shipped_embeddings):
     labels = shipped_embeddings.labels
-    rows = lesson.draw_batch(labels, 8, 5, seed=4)
+    rows = draw_rows(shipped_embeddings, 8, 5, seed=4)
     assert len(rows) == 40 and len(set(rows)) == 40
     people = labels[rows].reshape(8, 5)
     assert np.all(people == people[:, :1]) and len(set(people[:, 0])) == 8
-    assert np.array_equal(rows, lesson.draw_batch(labels, 8, 5, seed=4))
-    assert not np.array_equal(rows, lesson.draw_batch(labels, 8, 5, seed=5))
+    assert np.array_equal(rows, draw_rows(shipped_embeddings, 8, 5, seed=4))
+    assert not np.array_equal(rows, draw_rows(shipped_embeddings, 8, 5, seed=5))
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,7 +177,7 @@ def test_at_exactly_four_only_the_impossible_extreme_escapes():
 
 
 def test_real_lfw_batch_is_all_active_at_four_and_the_gradient_stops_depending_on_alpha(shipped_embeddings):
-    rows = lesson.draw_batch(shipped_embeddings.labels, 8, 4, seed=0)
+    rows = draw_rows(shipped_embeddings, 8, 4, seed=0)
     e = torch.tensor(shipped_embeddings.embeddings[rows], dtype=torch.float64, requires_grad=True)
     labels = torch.tensor(shipped_embeddings.labels[rows])
     assert lesson.batch_counts(lesson.batch_distances(e.detach().numpy()), labels.numpy(), 4.0).active_fraction == 1.0
@@ -263,7 +269,7 @@ def check_figures_are_valid_plotly(app):
 
 
 def expected_view(shipped_embeddings, people, photos, seed, anchor, positive, alpha):
-    rows = lesson.draw_batch(shipped_embeddings.labels, people, photos, seed)
+    rows = draw_rows(shipped_embeddings, people, photos, seed)
     e = shipped_embeddings.embeddings[rows].astype(np.float64)
     labels = shipped_embeddings.labels[rows]
     d_ap = float(np.sum((e[anchor] - e[positive]) ** 2))
