@@ -212,6 +212,17 @@ def lfw_photos(why: str = "This part needs the LFW photos"):
         return None
 
 
+@st.cache_resource(show_spinner=False)
+def _photo_index(source: str, count: int, _faces) -> dict[str, int]:
+    return _faces.index()
+
+
+def photo_index(faces) -> dict[str, int]:
+    """File path ("Name/Name_0001.jpg") -> row of `faces`, built once per photo set, so a page can
+    find the photo behind any row of the LFW embeddings."""
+    return _photo_index(faces.source, len(faces), faces)
+
+
 def how_to_get_data() -> None:
     from model.data import HOW_TO_GET_DATA
 

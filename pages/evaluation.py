@@ -11,8 +11,8 @@ import streamlit as st
 
 from lessons import evaluation as ev
 from lessons.quiz import Question
-from pages.common import (BLUE, GREEN, GREY, ORANGE, SAME_DIFFERENT_COLORS, VERMILLION, check_yourself,
-                          data_path, face_model, lesson_header, lfw_embeddings, lfw_photos, plot, try_this)
+from pages.common import (BLUE, GREEN, GREY, ORANGE, SAME_DIFFERENT_COLORS, VERMILLION, check_yourself, data_path,
+                          face_model, lesson_header, lfw_embeddings, lfw_photos, photo_index, plot, try_this)
 
 SAME, DIFF = SAME_DIFFERENT_COLORS["same person"], SAME_DIFFERENT_COLORS["different people"]
 PAPER = "Schroff, Kalenichenko & Philbin, *FaceNet*, CVPR 2015"
@@ -53,7 +53,7 @@ def candidates(sha: str, _lfw) -> int:
 @st.cache_resource(show_spinner=False)
 def photo_rows(sha: str, data_folder: str, n_photos: int, _lfw, _photos) -> np.ndarray:
     """Row of each embedding's photo in the FaceSet (-1 where the photo is missing)."""
-    index = _photos.index()
+    index = photo_index(_photos)
     return np.array([index.get(f, -1) for f in _lfw.files])
 
 

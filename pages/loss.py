@@ -6,8 +6,8 @@ import streamlit as st
 from lessons import loss as lesson
 from lessons.quiz import Question
 from model.triplet import KIND_NAMES
-from pages.common import (GREY, KIND_COLORS, ROLE_COLORS, check_yourself, lesson_header, lfw_embeddings,
-                          lfw_photos, plot, try_this)
+from pages.common import (GREY, KIND_COLORS, ROLE_COLORS, check_yourself, lesson_header, lfw_embeddings, lfw_photos,
+                          photo_index, plot, try_this)
 
 PAGE = "pages/loss.py"
 MODES = ("Points you move (2-D)", "Real faces (128-D)")
@@ -51,11 +51,6 @@ def face_lists(sha: str, _emb):
     """People with two or more photos, and the starting triplet (cached per set of embeddings)."""
     people = lesson.people_with_photos(_emb.labels, _emb.names, 2)
     return people, lesson.default_faces(_emb.embeddings, _emb.labels, _emb.names)
-
-
-@st.cache_resource(show_spinner=False)
-def photo_index(source: str, count: int, _faces) -> dict:
-    return _faces.index()
 
 
 def fmt(value: float) -> str:
@@ -256,7 +251,7 @@ else:
                     f"gradient is taken with respect to the embeddings as the loss sees them.")
     photos = lfw_photos("Showing the three faces needs the LFW photos")
     if photos is not None:
-        where = photo_index(photos.source, len(photos), photos)
+        where = photo_index(photos)
         crops = [where.get(emb.files[row]) for row in chosen]
         columns = st.columns(6)
         for column, role, row, crop in zip(columns, lesson.ROLES, chosen, crops):

@@ -11,7 +11,7 @@ from lessons.quiz import Question
 from model import sweep
 from model.triplet import KIND_NAMES
 from pages.common import (BLACK, GREY, KIND_COLORS, PALETTE, ROLE_COLORS, check_yourself, lesson_header,
-                          lfw_embeddings, lfw_photos, plot, try_this)
+                          lfw_embeddings, lfw_photos, photo_index, plot, try_this)
 
 PAGE = "pages/margin.py"
 FALLBACK_D_AP = 0.6  # for the rings when there are no embeddings to measure a real pair
@@ -37,11 +37,6 @@ def real_batch(sha: str, people: int, photos: int, seed: int, _emb):
 @st.cache_resource(show_spinner="Counting the triplets for every margin...")
 def curve_for(sha: str, people: int, photos: int, seed: int, _distances, _labels) -> lesson.ActiveCurve:
     return lesson.active_curve(_distances, _labels, lesson.curve_alphas())
-
-
-@st.cache_resource(show_spinner=False)
-def photo_index(source: str, count: int, _faces) -> dict:
-    return _faces.index()
 
 
 @st.cache_data(show_spinner=False)
@@ -284,7 +279,7 @@ with right:
 if view is not None:
     faces = lfw_photos("Showing the faces of the batch needs the LFW photos")
     if faces is not None:
-        where = photo_index(faces.source, len(faces), faces)
+        where = photo_index(faces)
         nearest = view.negatives[np.argsort(view.d_an)[:4]]
         shown = [(view.anchor, "anchor"), (view.positive, f"positive, d_ap {view.d_ap:.2f}")]
         shown += [(i, f"{KIND_NAMES[int(view.kinds[view.negatives == i][0])]}, d_an "

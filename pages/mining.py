@@ -18,7 +18,7 @@ from lessons import mining
 from lessons.quiz import Question
 from model import sweep, triplet
 from pages.common import (BLACK, BLUE, GREY, KIND_COLORS, ORANGE, ROLE_COLORS, SKY_BLUE, VERMILLION, check_yourself,
-                          lfw_embeddings, lfw_photos, lesson_header, plot, try_this)
+                          lesson_header, lfw_embeddings, lfw_photos, photo_index, plot, try_this)
 
 PAGE = "pages/mining.py"
 KINDS = ("hard", "semi-hard", "easy")
@@ -42,11 +42,6 @@ def batch_and_analysis(sha: str, people: int, photos: int, seed: int, unseen: bo
 @st.cache_data(show_spinner=False)
 def triplet_scales(sha: str, people: int, photos: int, _emb) -> list[mining.TripletScale]:
     return mining.triplet_scales(_emb.labels, _emb.trained_on, people, photos)
-
-
-@st.cache_resource(show_spinner=False)
-def photo_index(source: str, count: int, _faces) -> dict[str, int]:
-    return _faces.index()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -372,7 +367,7 @@ def find_photos(emb, batch):
     faces = lfw_photos("The face grid needs the LFW photos")
     if faces is None:
         return None, None
-    index = photo_index(faces.source, len(faces), faces)
+    index = photo_index(faces)
     missing = sum(emb.files[r] not in index for r in batch.rows)
     if missing:
         st.info(f"{missing} photos of this batch are not in the photo folder, so its people are listed by name.")
