@@ -261,19 +261,6 @@ def random_generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
 
-def mine(distances: torch.Tensor, labels: torch.Tensor, mining: str, margin: float, seed: int = 0) -> triplet.Triplets:
-    """The triplets `model.triplet`'s miner for `mining` returns (batch-all: `mine_all`)."""
-    if mining == "all":
-        return triplet.mine_all(distances, labels, margin)
-    if mining == "semi-hard":
-        return triplet.mine_semi_hard(distances, labels)
-    if mining == "hard":
-        return triplet.mine_hard(distances, labels)
-    if mining == "random":
-        return triplet.mine_random(distances, labels, random_generator(seed))
-    raise ValueError(f"mining must be one of {triplet.MINING}, not {mining!r}")
-
-
 def analyse_batch(embeddings: np.ndarray | torch.Tensor, labels: np.ndarray, margin: float,
                   seed: int = 0) -> BatchAnalysis:
     """Distances, triplet kinds, hardest positive / negative per anchor and every strategy's
@@ -295,7 +282,7 @@ def _analyse_batch(embeddings, labels, margin: float, seed: int) -> BatchAnalysi
     result = BatchAnalysis(d.numpy(), np.asarray(labels), margin, triplet.count_triplet_types(d, lab, margin),
                            hardest_p, hardest_n)
     for mining in triplet.MINING:
-        picked = mine(d, lab, mining, margin, seed)
+        picked = triplet.mine(d, lab, mining, margin, random_generator(seed))
         stats = triplet.triplet_loss_with_stats(emb, lab, margin, mining, random_generator(seed))
         kind, kinds = kinds_of(d, picked, margin)
         if len(picked):

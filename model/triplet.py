@@ -223,6 +223,21 @@ def mine_all(distances: torch.Tensor, labels: torch.Tensor, margin: float) -> Tr
     return Triplets(a[pair], p[pair], n)
 
 
+def mine(distances: torch.Tensor, labels: torch.Tensor, mining: str, margin: float,
+         generator: torch.Generator | None = None) -> Triplets:
+    """The triplets strategy `mining` (one of MINING) selects; "all" lists them with `mine_all`
+    (small batches only: the loss itself uses `batch_all_loss`), "random" draws from `generator`."""
+    if mining == "all":
+        return mine_all(distances, labels, margin)
+    if mining == "semi-hard":
+        return mine_semi_hard(distances, labels)
+    if mining == "hard":
+        return mine_hard(distances, labels)
+    if mining == "random":
+        return mine_random(distances, labels, generator)
+    raise ValueError(f"mining must be one of {MINING}, not {mining!r}")
+
+
 def valid_triplets(labels: torch.Tensor) -> Triplets:
     """Every valid triplet of a (small) batch, listed explicitly."""
     positive, negative = label_masks(labels)
@@ -284,12 +299,7 @@ def triplet_loss_with_stats(embeddings: torch.Tensor, labels: torch.Tensor, marg
     if mining == "all":
         loss, valid, active = batch_all_loss(distances, labels, margin)
         return LossResult(loss.to(embeddings.dtype), valid, active)
-    if mining == "semi-hard":
-        triplets = mine_semi_hard(distances, labels)
-    elif mining == "hard":
-        triplets = mine_hard(distances, labels)
-    else:
-        triplets = mine_random(distances, labels, generator)
+    triplets = mine(distances, labels, mining, margin, generator)
     terms = triplet_terms(distances, triplets, margin)
     loss = terms.mean() if len(triplets) else distances.sum() * 0.0
     return LossResult(loss.to(embeddings.dtype), len(triplets), int((terms > 0).sum()))

@@ -271,3 +271,21 @@ def test_facenet_batch_size_runs_in_quadratic_memory():
     assert int(rows["semi-hard"][0]) == int(rows["random"][0]) == 1800 * 39  # one per anchor-positive pair
     assert int(rows["hard"][0]) == 1800  # one per anchor
     assert float(rows["peak_growth_mb"][0]) < 1500  # O(B^2): a few 1800 x 1800 float64 matrices
+
+
+def test_mine_dispatches_to_each_strategys_miner():
+    from model.triplet import mine
+
+    g = torch.Generator().manual_seed(3)
+    emb = torch.nn.functional.normalize(torch.randn(12, 4, generator=g, dtype=torch.float64), dim=1)
+    labels = torch.arange(4).repeat_interleave(3)
+    d = squared_distances(emb)
+    expected = {"all": mine_all(d, labels, 0.3), "semi-hard": mine_semi_hard(d, labels), "hard": mine_hard(d, labels),
+                "random": mine_random(d, labels, torch.Generator().manual_seed(7))}
+    assert set(expected) == set(MINING)
+    for mining, want in expected.items():
+        got = mine(d, labels, mining, 0.3, torch.Generator().manual_seed(7))
+        for field in ("anchor", "positive", "negative"):
+            assert torch.equal(getattr(got, field), getattr(want, field)), (mining, field)
+    with pytest.raises(ValueError, match="mining must be one of"):
+        mine(d, labels, "hardest", 0.3)
