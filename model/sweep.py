@@ -23,7 +23,8 @@ SHIPPED_RUNS = Path(__file__).resolve().parent / "weights" / "runs"
 # Everything a plan's runs share; each run changes one or two fields of it.
 LESSONS_CPU_BASE = dict(dataset="lfw", split="devtrain", arch="inception", margin=0.2, mining="semi-hard",
                         optimizer="adagrad", lr=0.05, people_per_batch=32, images_per_person=4, steps=400,
-                        eval_every=50, checkpoint_every=0, view2=False, pca_baseline=False, seed=0, threads=1, quiet=True)
+                        eval_every=50, checkpoint_every=0, view2=False, pca_baseline=False, seed=0, threads=1, quiet=True,
+                        snapshots=9)  # the explorer set's embeddings at steps 0, 50, ..., 400
 
 PLANS: dict[str, dict[str, dict]] = {
     # Small enough for a 2-core CPU (about 4 min a run); the same recipe, one change per run.
@@ -35,6 +36,8 @@ PLANS: dict[str, dict[str, dict]] = {
         "alpha-1.0": dict(margin=1.0),
         "sgd": dict(optimizer="sgd"),
         "hardest-negatives": dict(mining="hard"),
+        "batch-all": dict(mining="all"),
+        "random-triplets": dict(mining="random"),
     },
 }
 

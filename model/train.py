@@ -216,6 +216,22 @@ def atomic_torch_save(obj, path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
+               cfg: TrainConfig, generator: torch.Generator, amp: bool = False):
+    """One optimisation step on one P x K batch (uint8 NHWC `images`, their `labels`): augment,
+    embed, mine and take the triplet loss as configured, step the optimiser. Returns the batch's
+    embeddings and the loss result (model.triplet.LossResult). The course's live training
+    takes the very same step."""
+    batch = augment(images, generator) if cfg.augment else images
+    with torch.autocast(device_type=images.device.type, dtype=torch.bfloat16, enabled=amp):
+        emb = model(to_model_input(batch))
+    result = triplet_loss_with_stats(emb.float(), labels, cfg.margin, cfg.mining, generator=generator)
+    optimizer.zero_grad(set_to_none=True)
+    result.loss.backward()
+    optimizer.step()
+    return emb, result
+
+
 def train(cfg: TrainConfig) -> dict:
     """Run training as configured; returns the model card (also written to --out)."""
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -284,17 +300,7 @@ def train(cfg: TrainConfig) -> dict:
         while step < steps:
             t0 = time.perf_counter()
             rows = torch.from_numpy(sampler.batch(step)).to(device)
-            gen = step_generator(cfg, rank, step)
-            batch = images[rows]
-            if cfg.augment:
-                batch = augment(batch, gen)
-            x = to_model_input(batch)
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
-                emb = model(x)
-            result = triplet_loss_with_stats(emb.float(), labels[rows], cfg.margin, cfg.mining, generator=gen)
-            optimizer.zero_grad(set_to_none=True)
-            result.loss.backward()
-            optimizer.step()
+            emb, result = train_step(model, optimizer, images[rows], labels[rows], cfg, step_generator(cfg, rank, step), amp)
             step += 1
             elapsed += time.perf_counter() - t0
             window["images"] += len(rows) * world

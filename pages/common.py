@@ -191,6 +191,26 @@ def lfw_embeddings():
     return None
 
 
+@st.cache_resource(show_spinner="Loading the embedding maps...")
+def _explorer_maps(path: str, modified_ns: int):
+    from model.maps import load_explorer_maps
+
+    return load_explorer_maps(path)
+
+
+def explorer_maps():
+    """The explorer's precomputed maps (`model.maps.ExplorerMaps`: the explorer set under every
+    comparison run and the shipped model), or None after saying what is wrong. Shipped with the
+    weights: no photos needed."""
+    from model.maps import EXPLORER_FILE
+
+    try:
+        return _explorer_maps(str(EXPLORER_FILE), _modified_ns(EXPLORER_FILE))
+    except (FileNotFoundError, ValueError) as err:
+        st.error(f"**The embedding maps cannot be read.** {err}", icon=":material/error:")
+        return None
+
+
 @st.cache_resource(show_spinner="Loading the LFW photos (the first time takes a few seconds)...")
 def _lfw_photos(data_folder: str):
     from model.data import load_lfw

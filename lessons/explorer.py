@@ -1,0 +1,348 @@
+"""Lesson 8, "Embedding explorer": the map of real face embeddings, how it changes with the margin,
+the mining and the training step, who is next to whom, and clustering.
+
+The maps are precomputed (`model.maps`, from the comparison runs of `model.sweep`); nothing here
+fits a UMAP. Distances are squared L2 distances between unit embeddings, as in the FaceNet paper
+(Schroff, Kalenichenko & Philbin, CVPR 2015), whose Sec. 1 names the three uses of one embedding:
+verification (a threshold on the distance), recognition (nearest neighbours) and clustering
+(agglomerative clustering of the embeddings).
+"""
+
+from __future__ import annotations
+
+import colorsys
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.maps import SHIPPED, ExplorerMaps, RunMap
+from model.sweep import Run
+
+MINING_NAMES = {
+    "semi-hard": "Semi-hard negatives (FaceNet)",
+    "all": "Batch-all: every active triplet",
+    "hard": "Hardest negatives (batch-hard)",
+    "random": "Random triplets",
+}
+TARGET_FAR = 1e-3
+SEEN_SYMBOL, UNSEEN_SYMBOL = "circle", "diamond-open"
+
+# --------------------------------------------------------------------------------------------
+# Which run a choice of margin and mining shows
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One map the explorer can show: a comparison run or the shipped model."""
+
+    run: str  # name in ExplorerMaps.runs
+    margin: float
+    mining: str
+    steps: tuple[int, ...]
+
+    @property
+    def is_shipped(self) -> bool:
+        return self.run == SHIPPED
+
+
+def choices(maps: ExplorerMaps, runs: dict[str, Run], shipped_card: dict) -> list[Choice]:
+    """Every map there is, with the margin and mining its run was trained with (from its card)."""
+    found = []
+    for name, run_map in maps.runs.items():
+        hp = (shipped_card if name == SHIPPED else runs[name].card if name in runs else {}).get("hyperparameters") or {}
+        if "margin" in hp and "mining" in hp:
+            found.append(Choice(name, float(hp["margin"]), str(hp["mining"]), tuple(int(s) for s in run_map.steps)))
+    return found
+
+
+def margins_for(all_choices: list[Choice], mining: str) -> list[float]:
+    """The margins the comparison runs cover for one mining strategy, smallest first."""
+    return sorted({c.margin for c in all_choices if c.mining == mining and not c.is_shipped})
+
+
+def minings(all_choices: list[Choice]) -> list[str]:
+    """The mining strategies the comparison runs cover, in the order of MINING_NAMES."""
+    have = {c.mining for c in all_choices if not c.is_shipped}
+    return [m for m in MINING_NAMES if m in have]
+
+
+def pick(all_choices: list[Choice], margin: float, mining: str) -> Choice:
+    """The comparison run with this mining and the margin nearest to `margin`."""
+    same = [c for c in all_choices if c.mining == mining and not c.is_shipped]
+    if not same:
+        raise KeyError(f"no comparison run uses {mining!r} mining")
+    return min(same, key=lambda c: abs(c.margin - margin))
+
+
+# --------------------------------------------------------------------------------------------
+# What the run's card says at a step
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    step: int
+    val_at_far: float | None  # VAL at FAR = 1e-3 on pairsDevTest (people never trained on)
+    accuracy: float | None  # pairsDevTest accuracy at the best threshold
+    active_fraction: float | None  # share of the mined triplets with a positive loss, near this step
+    measured_at: int | None  # the step the VAL and accuracy were measured at
+
+
+def metrics_at(card: dict, step: int) -> StepMetrics:
+    """The training record nearest to `step` of each quantity in a model card's history (the
+    final metrics for the last step, and for a card without history)."""
+    history = card.get("history") or []
+    last_step = int((card.get("hyperparameters") or {}).get("steps", -1))
+    metrics = card.get("metrics") or {}
+
+    def nearest(key: str) -> tuple[float | None, int | None]:
+        records = [r for r in history if r.get(key) is not None]
+        if not records:
+            return None, None
+        best = min(records, key=lambda r: abs(r["step"] - step))
+        return float(best[key]), int(best["step"])
+
+    if step >= last_step and "view1_devtest_accuracy" in metrics:
+        val, acc, at = metrics.get("view1_devtest_val_at_far_1e-3"), metrics["view1_devtest_accuracy"], last_step
+    else:
+        val, at = nearest("view1_devtest_val_at_far_1e-3")
+        acc, _ = nearest("view1_devtest_accuracy")
+    active, _ = nearest("active_fraction") if step > 0 else (None, None)
+    return StepMetrics(step, val, acc, active, at)
+
+
+# --------------------------------------------------------------------------------------------
+# The map
+# --------------------------------------------------------------------------------------------
+
+
+def person_colours(count: int) -> list[str]:
+    """`count` distinct colours: hues a golden angle apart, in three lightness bands. With 62
+    people colour alone cannot tell everyone apart, so the names are in the hover text and the
+    never-seen people also differ by marker shape."""
+    colours = []
+    for k in range(count):
+        hue = (k * 0.381966) % 1.0
+        light = (0.42, 0.58, 0.32)[k % 3]
+        r, g, b = colorsys.hls_to_rgb(hue, light, 0.75)
+        colours.append(f"rgb({int(r * 255)},{int(g * 255)},{int(b * 255)})")
+    return colours
+
+
+@dataclass(frozen=True)
+class ExtraPoint:
+    """A point that is not in the explorer set (a visitor's photo), drawn on top of the map."""
+
+    position: tuple[float, ...]
+    label: str
+    group: str = "Your photos"
+
+
+def _marker_trace(points: np.ndarray, rows: np.ndarray, dims: int, **fields) -> dict:
+    trace = {"type": "scattergl" if dims == 2 else "scatter3d", "mode": "markers",
+             "x": points[rows, 0].round(3).tolist(), "y": points[rows, 1].round(3).tolist(),
+             "customdata": rows.tolist(), **fields}
+    if dims == 3:
+        trace["z"] = points[rows, 2].round(3).tolist()
+    return trace
+
+
+def map_traces(maps: ExplorerMaps, points: np.ndarray, *, colour_by: np.ndarray | None = None,
+               selected: list[int] | tuple[int, ...] = (), extra: list[ExtraPoint] | tuple = (),
+               show_names: bool = False) -> list[dict]:
+    """Plotly traces of the map: the photos of people seen in training (filled circles), those of
+    people never seen (open diamonds), the selected photos ringed, extra points as stars, and the
+    people's names at their median position. `colour_by` (N,) ints recolours the photos (cluster
+    ids); by default each person has a colour. `customdata` of a photo is its row in the maps."""
+    dims = points.shape[1]
+    labels = maps.labels
+    groups = labels if colour_by is None else np.asarray(colour_by)
+    palette = person_colours(int(groups.max()) + 1 if len(groups) else 1)
+    colours = np.array(palette)[groups]
+    who = np.array(maps.names)[labels]
+    size = 5 if dims == 2 else 3
+    traces = []
+    for seen, name, symbol in ((True, "seen in training", SEEN_SYMBOL), (False, "never seen in training", UNSEEN_SYMBOL)):
+        rows = np.flatnonzero(maps.seen == seen)
+        if not len(rows):
+            continue
+        hover = [f"{who[i]}<br>{maps.files[i].rsplit('/', 1)[-1]}" + ("" if colour_by is None else f"<br>cluster {groups[i]}")
+                 for i in rows]
+        traces.append(_marker_trace(points, rows, dims, name=f"People {name}", text=hover,
+                                    hovertemplate="%{text}<extra></extra>",
+                                    marker={"color": colours[rows].tolist(), "symbol": symbol, "size": size,
+                                            "line": {"width": 1.2 if not seen else 0, "color": colours[rows].tolist()}}))
+    if len(selected):
+        rows = np.asarray(list(selected), dtype=np.int64)
+        traces.append(_marker_trace(points, rows, dims, name="Selected", text=[who[i] for i in rows],
+                                    hovertemplate="selected: %{text}<extra></extra>",
+                                    marker={"color": "rgba(0,0,0,0)", "size": 13 if dims == 2 else 7,
+                                            "line": {"width": 2.5, "color": "black"}}))
+    if show_names:
+        centres = np.array([np.median(points[labels == p], axis=0) for p in range(len(maps.names))])
+        trace = {"type": "scatter" if dims == 2 else "scatter3d", "mode": "text", "name": "Names",
+                 "x": centres[:, 0].round(3).tolist(), "y": centres[:, 1].round(3).tolist(),
+                 "text": [n.replace("_", " ") for n in maps.names], "textfont": {"size": 10},
+                 "hoverinfo": "skip"}
+        if dims == 3:
+            trace["z"] = centres[:, 2].round(3).tolist()
+        traces.append(trace)
+    for group in dict.fromkeys(p.group for p in extra):
+        pts = [p for p in extra if p.group == group]
+        xyz = np.array([p.position for p in pts], dtype=np.float64)
+        trace = {"type": "scatter" if dims == 2 else "scatter3d", "mode": "markers+text", "name": group,
+                 "x": xyz[:, 0].round(3).tolist(), "y": xyz[:, 1].round(3).tolist(),
+                 "text": [p.label for p in pts], "textposition": "top center",
+                 "marker": {"symbol": "star", "size": 18 if dims == 2 else 9, "color": "#E69F00",
+                            "line": {"width": 1.5, "color": "black"}}}
+        if dims == 3:
+            trace["z"] = xyz[:, 2].round(3).tolist()
+        traces.append(trace)
+    return traces
+
+
+def map_layout(dims: int) -> dict:
+    """Axes without ticks (UMAP's axes have no meaning), a glide between frames, and a constant
+    `uirevision` so a zoom survives a change of step or run."""
+    axis = {"showticklabels": False, "title": "", "zeroline": False, "showgrid": False}
+    layout = {"uirevision": "explorer-map", "transition": {"duration": 600, "easing": "cubic-in-out"},
+              "hovermode": "closest", "dragmode": "lasso" if dims == 2 else "orbit"}
+    if dims == 2:
+        layout |= {"xaxis": axis, "yaxis": axis | {"scaleanchor": "x"}}
+    else:
+        layout["scene"] = {"xaxis": axis, "yaxis": axis, "zaxis": axis, "aspectmode": "data"}
+    return layout
+
+
+def selected_rows(selection: dict | None, limit: int | None = None) -> list[int]:
+    """Rows of the explorer set picked on the map, from Streamlit's Plotly selection state
+    (`{"points": [{"customdata": row, ...}], ...}`), in the order picked, without repeats. Points of
+    other traces (names, visitors' photos) carry no row and are left out."""
+    rows = []
+    for point in (selection or {}).get("points", []):
+        data = point.get("customdata")
+        if isinstance(data, list):
+            data = data[0] if data else None
+        if isinstance(data, (int, float)) and not isinstance(data, bool) and int(data) == data and int(data) not in rows:
+            rows.append(int(data))
+    return rows[:limit] if limit else rows
+
+
+# --------------------------------------------------------------------------------------------
+# Neighbours and distances
+# --------------------------------------------------------------------------------------------
+
+
+def squared_distances_to(embeddings: np.ndarray, row: np.ndarray | int) -> np.ndarray:
+    """Squared L2 distances from the photo(s) `row` to every photo, (N,) or (len(row), N)."""
+    e = embeddings.astype(np.float64)
+    q = e[row]
+    return np.maximum(2.0 - 2.0 * q @ e.T, 0.0)
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    row: int
+    distance: float  # squared L2
+    same_person: bool
+
+
+def nearest_neighbours(embeddings: np.ndarray, labels: np.ndarray, row: int, k: int = 5) -> list[Neighbour]:
+    """The k photos nearest to photo `row` (itself left out), nearest first."""
+    d = squared_distances_to(embeddings, row)
+    d[row] = np.inf
+    order = np.argsort(d, kind="stable")[:k]
+    return [Neighbour(int(i), float(d[i]), bool(labels[i] == labels[row])) for i in order]
+
+
+def threshold_at_far(embeddings: np.ndarray, labels: np.ndarray, rows: np.ndarray,
+                     target_far: float = TARGET_FAR) -> tuple[float, float]:
+    """(threshold, VAL) at FAR = target_far over every pair of the photos `rows`: the explorer's
+    own verification threshold, measured at each step on the people never seen in training."""
+    from model.evaluate import all_pairs, pair_distances, val_at_far
+
+    left, right, same = all_pairs(labels[rows])
+    d = pair_distances(embeddings[rows], left, right)
+    val, threshold = val_at_far(d, same, target_far)
+    return threshold, val
+
+
+# --------------------------------------------------------------------------------------------
+# Clustering
+# --------------------------------------------------------------------------------------------
+
+LINKAGES = {
+    "average": "Average linkage: two clusters merge when their photos are this close on average",
+    "complete": "Complete linkage: when even their farthest photos are this close",
+    "single": "Single linkage: when any one photo of each is this close (prone to chaining)",
+}
+
+
+def cluster_tree(embeddings: np.ndarray, linkage: str = "average") -> np.ndarray:
+    """The agglomerative clustering of the embeddings under squared L2 distance (scipy's linkage
+    matrix): cut it at any threshold with `clusters_at`."""
+    from scipy.cluster.hierarchy import linkage as scipy_linkage
+    from scipy.spatial.distance import pdist
+
+    return scipy_linkage(pdist(embeddings.astype(np.float64), "sqeuclidean"), method=linkage)
+
+
+def clusters_at(tree: np.ndarray, threshold: float) -> np.ndarray:
+    """(N,) cluster ids 0..C-1, largest cluster first: the clusters whose merges all happened at
+    a squared distance of at most `threshold`."""
+    from scipy.cluster.hierarchy import fcluster
+
+    raw = fcluster(tree, t=threshold, criterion="distance")
+    ids, counts = np.unique(raw, return_counts=True)
+    order = ids[np.argsort(-counts, kind="stable")]
+    relabel = np.empty(raw.max() + 1, dtype=np.int64)
+    relabel[order] = np.arange(len(order))
+    return relabel[raw]
+
+
+@dataclass(frozen=True)
+class ClusterScores:
+    clusters: int
+    people: int
+    singletons: int  # clusters of one photo
+    pair_precision: float  # of the pairs put in one cluster, the share that are one person
+    pair_recall: float  # of the same-person pairs, the share put in one cluster
+    adjusted_rand: float  # agreement with the true people, 0 by chance, 1 when identical
+    homogeneity: float  # 1 when every cluster holds one person only
+    completeness: float  # 1 when every person is in one cluster only
+
+
+def cluster_scores(clusters: np.ndarray, labels: np.ndarray) -> ClusterScores:
+    """How well clusters match people, by pairs of photos and by scikit-learn's scores."""
+    from sklearn import metrics
+
+    contingency = metrics.cluster.contingency_matrix(labels, clusters, sparse=True)
+    both = float((contingency.data.astype(np.float64) * (contingency.data - 1) / 2).sum())
+    cluster_sizes = np.bincount(clusters).astype(np.float64)
+    person_sizes = np.bincount(labels).astype(np.float64)
+    together = float((cluster_sizes * (cluster_sizes - 1) / 2).sum())
+    same = float((person_sizes * (person_sizes - 1) / 2).sum())
+    h, c, _ = metrics.homogeneity_completeness_v_measure(labels, clusters)
+    return ClusterScores(
+        clusters=len(cluster_sizes), people=int((person_sizes > 0).sum()), singletons=int((cluster_sizes == 1).sum()),
+        pair_precision=both / together if together else 1.0, pair_recall=both / same if same else 1.0,
+        adjusted_rand=float(metrics.adjusted_rand_score(labels, clusters)), homogeneity=float(h), completeness=float(c))
+
+
+def cluster_table(clusters: np.ndarray, labels: np.ndarray, names: list[str], top: int = 12) -> list[dict]:
+    """The largest clusters: size, the person most of it shows, and that person's share."""
+    rows = []
+    for cid in range(min(top, int(clusters.max()) + 1)):
+        members = labels[clusters == cid]
+        counts = np.bincount(members, minlength=len(names))
+        main = int(np.argmax(counts))
+        rows.append({"cluster": cid, "photos": int(len(members)), "mostly": names[main].replace("_", " "),
+                     "share of that person": float(counts[main] / len(members)),
+                     "of their photos": float(counts[main] / max(int((labels == main).sum()), 1)),
+                     "people in it": int((counts > 0).sum())})
+    return rows
+
+
+def run_map(maps: ExplorerMaps, choice: Choice) -> RunMap:
+    return maps.runs[choice.run]

@@ -1,0 +1,462 @@
+"""Lesson 8, "Embedding explorer": the map of 3,023 real LFW photos as the comparison runs trained
+them (pick alpha, the mining and the step) or as the shipped model sees them; selection shows faces
+and neighbours, clustering cuts the embedding at a threshold, and a short run trains live on the
+CPU. Layout only: the numbers come from lessons/explorer.py and lessons/live_training.py."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import streamlit as st
+
+from lessons import explorer as ex
+from lessons import live_training as live
+from lessons.quiz import Question
+from model import sweep
+from model.maps import SHIPPED
+from pages.common import (BLUE, GREY, ORANGE, VERMILLION, chart, check_yourself, data_path, explorer_maps,
+                          face_model, lesson_header, lfw_photos, photo_index, plot, try_this)
+
+PAPER = "Schroff, Kalenichenko & Philbin, *FaceNet*, CVPR 2015"
+MAP_KEY = "explorer_map"
+MAX_SELECTED = 6
+
+# --------------------------------------------------------------------------------------------
+# Cached computations: per (run, step), shared by every session
+# --------------------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def run_cards(stamp: tuple) -> dict[str, sweep.Run]:
+    return sweep.load_runs("lessons-cpu")
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def embeddings_at(run: str, step: int, _maps) -> np.ndarray:
+    return _maps.runs[run].embeddings(step)
+
+
+@st.cache_resource(show_spinner="Building the cluster tree of this map (once per step)...", max_entries=64)
+def cluster_tree(run: str, step: int, linkage: str, _maps) -> np.ndarray:
+    return ex.cluster_tree(embeddings_at(run, step, _maps), linkage)
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def explorer_threshold(run: str, step: int, _maps) -> tuple[float, float]:
+    unseen = np.flatnonzero(~_maps.seen)
+    return ex.threshold_at_far(embeddings_at(run, step, _maps), _maps.labels, unseen)
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def clusters(run: str, step: int, linkage: str, threshold: float, _maps) -> tuple[np.ndarray, ex.ClusterScores]:
+    found = ex.clusters_at(cluster_tree(run, step, linkage, _maps), threshold)
+    return found, ex.cluster_scores(found, _maps.labels)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cluster_curve(run: str, step: int, linkage: str, _maps) -> dict[str, list[float]]:
+    grid = np.round(np.linspace(0.05, 2.0, 40), 3)
+    scores = [clusters(run, step, linkage, float(t), _maps)[1] for t in grid]
+    return {"threshold": grid.tolist(), "clusters": [s.clusters for s in scores],
+            "adjusted_rand": [s.adjusted_rand for s in scores]}
+
+
+@st.cache_resource(show_spinner="Loading the photos for the live run...")
+def live_set(which: str, data_folder: str):
+    from model.data import load_olivetti
+
+    if which == "olivetti":
+        return live.olivetti_set(load_olivetti(data_folder or None))
+    return None  # LFW: built from the shared LFW photos below
+
+
+@st.cache_resource(show_spinner=False)
+def live_lfw_set(source: str, count: int, _faces):
+    return live.lfw_set(_faces)
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------
+
+lesson_header("pages/explorer.py")
+st.markdown(
+    f"""
+A face embedding puts every photo at a point in 128 dimensions, and the triplet loss pulls photos of
+one person together and pushes other people away ({PAPER}, Sec. 3.1). To look at it we squash the 128
+dimensions into a map with UMAP: photos that are close in the embedding stay close on the map
+(distances *between* far-apart groups on the map mean little). The photos are the **62 LFW people with
+at least 20 photos** (3,023 photos). Filled circles are people the model trained on; open diamonds are
+people it **never saw**, the honest test.
+""")
+
+maps = explorer_maps()
+if maps is None:
+    st.stop()
+model = face_model()  # for the shipped model's card; the comparison runs need no model
+runs = run_cards(sweep.runs_stamp("lessons-cpu"))
+all_choices = ex.choices(maps, runs, model.card if model is not None else {})
+comparison = [c for c in all_choices if not c.is_shipped]
+shipped = next((c for c in all_choices if c.is_shipped), None)
+
+if not comparison and shipped is None:
+    st.error("The embedding maps hold no run this page knows about: rebuild them with `python -m model.maps`.",
+             icon=":material/error:")
+    st.stop()
+
+# ---- controls -----------------------------------------------------------------------------
+sources = (["runs"] if comparison else []) + (["shipped"] if shipped else [])
+source_names = {"runs": "Comparison runs: choose alpha, mining and step", "shipped": "The shipped model"}
+source = st.segmented_control("Which model", sources, format_func=source_names.get, default=sources[0],
+                              key="model", bind="query-params") or sources[0]
+
+col_a, col_b, col_c = st.columns([1.2, 1.2, 1])
+if source == "runs":
+    mining_options = ex.minings(comparison)
+    with col_a:
+        mining = st.selectbox("Mining", mining_options, format_func=ex.MINING_NAMES.get, key="mining",
+                              bind="query-params")
+    margins = ex.margins_for(comparison, mining)
+    if st.session_state.get("alpha") not in margins:  # first visit, or a mining run at other margins
+        st.session_state["alpha"] = 0.2 if 0.2 in margins else margins[0]  # (a link's ?alpha= still wins)
+    with col_b:
+        alpha = st.select_slider("Margin alpha", margins, key="alpha", bind="query-params",
+                                 disabled=len(margins) == 1,
+                                 help=None if len(margins) > 1 else "This mining was run at alpha = 0.2 only.")
+    choice = ex.pick(comparison, alpha, mining)
+else:
+    choice = shipped
+run_map = maps.runs[choice.run]
+card = (model.card if model is not None else {}) if choice.is_shipped else runs[choice.run].card
+steps = list(choice.steps)
+
+if st.session_state.get("step") not in steps:
+    st.session_state["step"] = steps[-1]
+playing = st.session_state.get("explorer_playing", False)
+
+
+def start_playing() -> None:
+    st.session_state["explorer_playing"] = True
+    if st.session_state.get("step") == steps[-1]:
+        st.session_state["step"] = steps[0]
+
+
+def stop_playing() -> None:
+    st.session_state["explorer_playing"] = False
+
+
+with col_c:
+    if len(steps) > 1:
+        step = st.select_slider("Training step", steps, key="step", bind="query-params")
+        if playing:
+            st.button("Pause", icon=":material/pause:", on_click=stop_playing, key="pause")
+        else:
+            st.button("Play training", icon=":material/play_arrow:", on_click=start_playing, key="play")
+    else:
+        step = steps[0]
+        st.markdown(f"**Training step** {step:,} (the shipped model's last)")
+
+col_d, col_e, col_f = st.columns(3)
+with col_d:
+    dims = 3 if st.segmented_control("View", ["2-D", "3-D"], default="2-D", key="view",
+                                     bind="query-params") == "3-D" else 2
+with col_e:
+    colour = st.segmented_control("Colour by", ["person", "cluster"], default="person", key="colour",
+                                  bind="query-params") or "person"
+with col_f:
+    show_names = st.toggle("Names on the map", key="names", bind="query-params")
+
+if not choice.is_shipped:
+    st.caption(f"Run **{choice.run}**: alpha = {choice.margin}, {ex.MINING_NAMES[choice.mining]}, AdaGrad, "
+               "400 steps of 32 people x 4 photos on the CPU of a 2-core laptop (about 4 minutes a run), from "
+               "the same untrained network. These are CPU runs, trained by `python -m model.sweep`; a longer "
+               "GPU sweep with the same script will replace them.")
+
+# ---- metrics beside the map ---------------------------------------------------------------
+m = ex.metrics_at(card, step)
+threshold, explorer_val = explorer_threshold(choice.run, step, maps)
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("VAL at FAR = 1e-3", "n/a" if m.val_at_far is None else f"{m.val_at_far:.1%}",
+          help=f"pairsDevTest (people never trained on), measured at step {m.measured_at}.")
+c2.metric("Accuracy (pairsDevTest)", "n/a" if m.accuracy is None else f"{m.accuracy:.1%}",
+          help=f"At the best threshold, measured at step {m.measured_at}.")
+c3.metric("Active triplets", "n/a" if m.active_fraction is None else f"{m.active_fraction:.0%}",
+          help="Share of the mined triplets with a positive loss in the training batches near this step.")
+c4.metric("Threshold at FAR = 1e-3", f"{threshold:.3f}",
+          help="The squared distance below which two photos count as one person, chosen so that one pair of "
+               "different never-seen explorer people in a thousand is accepted, at this step.")
+
+# ---- the map ------------------------------------------------------------------------------
+linkage = st.session_state.get("linkage", "average")
+cut = float(st.session_state.get("cut", 0.6))
+cluster_ids, scores = clusters(choice.run, step, linkage, cut, maps)
+points = run_map.points(step, dims)
+
+# The chart's own selection state starts empty whenever the figure changes (a new step, a new
+# run), so the last non-empty selection is kept here until the user clears it.
+event_rows = ex.selected_rows((st.session_state.get(MAP_KEY) or {}).get("selection"), MAX_SELECTED)
+if event_rows:
+    st.session_state["explorer_selected"] = event_rows
+picked_names = st.session_state.get("pick_people") or []
+name_rows = [int(np.flatnonzero(maps.labels == maps.names.index(n))[0]) for n in picked_names if n in maps.names]
+selected = list(dict.fromkeys(st.session_state.get("explorer_selected", []) + name_rows))[:MAX_SELECTED]
+
+
+def clear_selection() -> None:
+    st.session_state["explorer_selected"] = []
+    st.session_state["pick_people"] = []
+
+
+traces = ex.map_traces(maps, points, colour_by=cluster_ids if colour == "cluster" else None, selected=selected,
+                       show_names=show_names)
+title = (f"{'Shipped model' if choice.is_shipped else choice.run}, step {step:,}"
+         + (f": {scores.clusters} clusters at {cut:.2f}" if colour == "cluster" else ""))
+plot(chart(traces, title, height=620, **ex.map_layout(dims)), key=MAP_KEY, on_select="rerun",
+             selection_mode=("points", "box", "lasso"))
+st.caption("Select photos on the map (click, or drag a box or lasso in 2-D) to see their faces and neighbours. "
+           "Hover for names. The axes of a UMAP map have no units.")
+
+# ---- selection: faces, neighbours, distance ------------------------------------------------
+st.subheader("Who is next to whom")
+p1, p2 = st.columns([4, 1], vertical_alignment="bottom")
+p1.multiselect("Or pick people by name (their first photo)", maps.names, key="pick_people",
+               max_selections=MAX_SELECTED, format_func=lambda n: n.replace("_", " "))
+p2.button("Clear selection", icon=":material/deselect:", on_click=clear_selection, disabled=not selected,
+          key="clear_selection")
+photos = lfw_photos("Showing the faces needs the LFW photos")
+rows_of = photo_index(photos) if photos is not None else {}
+embeddings = embeddings_at(choice.run, step, maps)
+
+
+def face(row: int):
+    r = rows_of.get(maps.files[row])
+    return None if r is None else photos.images[r]
+
+
+def who(row: int) -> str:
+    return maps.names[maps.labels[row]].replace("_", " ")
+
+
+if not selected:
+    st.info("Nothing selected yet: click a point on the map, or pick a person above.", icon=":material/touch_app:")
+for row in selected:
+    with st.container(border=True):
+        neighbours = ex.nearest_neighbours(embeddings, maps.labels, row, k=5)
+        cols = st.columns(6)
+        with cols[0]:
+            image = face(row)
+            if image is not None:
+                st.image(image, width=96)
+            st.markdown(f"**{who(row)}**  \n{'seen' if maps.seen[row] else 'never seen'} in training")
+        for col, n in zip(cols[1:], neighbours):
+            with col:
+                image = face(n.row)
+                if image is not None:
+                    st.image(image, width=96)
+                mark = "same person" if n.same_person else "someone else"
+                st.markdown(f"{who(n.row)}  \nd² = {n.distance:.3f}  \n:{'green' if n.same_person else 'red'}[{mark}]")
+if len(selected) >= 2:
+    a, b = selected[:2]
+    d = float(ex.squared_distances_to(embeddings, a)[b])
+    same_person = maps.labels[a] == maps.labels[b]
+    verdict = "the same person" if d <= threshold else "two different people"
+    right = (d <= threshold) == same_person
+    st.markdown(f"**{who(a)}** and **{who(b)}**: squared distance **{d:.3f}** against the threshold "
+                f"**{threshold:.3f}** (FAR = 1e-3 at this step), so the model says **{verdict}**, "
+                + (":green[which is right]." if right else ":red[which is wrong]."))
+    relation = r"\le" if d <= threshold else ">"
+    st.latex(rf"\lVert f(x_a) - f(x_b) \rVert_2^2 = {d:.3f} \;{relation}\; {threshold:.3f}")
+
+# ---- clustering ---------------------------------------------------------------------------
+st.subheader("Clustering: the embedding's third use")
+st.markdown(
+    f"""
+FaceNet names three uses of one embedding: verification (is it the same person: a threshold),
+recognition (who is it: nearest neighbours) and clustering (find the people in a pile of photos),
+for which the paper uses agglomerative clustering ({PAPER}, Sec. 1 and Fig. 7). Here the photos of this
+map are merged, closest first, until the next merge would join groups farther apart than the
+threshold. Each person should end up in exactly one cluster, and alone in it.
+""")
+k1, k2 = st.columns([1, 2])
+with k1:
+    st.radio("Linkage", list(ex.LINKAGES), key="linkage", bind="query-params", captions=list(ex.LINKAGES.values()))
+with k2:
+    st.slider("Merge threshold (squared distance)", 0.05, 2.0, 0.6, 0.05, key="cut", bind="query-params")
+    st.caption("Tip: set \"Colour by\" to cluster to see the clusters on the map.")
+s1, s2, s3, s4 = st.columns(4)
+s1.metric("Clusters", f"{scores.clusters:,}", f"{scores.clusters - scores.people:+,} vs {scores.people} people",
+          delta_color="off")
+s2.metric("Pairs in a cluster that are one person", f"{scores.pair_precision:.0%}")
+s3.metric("One person's pairs kept together", f"{scores.pair_recall:.0%}")
+s4.metric("Adjusted Rand index", f"{scores.adjusted_rand:.2f}", help="1: clusters are exactly the people; 0: chance.")
+curve = cluster_curve(choice.run, step, linkage, maps)
+left, right = st.columns(2)
+with left:
+    plot(chart([{"type": "scatter", "x": curve["threshold"], "y": curve["clusters"], "mode": "lines", "name": "clusters",
+                 "line": {"color": BLUE}},
+                {"type": "scatter", "x": [curve["threshold"][0], curve["threshold"][-1]], "y": [scores.people] * 2,
+                 "mode": "lines", "name": f"{scores.people} people", "line": {"color": GREY, "dash": "dot"}}],
+               "Clusters against the threshold", height=330, xaxis={"title": "merge threshold (squared distance)"},
+               yaxis={"title": "clusters", "type": "log"},
+               shapes=[{"type": "line", "x0": cut, "x1": cut, "y0": 0, "y1": 1, "yref": "paper",
+                        "line": {"color": "black", "dash": "dash"}}]), key="cluster_count")
+with right:
+    plot(chart([{"type": "scatter", "x": curve["threshold"], "y": curve["adjusted_rand"], "mode": "lines",
+                 "name": "adjusted Rand index", "line": {"color": ORANGE}}],
+               "How well clusters match people", height=330, xaxis={"title": "merge threshold (squared distance)"},
+               yaxis={"title": "adjusted Rand index", "range": [0, 1]},
+               shapes=[{"type": "line", "x0": cut, "x1": cut, "y0": 0, "y1": 1, "yref": "paper",
+                        "line": {"color": "black", "dash": "dash"}}]), key="cluster_quality")
+with st.expander("The largest clusters"):
+    st.dataframe(ex.cluster_table(cluster_ids, maps.labels, maps.names), hide_index=True,
+                 column_config={"share of that person": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+                                "of their photos": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
+
+# ---- train it yourself ----------------------------------------------------------------------
+st.subheader("Train it yourself, live")
+run_margin = choice.margin if not choice.is_shipped else 0.2
+run_mining = choice.mining if not choice.is_shipped else "semi-hard"
+st.markdown(
+    f"""
+Start a short run from scratch with the alpha and mining chosen above (alpha = {run_margin},
+{ex.MINING_NAMES[run_mining]}). It takes the very training step the shipped model was trained
+with, on a small set, with a half-width network on 32 x 32 crops so that {live.LIVE_STEPS} steps take
+well under a minute on a laptop CPU. The live map is a PCA of the embeddings (a UMAP fit per update would
+be too slow); watch the held-out people, whom the run never trains on.
+""")
+live_sets = {"olivetti": "Olivetti (40 people x 10 photos)", "lfw": f"LFW ({live.LFW_PEOPLE} people with the most photos)"}
+which = st.radio("Photos", list(live_sets), format_func=live_sets.get, horizontal=True, key="live_set")
+
+
+def start_live() -> None:
+    st.session_state["live_running"] = True
+    st.session_state.pop("live_last", None)
+
+
+def stop_live() -> None:
+    st.session_state["live_running"] = False
+    st.session_state["live_stopped"] = True
+
+
+def draw_live(update: live.LiveUpdate, live_photos: live.LiveSet, slot) -> None:
+    held = live_photos.held_out[live_photos.labels]
+    colours = np.array(ex.person_colours(len(live_photos.names)))[live_photos.labels]
+    names = np.array([n.replace("_", " ") for n in live_photos.names])[live_photos.labels]
+    traces = []
+    for flag, label, symbol in ((False, "trained on", ex.SEEN_SYMBOL), (True, "held out", ex.UNSEEN_SYMBOL)):
+        rows = np.flatnonzero(held == flag)
+        traces.append({"type": "scatter", "mode": "markers", "name": label, "x": update.points[rows, 0].round(3).tolist(),
+                       "y": update.points[rows, 1].round(3).tolist(), "text": names[rows].tolist(),
+                       "hovertemplate": "%{text}<extra></extra>",
+                       "marker": {"color": colours[rows].tolist(), "symbol": symbol, "size": 7,
+                                  "line": {"width": 1.2, "color": colours[rows].tolist()}}})
+    steps_done = [c["step"] for c in update.curve]
+    acc_steps, acc = zip(*update.held_out_accuracy)
+    with slot.container():
+        left, right = st.columns([3, 2])
+        with left:
+            plot(chart(traces, f"Live map (PCA), step {update.step} of {update.steps}", height=420,
+                       **ex.map_layout(2) | {"transition": {"duration": 300}}), key=f"live_map_{update.step}")
+        with right:
+            plot(chart([{"type": "scatter", "x": steps_done, "y": [c["loss"] for c in update.curve], "name": "loss",
+                         "line": {"color": VERMILLION}},
+                        {"type": "scatter", "x": steps_done, "y": [c["active_fraction"] for c in update.curve],
+                         "name": "active triplets", "line": {"color": ORANGE}},
+                        {"type": "scatter", "x": list(acc_steps), "y": list(acc), "name": "held-out accuracy",
+                         "line": {"color": BLUE}}],
+                       "Loss, active share, held-out accuracy", height=420, xaxis={"title": "step", "range": [0, update.steps]},
+                       yaxis={"range": [0, 1]}), key=f"live_curves_{update.step}")
+
+
+if which == "olivetti":
+    try:
+        live_photos = live_set("olivetti", data_path())
+    except FileNotFoundError:
+        live_photos = None
+        st.info("The Olivetti faces were not found. Pick LFW, or see the sidebar for where the data goes.",
+                icon=":material/photo_library:")
+else:
+    faces = lfw_photos("Training on LFW needs the LFW photos")
+    live_photos = live_lfw_set(faces.source, len(faces), faces) if faces is not None else None
+
+if live_photos is not None:
+    st.caption(live_photos.description + ".")
+    running = st.session_state.get("live_running", False)
+    b1, b2, _ = st.columns([1, 1, 3])
+    b1.button("Start a run", icon=":material/play_arrow:", on_click=start_live, disabled=running, key="live_start")
+    b2.button("Stop", icon=":material/stop:", on_click=stop_live, disabled=not running, key="live_stop")
+    progress = st.progress(0.0, text="Not started")
+    slot = st.empty()
+    if running:
+        st.session_state.pop("live_stopped", None)
+        for update in live.live_run(live_photos, run_margin, run_mining, steps=live.LIVE_STEPS):
+            st.session_state["live_last"] = update
+            progress.progress(update.step / update.steps,
+                              text=f"Step {update.step} of {update.steps} ({update.elapsed_s:.1f} s)")
+            draw_live(update, live_photos, slot)
+        st.session_state["live_running"] = False
+        st.rerun()  # redraw the buttons: the run is over
+    elif (last := st.session_state.get("live_last")) is not None:
+        stopped = st.session_state.get("live_stopped")
+        progress.progress(last.step / last.steps, text=(f"Stopped at step {last.step}" if stopped and not last.done
+                                                        else f"Finished: {last.steps} steps in {last.elapsed_s:.1f} s"))
+        draw_live(last, live_photos, slot)
+
+try_this(
+    "Play the training of **alpha = 0.2, semi-hard** from step 0. When do the first groups of faces appear? "
+    "Which people separate first?",
+    "Switch the mining to **hardest negatives**. The run collapses: every photo ends up at one point and the loss "
+    "stays at alpha. What does the map show, and what does the clustering make of it?",
+    "Select a photo of someone **never seen** in training (an open diamond). Are its nearest neighbours the same "
+    "person? Compare with someone who was in the training set.",
+    "Colour by cluster and move the merge threshold from 0.1 to 2. Where does the number of clusters cross 62, and "
+    "is that where the adjusted Rand index peaks?",
+)
+
+check_yourself([
+    Question(
+        "Two groups of photos are far apart on the UMAP map. What can you conclude?",
+        ("Their embeddings are far apart, and the map distance tells how far",
+         "Little beyond 'they are not neighbours': UMAP keeps neighbourhoods, not large distances",
+         "They must be people of different ages"),
+        "Little beyond 'they are not neighbours': UMAP keeps neighbourhoods, not large distances",
+        "UMAP is built from each photo's nearest neighbours, so it keeps who is next to whom but can stretch or "
+        "shrink the space between groups. Real distances are measured in the embedding (the neighbours above).",
+        {"Their embeddings are far apart, and the map distance tells how far":
+             "UMAP is built from each photo's nearest neighbours only. Does it promise anything about far-apart groups?",
+         "They must be people of different ages": "The map knows nothing about age: it only keeps neighbours."}),
+    Question(
+        "With the hardest-negatives run, what happens to the map as training goes on?",
+        ("It collapses: the network maps every face to nearly the same point, and the loss stays at alpha",
+         "It separates the people faster than semi-hard mining",
+         "Nothing changes: mining only changes the speed of training"),
+        "It collapses: the network maps every face to nearly the same point, and the loss stays at alpha",
+        "The hardest negatives of a batch are often the most extreme or mislabelled photos; chasing them from the start "
+        "drives the network to the trivial solution f(x) = constant, where every triplet's loss is exactly alpha. "
+        "That is why FaceNet selects semi-hard negatives (Sec. 3.2).",
+        {"It separates the people faster than semi-hard mining":
+             "Play that run from step 0 and look at the VAL beside the map. Does it rise?",
+         "Nothing changes: mining only changes the speed of training":
+             "Compare the map of the hardest-negatives run at step 400 with the semi-hard one."}),
+    Question(
+        "Raising the merge threshold of the clustering...",
+        ("...makes more, smaller clusters",
+         "...merges more photos: fewer, bigger clusters, which may mix people",
+         "...does not change the clusters, only their colours"),
+        "...merges more photos: fewer, bigger clusters, which may mix people",
+        "A higher threshold lets groups merge that are farther apart, so clusters grow and the risk of putting two "
+        "people in one cluster rises: the pairs kept together go up while the pairs that are one person go down.",
+        {"...makes more, smaller clusters": "Watch the 'Clusters' number while you move the threshold to the right.",
+         "...does not change the clusters, only their colours": "Watch the 'Clusters' number while you move the threshold."}),
+], key="explorer")
+
+# ---- play: advance one snapshot per rerun ----------------------------------------------------
+if playing and len(steps) > 1:
+    here = steps.index(step)
+    if here + 1 < len(steps):
+        time.sleep(0.7)  # long enough for the map's glide to finish
+        st.session_state["step"] = steps[here + 1]
+    else:
+        st.session_state["explorer_playing"] = False
+    st.rerun()

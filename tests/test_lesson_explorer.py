@@ -1,0 +1,207 @@
+"""The explorer's logic on the shipped maps (model/weights/explorer.npz) and run cards: the maps
+are consistent with the shipped LFW embeddings, runs are chosen by their cards, neighbours and
+clusters are right, selection events are read as Streamlit sends them, and the live run trains."""
+
+import numpy as np
+import pytest
+
+from lessons import explorer as ex
+from lessons import live_training as live
+from model import maps as mp
+from model.sweep import load_runs
+
+
+@pytest.fixture(scope="module")
+def maps():
+    return mp.load_explorer_maps()
+
+
+@pytest.fixture(scope="module")
+def shipped_card():
+    from model.embed import load_model
+
+    return load_model().card
+
+
+def test_explorer_set_is_the_62_lfw_people_with_at_least_20_photos(maps, shipped_embeddings):
+    assert len(maps.names) == 62 and len(maps) == 3023
+    assert np.bincount(maps.labels).min() >= 20
+    assert 0 < maps.trained_on.sum() < 62  # both seen and never-seen people
+    # The shipped map holds exactly the shipped model's embeddings of these photos (up to int8 rounding).
+    index = shipped_embeddings.index()
+    rows = [index[f] for f in maps.files]
+    stored = maps.runs[mp.SHIPPED].embeddings(maps.runs[mp.SHIPPED].steps[-1])
+    assert np.abs(stored - shipped_embeddings.embeddings[rows]).max() < 0.01
+    assert [shipped_embeddings.names[shipped_embeddings.labels[r]] for r in rows] == [maps.names[l] for l in maps.labels]
+
+
+def test_int8_storage_moves_squared_distances_by_little(shipped_embeddings):
+    e = shipped_embeddings.embeddings[:500]
+    back = mp.dequantize(mp.quantize(e))
+    d_true = ((e[:, None] - e[None]) ** 2).sum(-1)
+    d_back = ((back[:, None] - back[None]) ** 2).sum(-1)
+    assert np.abs(d_true - d_back).max() < 0.01
+    assert np.allclose(np.linalg.norm(back, axis=1), 1.0, atol=1e-5)
+
+
+def test_every_run_map_has_a_frame_per_step_and_finite_points(maps):
+    for run in maps.runs.values():
+        assert run.xy.shape == (len(run.steps), len(maps), 2) and run.xyz.shape[2] == 3
+        assert run.codes.shape == (len(run.steps), len(maps), 128 + 4)
+        assert np.isfinite(run.xy).all() and np.isfinite(run.xyz).all()
+
+
+def test_comparison_runs_share_the_untrained_start_and_then_differ(maps):
+    runs = [r for n, r in maps.runs.items() if n != mp.SHIPPED]
+    if len(runs) < 2:
+        pytest.skip("the comparison runs' maps are not built")
+    first = runs[0]
+    for other in runs[1:]:
+        assert np.array_equal(first.codes[0], other.codes[0])  # one untrained network (seed 0)
+        assert np.allclose(first.xy[0], other.xy[0])  # one shared layout at step 0
+        assert not np.array_equal(first.codes[-1], other.codes[-1])
+
+
+def test_choices_come_from_the_run_cards(maps, shipped_card):
+    runs = load_runs("lessons-cpu")
+    found = ex.choices(maps, runs, shipped_card)
+    by_run = {c.run: c for c in found}
+    assert mp.SHIPPED in by_run and by_run[mp.SHIPPED].margin == shipped_card["hyperparameters"]["margin"]
+    for name, choice in by_run.items():
+        if name != mp.SHIPPED:
+            assert choice.margin == runs[name].margin and choice.mining == runs[name].mining
+            assert list(choice.steps) == list(maps.runs[name].steps)
+    if "alpha-0.5" in by_run:
+        assert ex.pick(found, 0.5, "semi-hard").run == "alpha-0.5"
+        assert ex.pick(found, 0.45, "semi-hard").run == "alpha-0.5"  # the nearest margin
+        assert ex.margins_for(found, "semi-hard") == sorted(ex.margins_for(found, "semi-hard"))
+
+
+def test_metrics_at_a_step_come_from_the_card_history():
+    card = {"hyperparameters": {"steps": 400}, "metrics": {"view1_devtest_accuracy": 0.8, "view1_devtest_val_at_far_1e-3": 0.05},
+            "history": [{"step": 0, "view1_devtest_accuracy": 0.55, "view1_devtest_val_at_far_1e-3": 0.006},
+                        {"step": 10, "loss": 0.2, "active_fraction": 0.9},
+                        {"step": 50, "loss": 0.1, "active_fraction": 0.5, "view1_devtest_accuracy": 0.7,
+                         "view1_devtest_val_at_far_1e-3": 0.02}]}
+    at0 = ex.metrics_at(card, 0)
+    assert (at0.accuracy, at0.val_at_far, at0.active_fraction, at0.measured_at) == (0.55, 0.006, None, 0)
+    at50 = ex.metrics_at(card, 50)
+    assert (at50.accuracy, at50.active_fraction, at50.measured_at) == (0.7, 0.5, 50)
+    last = ex.metrics_at(card, 400)
+    assert (last.accuracy, last.val_at_far, last.measured_at) == (0.8, 0.05, 400)
+
+
+def test_map_traces_split_seen_and_unseen_and_carry_rows(maps):
+    run = maps.runs[mp.SHIPPED]
+    step = int(run.steps[-1])
+    traces = ex.map_traces(maps, run.points(step, 2), selected=[5, 7],
+                           extra=[ex.ExtraPoint((0.0, 1.0), "you")], show_names=True)
+    seen, unseen = traces[0], traces[1]
+    assert len(seen["x"]) == maps.seen.sum() and len(unseen["x"]) == (~maps.seen).sum()
+    assert set(seen["customdata"]) | set(unseen["customdata"]) == set(range(len(maps)))
+    assert all(maps.seen[r] for r in seen["customdata"]) and not any(maps.seen[r] for r in unseen["customdata"])
+    assert seen["marker"]["symbol"] != unseen["marker"]["symbol"]  # not told apart by colour alone
+    names = {t["name"]: t for t in traces}
+    assert names["Selected"]["customdata"] == [5, 7]
+    assert len(names["Names"]["text"]) == 62 and names["Your photos"]["text"] == ["you"]
+    row = seen["customdata"][0]
+    assert seen["x"][0] == pytest.approx(run.points(step, 2)[row, 0], abs=1e-3)
+    three = ex.map_traces(maps, run.points(step, 3))
+    assert three[0]["type"] == "scatter3d" and len(three[0]["z"]) == maps.seen.sum()
+
+
+def test_selected_rows_reads_streamlit_selection_state():
+    selection = {"points": [{"curve_number": 0, "point_index": 3, "customdata": 17},
+                            {"curve_number": 1, "point_index": 0, "customdata": [4]},
+                            {"curve_number": 0, "point_index": 3, "customdata": 17},
+                            {"curve_number": 3, "point_index": 0}],  # a name label: no row
+                 "point_indices": [3, 0, 3, 0], "box": [], "lasso": []}
+    assert ex.selected_rows(selection) == [17, 4]
+    assert ex.selected_rows(selection, limit=1) == [17]
+    assert ex.selected_rows(None) == [] and ex.selected_rows({}) == []
+
+
+def test_nearest_neighbours_are_sorted_and_exclude_the_photo(maps):
+    run = maps.runs[mp.SHIPPED]
+    e = run.embeddings(int(run.steps[-1]))
+    found = ex.nearest_neighbours(e, maps.labels, 10, k=5)
+    assert 10 not in [n.row for n in found]
+    assert [n.distance for n in found] == sorted(n.distance for n in found)
+    brute = ((e - e[10]) ** 2).sum(1)
+    brute[10] = np.inf
+    assert found[0].row == int(np.argmin(brute)) and found[0].distance == pytest.approx(brute.min(), abs=1e-5)
+    # a trained model puts most photos next to their own person
+    same = np.mean([ex.nearest_neighbours(e, maps.labels, r, k=1)[0].same_person for r in range(0, len(maps), 7)])
+    assert same > 0.6
+
+
+def test_threshold_at_far_accepts_at_most_one_in_a_thousand_different_pairs(maps):
+    from model.evaluate import all_pairs, pair_distances
+
+    run = maps.runs[mp.SHIPPED]
+    e = run.embeddings(int(run.steps[-1]))
+    unseen = np.flatnonzero(~maps.seen)
+    threshold, val = ex.threshold_at_far(e, maps.labels, unseen)
+    left, right, same = all_pairs(maps.labels[unseen])
+    d = pair_distances(e[unseen], left, right)
+    assert ((d <= threshold) & ~same).sum() / (~same).sum() <= 1e-3
+    assert val == pytest.approx(((d <= threshold) & same).sum() / same.sum())
+
+
+def test_clusters_match_people_better_for_the_trained_model_than_for_the_untrained_one(maps):
+    run = maps.runs[mp.SHIPPED]
+    e = run.embeddings(int(run.steps[-1]))
+    tree = ex.cluster_tree(e, "average")
+    few = ex.clusters_at(tree, 3.9)
+    many = ex.clusters_at(tree, 0.01)
+    assert few.max() + 1 < many.max() + 1  # a higher threshold merges more
+    assert np.bincount(few)[0] == np.bincount(few).max()  # cluster 0 is the largest
+    best = max(ex.cluster_scores(ex.clusters_at(tree, t), maps.labels).adjusted_rand for t in (0.3, 0.6, 0.9, 1.2))
+    assert best > 0.2
+    # Perfect clusters score 1 everywhere; one cluster per photo has no pairs together.
+    perfect = ex.cluster_scores(maps.labels.copy(), maps.labels)
+    assert perfect.adjusted_rand == pytest.approx(1.0) and perfect.pair_precision == 1.0 and perfect.pair_recall == 1.0
+    singles = ex.cluster_scores(np.arange(len(maps)), maps.labels)
+    assert singles.pair_recall == 0.0 and singles.singletons == len(maps)
+    untrained = [r for n, r in maps.runs.items() if n != mp.SHIPPED]
+    if untrained:
+        e0 = untrained[0].embeddings(0)
+        tree0 = ex.cluster_tree(e0, "average")
+        best0 = max(ex.cluster_scores(ex.clusters_at(tree0, t), maps.labels).adjusted_rand for t in (0.3, 0.6, 0.9, 1.2))
+        assert best0 < best
+
+
+def test_cluster_table_names_the_main_person(maps):
+    table = ex.cluster_table(maps.labels.copy(), maps.labels, maps.names, top=3)
+    assert all(row["share of that person"] == 1.0 and row["of their photos"] == 1.0 for row in table)
+
+
+def test_place_on_map_puts_a_known_photo_next_to_itself(maps):
+    run = maps.runs[mp.SHIPPED]
+    step = int(run.steps[-1])
+    e, xy = run.embeddings(step), run.points(step, 2)
+    placed = mp.place_on_map(e[[3, 100]], e, xy)
+    spread = xy.std(axis=0).mean()
+    assert np.linalg.norm(placed - xy[[3, 100]], axis=1).max() < 0.5 * spread
+
+
+def test_live_run_trains_and_the_held_out_people_separate(shared_data):
+    from model.data import load_olivetti
+
+    live_set = live.olivetti_set(load_olivetti(shared_data))
+    assert live_set.images.shape == (400, live.LIVE_INPUT_SIZE, live.LIVE_INPUT_SIZE, 3)
+    assert live_set.held_out.sum() == 10
+    updates = list(live.live_run(live_set, 0.2, "semi-hard", steps=120, update_every=40))
+    assert [u.step for u in updates] == [0, 40, 80, 120] and updates[-1].done
+    assert all(u.points.shape == (400, 2) and np.isfinite(u.points).all() for u in updates)
+    first, last = updates[0].held_out_accuracy[0][1], updates[-1].held_out_accuracy[-1][1]
+    assert last > first  # people it never trained on are told apart better after training
+    assert updates[-1].curve[-1]["loss"] < updates[-1].curve[0]["loss"]
+
+
+def test_lfw_live_set_holds_out_every_third_person(lfw):
+    live_set = live.lfw_set(lfw)
+    assert len(live_set.names) == live.LFW_PEOPLE
+    assert np.bincount(live_set.labels).max() <= live.LFW_PHOTOS_EACH
+    assert live_set.held_out.sum() == live.LFW_PEOPLE // 3
+    assert "George_W_Bush" in live_set.names
