@@ -29,7 +29,9 @@ def changes(app) -> list[tuple[str, object]]:
     """(control, value) pairs that walk through every control of the explorer."""
     plan = [("step", s) for s in app.select_slider(key="step").options]
     plan += [("alpha", a) for a in app.select_slider(key="alpha").options] + [("alpha", "0.2")]
-    plan += [("mining", m) for m in app.selectbox(key="mining").options] + [("mining", "semi-hard")]
+    from lessons.explorer import MINING_NAMES
+
+    plan += [("mining", m) for m in MINING_NAMES] + [("mining", "semi-hard")]
     plan += [("view", "3-D"), ("view", "2-D"), ("colour", "cluster"), ("colour", "person")]
     plan += [("cut", c) for c in (0.3, 0.9, 1.5, 0.6)]
     plan += [("model", "shipped"), ("model", "runs")]
@@ -65,7 +67,11 @@ def main() -> int:
         for control, value in changes(app):
             apply(app, control, value)
             t = time.perf_counter()
-            app.run()
+            try:
+                app.run()
+            except ValueError as err:
+                print(f"cannot set {control} to {value!r}: {err}")
+                return 1
             times.setdefault(control, []).append(time.perf_counter() - t)
             if app.exception:
                 print("exception:", [e.value for e in app.exception])

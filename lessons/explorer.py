@@ -139,77 +139,121 @@ class ExtraPoint:
     group: str = "Your photos"
 
 
-def _marker_trace(points: np.ndarray, rows: np.ndarray, dims: int, **fields) -> dict:
-    trace = {"type": "scattergl" if dims == 2 else "scatter3d", "mode": "markers",
-             "x": points[rows, 0].round(3).tolist(), "y": points[rows, 1].round(3).tolist(),
-             "customdata": rows.tolist(), **fields}
-    if dims == 3:
-        trace["z"] = points[rows, 2].round(3).tolist()
-    return trace
+def _positions(points: np.ndarray, rows) -> dict:
+    """x, y (and z) of the given rows of a map, rounded for a lighter page."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out = {"x": points[rows, 0].round(3).tolist(), "y": points[rows, 1].round(3).tolist()}
+    if points.shape[1] == 3:
+        out["z"] = points[rows, 2].round(3).tolist()
+    return out
+
+
+def _name_positions(maps: ExplorerMaps, points: np.ndarray) -> np.ndarray:
+    """Each person's median position: where their name is written."""
+    return np.array([np.median(points[maps.labels == p], axis=0) for p in range(len(maps.names))])
+
+
+def _trace_rows(maps: ExplorerMaps, selected) -> list[np.ndarray]:
+    """The rows each photo trace shows, in trace order: seen people, never-seen people, selected."""
+    rows = [np.flatnonzero(maps.seen), np.flatnonzero(~maps.seen)]
+    rows = [r for r in rows if len(r)]
+    if len(selected):
+        rows.append(np.asarray(list(selected), dtype=np.int64))
+    return rows
 
 
 def map_traces(maps: ExplorerMaps, points: np.ndarray, *, colour_by: np.ndarray | None = None,
                selected: list[int] | tuple[int, ...] = (), extra: list[ExtraPoint] | tuple = (),
                show_names: bool = False) -> list[dict]:
     """Plotly traces of the map: the photos of people seen in training (filled circles), those of
-    people never seen (open diamonds), the selected photos ringed, extra points as stars, and the
-    people's names at their median position. `colour_by` (N,) ints recolours the photos (cluster
-    ids); by default each person has a colour. `customdata` of a photo is its row in the maps."""
+    people never seen (open diamonds), the selected photos ringed, the people's names at their
+    median position, and extra points as stars, in that order. `colour_by` (N,) ints recolours the
+    photos (cluster ids); by default each person has a colour. `customdata` of a photo is its row."""
     dims = points.shape[1]
     labels = maps.labels
     groups = labels if colour_by is None else np.asarray(colour_by)
-    palette = person_colours(int(groups.max()) + 1 if len(groups) else 1)
-    colours = np.array(palette)[groups]
+    colours = np.array(person_colours(int(groups.max()) + 1 if len(groups) else 1))[groups]
     who = np.array(maps.names)[labels]
-    size = 5 if dims == 2 else 3
+    # SVG, not WebGL, in 2-D: only SVG traces glide from one frame to the next
+    kind = "scatter" if dims == 2 else "scatter3d"
     traces = []
-    for seen, name, symbol in ((True, "seen in training", SEEN_SYMBOL), (False, "never seen in training", UNSEEN_SYMBOL)):
-        rows = np.flatnonzero(maps.seen == seen)
-        if not len(rows):
-            continue
+    for rows in _trace_rows(maps, selected)[:2]:
+        seen = bool(maps.seen[rows[0]])
         hover = [f"{who[i]}<br>{maps.files[i].rsplit('/', 1)[-1]}" + ("" if colour_by is None else f"<br>cluster {groups[i]}")
                  for i in rows]
-        traces.append(_marker_trace(points, rows, dims, name=f"People {name}", text=hover,
-                                    hovertemplate="%{text}<extra></extra>",
-                                    marker={"color": colours[rows].tolist(), "symbol": symbol, "size": size,
-                                            "line": {"width": 1.2 if not seen else 0, "color": colours[rows].tolist()}}))
+        traces.append({"type": kind, "mode": "markers", **_positions(points, rows), "customdata": rows.tolist(),
+                       "name": f"People {'seen' if seen else 'never seen'} in training", "text": hover,
+                       "hovertemplate": "%{text}<extra></extra>",
+                       "marker": {"color": colours[rows].tolist(), "symbol": SEEN_SYMBOL if seen else UNSEEN_SYMBOL,
+                                  "size": 5 if dims == 2 else 3,
+                                  "line": {"width": 0 if seen else 1.2, "color": colours[rows].tolist()}}})
     if len(selected):
         rows = np.asarray(list(selected), dtype=np.int64)
-        traces.append(_marker_trace(points, rows, dims, name="Selected", text=[who[i] for i in rows],
-                                    hovertemplate="selected: %{text}<extra></extra>",
-                                    marker={"color": "rgba(0,0,0,0)", "size": 13 if dims == 2 else 7,
-                                            "line": {"width": 2.5, "color": "black"}}))
+        traces.append({"type": kind, "mode": "markers", **_positions(points, rows), "customdata": rows.tolist(),
+                       "name": "Selected", "text": [who[i] for i in rows], "hovertemplate": "selected: %{text}<extra></extra>",
+                       "marker": {"color": "rgba(0,0,0,0)", "size": 13 if dims == 2 else 7,
+                                  "line": {"width": 2.5, "color": "black"}}})
     if show_names:
-        centres = np.array([np.median(points[labels == p], axis=0) for p in range(len(maps.names))])
-        trace = {"type": "scatter" if dims == 2 else "scatter3d", "mode": "text", "name": "Names",
-                 "x": centres[:, 0].round(3).tolist(), "y": centres[:, 1].round(3).tolist(),
-                 "text": [n.replace("_", " ") for n in maps.names], "textfont": {"size": 10},
-                 "hoverinfo": "skip"}
-        if dims == 3:
-            trace["z"] = centres[:, 2].round(3).tolist()
-        traces.append(trace)
+        centres = _name_positions(maps, points)
+        traces.append({"type": kind, "mode": "text", "name": "Names", **_positions(centres, np.arange(len(centres))),
+                       "text": [n.replace("_", " ") for n in maps.names], "textfont": {"size": 10}, "hoverinfo": "skip"})
     for group in dict.fromkeys(p.group for p in extra):
-        pts = [p for p in extra if p.group == group]
-        xyz = np.array([p.position for p in pts], dtype=np.float64)
-        trace = {"type": "scatter" if dims == 2 else "scatter3d", "mode": "markers+text", "name": group,
-                 "x": xyz[:, 0].round(3).tolist(), "y": xyz[:, 1].round(3).tolist(),
-                 "text": [p.label for p in pts], "textposition": "top center",
-                 "marker": {"symbol": "star", "size": 18 if dims == 2 else 9, "color": "#E69F00",
-                            "line": {"width": 1.5, "color": "black"}}}
-        if dims == 3:
-            trace["z"] = xyz[:, 2].round(3).tolist()
-        traces.append(trace)
+        xyz = np.array([p.position for p in extra if p.group == group], dtype=np.float64)
+        traces.append({"type": kind, "mode": "markers+text", "name": group, **_positions(xyz, np.arange(len(xyz))),
+                       "text": [p.label for p in extra if p.group == group], "textposition": "top center",
+                       "marker": {"symbol": "star", "size": 18 if dims == 2 else 9, "color": "#E69F00",
+                                  "line": {"width": 1.5, "color": "black"}}})
     return traces
 
 
+def map_frames(maps: ExplorerMaps, run_map: RunMap, dims: int = 2, *, selected=(), show_names: bool = False) -> list[dict]:
+    """One Plotly animation frame per snapshot step of a run: the new positions of the traces that
+    `map_traces` made with the same `selected` and `show_names`, so the browser can glide the map
+    through training without asking the server."""
+    frames = []
+    for step in run_map.steps:
+        points = run_map.points(int(step), dims)
+        data = [_positions(points, rows) for rows in _trace_rows(maps, selected)]
+        if show_names:
+            centres = _name_positions(maps, points)
+            data.append(_positions(centres, np.arange(len(centres))))
+        frames.append({"name": str(int(step)), "data": data, "traces": list(range(len(data)))})
+    return frames
+
+
+GLIDE = {"duration": 700, "easing": "cubic-in-out"}
+
+
+def glide_controls(steps, current: int) -> dict:
+    """Layout pieces for the map's own play button and step slider (Plotly animation, in the
+    browser): the map glides from snapshot to snapshot. The page's step slider sets where it starts."""
+    def go_to(names, frame_ms):
+        return [names, {"mode": "immediate", "fromcurrent": False, "transition": GLIDE,
+                        "frame": {"duration": frame_ms, "redraw": False}}]
+
+    names = [str(int(s)) for s in steps]
+    return {
+        "updatemenus": [{"type": "buttons", "direction": "left", "showactive": False, "x": 0, "y": -0.02,
+                         "xanchor": "left", "yanchor": "top", "pad": {"t": 10, "r": 10},
+                         "buttons": [{"label": "▶ Glide through training", "method": "animate", "args": go_to(names, 1100)},
+                                     {"label": "❚❚", "method": "animate",
+                                      "args": [[None], {"mode": "immediate", "frame": {"duration": 0, "redraw": False},
+                                                        "transition": {"duration": 0}}]}]}],
+        "sliders": [{"active": names.index(str(int(current))) if str(int(current)) in names else len(names) - 1,
+                     "x": 0.3, "len": 0.7, "y": -0.02, "yanchor": "top", "pad": {"t": 10},
+                     "currentvalue": {"prefix": "map at step ", "visible": True},
+                     "transition": GLIDE,
+                     "steps": [{"label": n, "method": "animate", "args": go_to([n], 0)} for n in names]}],
+    }
+
+
 def map_layout(dims: int) -> dict:
-    """Axes without ticks (UMAP's axes have no meaning), a glide between frames, and a constant
-    `uirevision` so a zoom survives a change of step or run."""
+    """Axes without ticks (a UMAP map's axes have no meaning) and a constant `uirevision`, so that a
+    zoom survives a change of step or run."""
     axis = {"showticklabels": False, "title": "", "zeroline": False, "showgrid": False}
-    layout = {"uirevision": "explorer-map", "transition": {"duration": 600, "easing": "cubic-in-out"},
-              "hovermode": "closest", "dragmode": "lasso" if dims == 2 else "orbit"}
+    layout = {"uirevision": "explorer-map", "hovermode": "closest", "dragmode": "lasso" if dims == 2 else "orbit"}
     if dims == 2:
-        layout |= {"xaxis": axis, "yaxis": axis | {"scaleanchor": "x"}}
+        layout |= {"xaxis": axis, "yaxis": axis}
     else:
         layout["scene"] = {"xaxis": axis, "yaxis": axis, "zaxis": axis, "aspectmode": "data"}
     return layout
@@ -328,6 +372,28 @@ def cluster_scores(clusters: np.ndarray, labels: np.ndarray) -> ClusterScores:
         clusters=len(cluster_sizes), people=int((person_sizes > 0).sum()), singletons=int((cluster_sizes == 1).sum()),
         pair_precision=both / together if together else 1.0, pair_recall=both / same if same else 1.0,
         adjusted_rand=float(metrics.adjusted_rand_score(labels, clusters)), homogeneity=float(h), completeness=float(c))
+
+
+def adjusted_rand(clusters: np.ndarray, labels: np.ndarray) -> float:
+    """The adjusted Rand index of two labelings from their contingency table (the formula of
+    Hubert & Arabie, 1985, as scikit-learn's `adjusted_rand_score`, which the tests compare with):
+    counting in numpy keeps a curve of 60 thresholds under 0.1 s."""
+    n = len(labels)
+    table = np.bincount(labels * (int(clusters.max()) + 1) + clusters).astype(np.float64)
+    pairs = lambda counts: float((counts * (counts - 1) / 2).sum())  # noqa: E731
+    both, by_label, by_cluster = pairs(table), pairs(np.bincount(labels).astype(np.float64)), pairs(np.bincount(clusters).astype(np.float64))
+    expected = by_label * by_cluster / (n * (n - 1) / 2)
+    top = (by_label + by_cluster) / 2
+    return 1.0 if top == expected else (both - expected) / (top - expected)
+
+
+def cluster_curve(tree: np.ndarray, labels: np.ndarray, thresholds: np.ndarray) -> dict[str, np.ndarray]:
+    """The number of clusters and their adjusted Rand index with the people, at each threshold."""
+    n = len(labels)
+    merges = np.sort(tree[:, 2])
+    return {"threshold": thresholds,
+            "clusters": n - np.searchsorted(merges, thresholds, side="right"),
+            "adjusted_rand": np.array([adjusted_rand(clusters_at(tree, t), labels) for t in thresholds])}
 
 
 def cluster_table(clusters: np.ndarray, labels: np.ndarray, names: list[str], top: int = 12) -> list[dict]:

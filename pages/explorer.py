@@ -5,8 +5,6 @@ CPU. Layout only: the numbers come from lessons/explorer.py and lessons/live_tra
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import streamlit as st
 
@@ -55,11 +53,8 @@ def clusters(run: str, step: int, linkage: str, threshold: float, _maps) -> tupl
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def cluster_curve(run: str, step: int, linkage: str, _maps) -> dict[str, list[float]]:
-    grid = np.round(np.linspace(0.05, 2.0, 40), 3)
-    scores = [clusters(run, step, linkage, float(t), _maps)[1] for t in grid]
-    return {"threshold": grid.tolist(), "clusters": [s.clusters for s in scores],
-            "adjusted_rand": [s.adjusted_rand for s in scores]}
+def cluster_curve(run: str, step: int, linkage: str, _maps) -> dict[str, np.ndarray]:
+    return ex.cluster_curve(cluster_tree(run, step, linkage, _maps), _maps.labels, np.round(np.linspace(0.05, 3.0, 60), 3))
 
 
 @st.cache_resource(show_spinner="Loading the photos for the live run...")
@@ -133,26 +128,12 @@ steps = list(choice.steps)
 
 if st.session_state.get("step") not in steps:
     st.session_state["step"] = steps[-1]
-playing = st.session_state.get("explorer_playing", False)
-
-
-def start_playing() -> None:
-    st.session_state["explorer_playing"] = True
-    if st.session_state.get("step") == steps[-1]:
-        st.session_state["step"] = steps[0]
-
-
-def stop_playing() -> None:
-    st.session_state["explorer_playing"] = False
-
 
 with col_c:
     if len(steps) > 1:
-        step = st.select_slider("Training step", steps, key="step", bind="query-params")
-        if playing:
-            st.button("Pause", icon=":material/pause:", on_click=stop_playing, key="pause")
-        else:
-            st.button("Play training", icon=":material/play_arrow:", on_click=start_playing, key="play")
+        step = st.select_slider("Training step", steps, key="step", bind="query-params",
+                                help="The step the metrics, neighbours and clusters are computed at. The map's own "
+                                     "play button glides it through every step in your browser.")
     else:
         step = steps[0]
         st.markdown(f"**Training step** {step:,} (the shipped model's last)")
@@ -174,6 +155,8 @@ if not choice.is_shipped:
                "GPU sweep with the same script will replace them.")
 
 # ---- metrics beside the map ---------------------------------------------------------------
+linkage = st.session_state.get("linkage", "average")
+cut = float(st.session_state.get("cut", 0.9))
 m = ex.metrics_at(card, step)
 threshold, explorer_val = explorer_threshold(choice.run, step, maps)
 c1, c2, c3, c4 = st.columns(4)
@@ -188,8 +171,6 @@ c4.metric("Threshold at FAR = 1e-3", f"{threshold:.3f}",
                "different never-seen explorer people in a thousand is accepted, at this step.")
 
 # ---- the map ------------------------------------------------------------------------------
-linkage = st.session_state.get("linkage", "average")
-cut = float(st.session_state.get("cut", 0.6))
 cluster_ids, scores = clusters(choice.run, step, linkage, cut, maps)
 points = run_map.points(step, dims)
 
@@ -212,10 +193,23 @@ traces = ex.map_traces(maps, points, colour_by=cluster_ids if colour == "cluster
                        show_names=show_names)
 title = (f"{'Shipped model' if choice.is_shipped else choice.run}, step {step:,}"
          + (f": {scores.clusters} clusters at {cut:.2f}" if colour == "cluster" else ""))
-plot(chart(traces, title, height=620, **ex.map_layout(dims)), key=MAP_KEY, on_select="rerun",
-             selection_mode=("points", "box", "lasso"))
-st.caption("Select photos on the map (click, or drag a box or lasso in 2-D) to see their faces and neighbours. "
-           "Hover for names. The axes of a UMAP map have no units.")
+layout = ex.map_layout(dims)
+frames = []
+if dims == 2 and len(steps) > 1:  # the map glides through training in the browser (SVG only)
+    layout |= ex.glide_controls(steps, step)
+    frames = ex.map_frames(maps, run_map, dims, selected=selected, show_names=show_names)
+layout = chart(traces, title, height=680 if frames else 620, **layout).layout.to_plotly_json()
+if frames:
+    layout["margin"]["b"] = 90  # room for the play button and the map's slider
+    # An animation does not rescale the axes: fix them to hold every frame of the run.
+    low, high = run_map.xy.min(axis=(0, 1)), run_map.xy.max(axis=(0, 1))
+    pad = 0.04 * (high - low)
+    layout["xaxis"]["range"] = [float(low[0] - pad[0]), float(high[0] + pad[0])]
+    layout["yaxis"]["range"] = [float(low[1] - pad[1]), float(high[1] + pad[1])]
+plot({"data": traces, "layout": layout, "frames": frames}, key=MAP_KEY, on_select="rerun",
+     selection_mode=("points", "box", "lasso"))
+st.caption("Select photos on the map (click one, or drag a box or lasso) to see their faces and neighbours; in 3-D, "
+           "drag to turn the map and pick people by name below. Hover for names. A UMAP map's axes have no units.")
 
 # ---- selection: faces, neighbours, distance ------------------------------------------------
 st.subheader("Who is next to whom")
@@ -282,7 +276,7 @@ k1, k2 = st.columns([1, 2])
 with k1:
     st.radio("Linkage", list(ex.LINKAGES), key="linkage", bind="query-params", captions=list(ex.LINKAGES.values()))
 with k2:
-    st.slider("Merge threshold (squared distance)", 0.05, 2.0, 0.6, 0.05, key="cut", bind="query-params")
+    st.slider("Merge threshold (squared distance)", 0.05, 3.0, 0.9, 0.05, key="cut", bind="query-params")
     st.caption("Tip: set \"Colour by\" to cluster to see the clusters on the map.")
 s1, s2, s3, s4 = st.columns(4)
 s1.metric("Clusters", f"{scores.clusters:,}", f"{scores.clusters - scores.people:+,} vs {scores.people} people",
@@ -293,16 +287,16 @@ s4.metric("Adjusted Rand index", f"{scores.adjusted_rand:.2f}", help="1: cluster
 curve = cluster_curve(choice.run, step, linkage, maps)
 left, right = st.columns(2)
 with left:
-    plot(chart([{"type": "scatter", "x": curve["threshold"], "y": curve["clusters"], "mode": "lines", "name": "clusters",
+    plot(chart([{"type": "scatter", "x": curve["threshold"].tolist(), "y": curve["clusters"].tolist(), "mode": "lines", "name": "clusters",
                  "line": {"color": BLUE}},
-                {"type": "scatter", "x": [curve["threshold"][0], curve["threshold"][-1]], "y": [scores.people] * 2,
+                {"type": "scatter", "x": [float(curve["threshold"][0]), float(curve["threshold"][-1])], "y": [scores.people] * 2,
                  "mode": "lines", "name": f"{scores.people} people", "line": {"color": GREY, "dash": "dot"}}],
                "Clusters against the threshold", height=330, xaxis={"title": "merge threshold (squared distance)"},
                yaxis={"title": "clusters", "type": "log"},
                shapes=[{"type": "line", "x0": cut, "x1": cut, "y0": 0, "y1": 1, "yref": "paper",
                         "line": {"color": "black", "dash": "dash"}}]), key="cluster_count")
 with right:
-    plot(chart([{"type": "scatter", "x": curve["threshold"], "y": curve["adjusted_rand"], "mode": "lines",
+    plot(chart([{"type": "scatter", "x": curve["threshold"].tolist(), "y": curve["adjusted_rand"].round(4).tolist(), "mode": "lines",
                  "name": "adjusted Rand index", "line": {"color": ORANGE}}],
                "How well clusters match people", height=330, xaxis={"title": "merge threshold (squared distance)"},
                yaxis={"title": "adjusted Rand index", "range": [0, 1]},
@@ -357,7 +351,7 @@ def draw_live(update: live.LiveUpdate, live_photos: live.LiveSet, slot) -> None:
         left, right = st.columns([3, 2])
         with left:
             plot(chart(traces, f"Live map (PCA), step {update.step} of {update.steps}", height=420,
-                       **ex.map_layout(2) | {"transition": {"duration": 300}}), key=f"live_map_{update.step}")
+                       **ex.map_layout(2)), key=f"live_map_{update.step}")
         with right:
             plot(chart([{"type": "scatter", "x": steps_done, "y": [c["loss"] for c in update.curve], "name": "loss",
                          "line": {"color": VERMILLION}},
@@ -404,13 +398,13 @@ if live_photos is not None:
         draw_live(last, live_photos, slot)
 
 try_this(
-    "Play the training of **alpha = 0.2, semi-hard** from step 0. When do the first groups of faces appear? "
-    "Which people separate first?",
+    "Press **Glide through training** under the map of **alpha = 0.2, semi-hard**. When do the first groups of "
+    "faces appear? Which people separate first? Then set the step slider to 50 and 100 and read VAL beside the map.",
     "Switch the mining to **hardest negatives**. The run collapses: every photo ends up at one point and the loss "
     "stays at alpha. What does the map show, and what does the clustering make of it?",
     "Select a photo of someone **never seen** in training (an open diamond). Are its nearest neighbours the same "
     "person? Compare with someone who was in the training set.",
-    "Colour by cluster and move the merge threshold from 0.1 to 2. Where does the number of clusters cross 62, and "
+    "Colour by cluster and move the merge threshold from 0.1 to 3. Where does the number of clusters cross 62, and "
     "is that where the adjusted Rand index peaks?",
 )
 
@@ -450,13 +444,3 @@ check_yourself([
         {"...makes more, smaller clusters": "Watch the 'Clusters' number while you move the threshold to the right.",
          "...does not change the clusters, only their colours": "Watch the 'Clusters' number while you move the threshold."}),
 ], key="explorer")
-
-# ---- play: advance one snapshot per rerun ----------------------------------------------------
-if playing and len(steps) > 1:
-    here = steps.index(step)
-    if here + 1 < len(steps):
-        time.sleep(0.7)  # long enough for the map's glide to finish
-        st.session_state["step"] = steps[here + 1]
-    else:
-        st.session_state["explorer_playing"] = False
-    st.rerun()

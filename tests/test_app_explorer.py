@@ -171,3 +171,22 @@ def test_the_live_run_updates_and_ends(shared_data, monkeypatch):
     assert app.button(key="live_stop").disabled and not app.button(key="live_start").disabled
     assert any("Finished: 40 steps" in str(p.proto.text) for p in app.get("progress"))
     assert "Traceback" not in text
+
+
+def test_the_map_glides_through_every_step_in_the_browser(shared_data, maps):
+    """The 2-D map carries one animation frame per snapshot (the browser glides between them), with
+    the positions of that step, and its slider starts at the page's step."""
+    if not has_runs(maps):
+        pytest.skip("the comparison runs' maps are not built")
+    app = open_page(PAGE, shared_data)
+    app.select_slider(key="step").set_value(150).run()
+    fig = the_map(app)
+    run = maps.runs["alpha-0.2"]
+    assert [f["name"] for f in fig["frames"]] == [str(s) for s in run.steps]
+    seen_rows = fig["data"][0]["customdata"]
+    for frame, step in zip(fig["frames"], run.steps):
+        assert figure_values(frame["data"][0]["x"])[5] == pytest.approx(run.points(int(step))[seen_rows[5], 0], abs=1e-3)
+    assert fig["layout"]["sliders"][0]["active"] == list(run.steps).index(150)
+    assert fig["layout"]["updatemenus"][0]["buttons"][0]["args"][0] == [str(s) for s in run.steps]
+    app.button_group(key="view").set_value("3-D").run()
+    assert not the_map(app).get("frames")  # 3-D maps do not glide

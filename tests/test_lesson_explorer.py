@@ -205,3 +205,47 @@ def test_lfw_live_set_holds_out_every_third_person(lfw):
     assert np.bincount(live_set.labels).max() <= live.LFW_PHOTOS_EACH
     assert live_set.held_out.sum() == live.LFW_PEOPLE // 3
     assert "George_W_Bush" in live_set.names
+
+
+def test_maps_keep_each_photos_neighbours(maps):
+    """Trustworthiness (scikit-learn): 1 when a photo's nearest neighbours on the map are its nearest
+    in the embedding too. It also proves the map's rows are the embeddings' rows."""
+    from sklearn.manifold import trustworthiness
+
+    rows = np.arange(0, len(maps), 3)
+    for name, run in maps.runs.items():
+        if name == "hardest-negatives":  # collapsed: nearly one point, its neighbours are noise
+            continue
+        step = int(run.steps[-1])
+        e = run.embeddings(step)[rows]
+        for dims in (2, 3):
+            score = trustworthiness(e, run.points(step, dims)[rows], n_neighbors=10)
+            assert score > 0.85, (name, dims, score)
+        shuffled = run.points(step, 2)[rows][np.random.default_rng(0).permutation(len(rows))]
+        assert trustworthiness(e, shuffled, n_neighbors=10) < 0.6
+
+
+def test_maps_glide_from_step_to_step(maps):
+    """Consecutive frames of a run stay in register (each fit starts from the one before): after the
+    first 50 steps, photos typically move much less from one snapshot to the next than between the
+    first and the last."""
+    runs = [r for n, r in maps.runs.items() if n != mp.SHIPPED and n != "hardest-negatives"]
+    if not runs:
+        pytest.skip("the comparison runs' maps are not built")
+    for run in runs:
+        spread = run.xy[-1].std()
+        steps_apart = [np.linalg.norm(run.xy[t + 1] - run.xy[t], axis=1).mean() / spread for t in range(1, len(run.steps) - 1)]
+        assert np.median(steps_apart) < 0.75 * np.linalg.norm(run.xy[-1] - run.xy[0], axis=1).mean() / spread
+
+
+def test_cluster_curve_counts_clusters_and_scores_them_like_scikit_learn(maps):
+    from sklearn.metrics import adjusted_rand_score
+
+    run = maps.runs[mp.SHIPPED]
+    tree = ex.cluster_tree(run.embeddings(int(run.steps[-1])), "average")
+    thresholds = np.array([0.2, 0.9, 1.7])
+    curve = ex.cluster_curve(tree, maps.labels, thresholds)
+    for t, count, ari in zip(thresholds, curve["clusters"], curve["adjusted_rand"]):
+        found = ex.clusters_at(tree, t)
+        assert count == found.max() + 1
+        assert ari == pytest.approx(adjusted_rand_score(maps.labels, found), abs=1e-9)
