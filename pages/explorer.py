@@ -158,7 +158,6 @@ if not choice.is_shipped:
 linkage = st.session_state.get("linkage", "average")
 cut = float(st.session_state.get("cut", 0.9))
 m = ex.metrics_at(card, step)
-threshold, explorer_val = explorer_threshold(choice.run, step, maps)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("VAL at FAR = 1e-3", "n/a" if m.val_at_far is None else f"{m.val_at_far:.1%}",
           help=f"pairsDevTest (people never trained on), measured at step {m.measured_at}.")
@@ -166,12 +165,12 @@ c2.metric("Accuracy (pairsDevTest)", "n/a" if m.accuracy is None else f"{m.accur
           help=f"At the best threshold, measured at step {m.measured_at}.")
 c3.metric("Active triplets", "n/a" if m.active_fraction is None else f"{m.active_fraction:.0%}",
           help="Share of the mined triplets with a positive loss in the training batches near this step.")
-c4.metric("Threshold at FAR = 1e-3", f"{threshold:.3f}",
-          help="The squared distance below which two photos count as one person, chosen so that one pair of "
-               "different never-seen explorer people in a thousand is accepted, at this step.")
+threshold_slot = c4.empty()  # filled once the map is drawn: the map comes first
 
 # ---- the map ------------------------------------------------------------------------------
-cluster_ids, scores = clusters(choice.run, step, linkage, cut, maps)
+# Computed before the map only when the map shows them; otherwise after it, so a new run or step
+# draws the map before the cluster tree and the threshold of that step are built.
+cluster_ids, scores = clusters(choice.run, step, linkage, cut, maps) if colour == "cluster" else (None, None)
 points = run_map.points(step, dims)
 
 # The chart's own selection state starts empty whenever the figure changes (a new step, a new
@@ -189,8 +188,7 @@ def clear_selection() -> None:
     st.session_state["pick_people"] = []
 
 
-traces = ex.map_traces(maps, points, colour_by=cluster_ids if colour == "cluster" else None, selected=selected,
-                       show_names=show_names)
+traces = ex.map_traces(maps, points, colour_by=cluster_ids, selected=selected, show_names=show_names)
 title = (f"{'Shipped model' if choice.is_shipped else choice.run}, step {step:,}"
          + (f": {scores.clusters} clusters at {cut:.2f}" if colour == "cluster" else ""))
 layout = ex.map_layout(dims)
@@ -210,6 +208,12 @@ plot({"data": traces, "layout": layout, "frames": frames}, key=MAP_KEY, on_selec
      selection_mode=("points", "box", "lasso"))
 st.caption("Select photos on the map (click one, or drag a box or lasso) to see their faces and neighbours; in 3-D, "
            "drag to turn the map and pick people by name below. Hover for names. A UMAP map's axes have no units.")
+threshold, explorer_val = explorer_threshold(choice.run, step, maps)
+threshold_slot.metric("Threshold at FAR = 1e-3", f"{threshold:.3f}",
+                      help="The squared distance below which two photos count as one person, chosen so that one pair "
+                           "of different never-seen explorer people in a thousand is accepted, at this step.")
+if cluster_ids is None:
+    cluster_ids, scores = clusters(choice.run, step, linkage, cut, maps)
 
 # ---- selection: faces, neighbours, distance ------------------------------------------------
 st.subheader("Who is next to whom")
