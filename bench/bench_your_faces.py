@@ -1,0 +1,263 @@
+"""From a photo to its landed point on the "Your faces" page: how long it takes on this CPU.
+
+    python bench/bench_your_faces.py [--data ../shared/data] [--repeats 20] [--uploads 8]
+
+1. The landing itself (lessons/your_faces.py, no Streamlit): `process_photo` (decode, find the face,
+   crop, embed with the shipped model, draw the preview), then `place` on the shipped 2-D map and
+   the nearest people and photos of the explorer set. Warm: the median of `--repeats` landings
+   in this process after one untimed landing. Cold: the first landing in a fresh Python process,
+   which also imports torch, OpenCV and the course's modules and loads the model and the maps.
+2. The page, driven through Streamlit's AppTest (the script run a browser's upload triggers,
+   without the network and the drawing): the first render with empty caches, then `--uploads`
+   uploads that each add one new photo (so each run finds, crops, embeds and places exactly one
+   face and redraws everything), then reruns that change a widget with those photos in place.
+
+The photos are made in memory from LFW photos (nothing is written to disk):
+  * a 250 x 250 LFW JPEG, re-encoded;
+  * "phone, small face": the photo pasted into a 3000 x 4000 frame (a smooth gradient with mild
+    noise, saved as JPEG at quality 90): the face is about 115 pixels wide;
+  * "phone, selfie": the photo enlarged 8x into the same frame (face ~920 pixels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+PHOTO = "George_W_Bush/George_W_Bush_0001.jpg"
+PAGE = "pages/your_faces.py"
+
+
+def default_data() -> str:
+    return os.environ.get("FACENET_DATA") or str(REPO.parent / "shared" / "data")
+
+
+def lfw_dir(data: str) -> Path:
+    from model.data import find_lfw, lfw_image_dir
+
+    try:
+        return lfw_image_dir(find_lfw(data))
+    except FileNotFoundError as err:  # the message says where it looked and how to get LFW
+        raise SystemExit(str(err))
+
+
+def jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def frame(width: int = 3000, height: int = 4000, seed: int = 0) -> Image.Image:
+    """A grey-blue gradient with a little noise, like a wall behind someone."""
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
+    x = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :, None]
+    pixels = np.array([145, 158, 172], np.float32) - 55 * y + 30 * x + rng.normal(0, 4, (height, width, 1))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def test_photos(images: Path) -> dict[str, bytes]:
+    with Image.open(images / PHOTO) as im:
+        face = im.convert("RGB")
+    small = frame()
+    small.paste(face, (1300, 1500))
+    selfie = frame()
+    selfie.paste(face.resize((2000, 2000), Image.Resampling.BICUBIC), (500, 1000))
+    return {"LFW photo, 250 x 250 JPEG": jpeg(face, 92),
+            "phone 3000 x 4000 JPEG, small face (~115 px)": jpeg(small),
+            "phone 3000 x 4000 JPEG, selfie (face ~920 px)": jpeg(selfie)}
+
+
+# --------------------------------------------------------------------------------------------
+# 1. The landing
+# --------------------------------------------------------------------------------------------
+
+
+def shipped_map(maps) -> tuple[np.ndarray, np.ndarray]:
+    from model.maps import SHIPPED
+
+    run = maps.runs[SHIPPED]
+    step = int(run.steps[-1])
+    return run.embeddings(step), run.points(step, 2)
+
+
+def land(model, maps, embeddings, points, data: bytes) -> dict:
+    """One photo to its landed point, timed in parts."""
+    from lessons import your_faces as yf
+    from lessons.torch_threads import single_threaded
+    from model.faces import prepare_face
+
+    t0 = time.perf_counter()
+    prepared = prepare_face(data)
+    t1 = time.perf_counter()
+    with single_threaded():  # as lessons.your_faces.process_photo embeds
+        vector = model.embed_crops(np.array(prepared.crop)[None])[0]
+    t2 = time.perf_counter()
+    where = yf.place(vector, embeddings, points)[0]
+    people = yf.nearest_people(vector, embeddings, maps.labels, k=3)
+    yf.nearest_photos(vector, embeddings, maps.labels, k=5)
+    t3 = time.perf_counter()
+    yf.draw_boxes(prepared.photo, [tuple(v * prepared.photo_scale for v in b) for b in prepared.boxes], prepared.chosen)
+    t4 = time.perf_counter()
+    return {"prepare": t1 - t0, "embed": t2 - t1, "place": t3 - t2, "preview": t4 - t3, "total": t4 - t0,
+            "nearest": maps.names[people[0].person], "where": where.tolist()}
+
+
+def cold_child(images: str, which: str) -> None:
+    """In a fresh process: imports, the model, the maps, one landing; one line of JSON out. The photo
+    is made first, with Pillow and numpy only, so the clock starts before torch and OpenCV load."""
+    data = test_photos(Path(images))[which]
+    t0 = time.perf_counter()
+    import torch  # noqa: F401  (part of a cold start)
+
+    from lessons import your_faces  # noqa: F401
+    from model.embed import load_model
+    from model.maps import load_explorer_maps
+
+    t1 = time.perf_counter()
+    model, maps = load_model(), load_explorer_maps()
+    embeddings, points = shipped_map(maps)
+    t2 = time.perf_counter()
+    result = land(model, maps, embeddings, points, data)  # includes loading the Haar cascades
+    t3 = time.perf_counter()
+    print(json.dumps({"imports": t1 - t0, "load": t2 - t1, "first": t3 - t2, "total": t3 - t0,
+                      "nearest": result["nearest"]}))
+
+
+def landing_table(images: Path, repeats: int) -> None:
+    import torch
+
+    from model.embed import load_model
+    from model.maps import load_explorer_maps
+
+    model, maps = load_model(), load_explorer_maps()
+    embeddings, points = shipped_map(maps)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads), load average "
+          f"{os.getloadavg()[0]:.1f}")
+    print(f"photo: {PHOTO}; warm = median of {repeats} landings; cold = first landing in a new process\n")
+    rows = []
+    for name, data in test_photos(images).items():
+        land(model, maps, embeddings, points, data)
+        runs = [land(model, maps, embeddings, points, data) for _ in range(repeats)]
+        med = {k: statistics.median(r[k] for r in runs) for k in ("prepare", "embed", "place", "preview", "total")}
+        out = subprocess.run([sys.executable, __file__, "--cold", name, "--images", str(images)],
+                             capture_output=True, text=True, check=True).stdout
+        cold = json.loads(out.strip().splitlines()[-1])
+        rows.append((name, f"{len(data) / 1e6:.2f} MB", f"{med['prepare'] * 1000:.0f}", f"{med['embed'] * 1000:.1f}",
+                     f"{med['place'] * 1000:.1f}", f"{med['preview'] * 1000:.1f}", f"{med['total'] * 1000:.0f}",
+                     f"{cold['total']:.2f} s ({cold['imports']:.1f} + {cold['load']:.2f} + {cold['first']:.2f})",
+                     runs[0]["nearest"].replace("_", " ")))
+        print(f"  {name}: warm {med['total'] * 1000:.0f} ms, cold {cold['total']:.2f} s", flush=True)
+    header = ("photo", "bytes", "find + crop ms", "embed ms", "place + neighbours ms", "preview ms", "warm total ms",
+              "cold total (imports + model & maps + first landing)", "nearest person")
+    print("\n| " + " | ".join(header) + " |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+# --------------------------------------------------------------------------------------------
+# 2. The page
+# --------------------------------------------------------------------------------------------
+
+
+def timed_run(app) -> float:
+    t0 = time.perf_counter()
+    app.run()
+    seconds = time.perf_counter() - t0
+    if app.exception:
+        raise SystemExit(f"the page raised: {[e.value for e in app.exception]}")
+    return seconds
+
+
+def page_table(data: str, images: Path, uploads: int) -> None:
+    import streamlit as st
+
+    from conftest import open_page
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    t0 = time.perf_counter()
+    app = open_page(PAGE, data)
+    cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    open_page(PAGE, data)
+    warm_open = time.perf_counter() - t0
+
+    people = ["George_W_Bush", "Tony_Blair", "Colin_Powell", "Gerhard_Schroeder", "Ariel_Sharon", "Hugo_Chavez",
+              "Jean_Chretien", "Junichiro_Koizumi", "Serena_Williams", "John_Ashcroft"]
+    files, added = [], []
+    for i in range(uploads):
+        person = people[i % len(people)]
+        rel = f"{person}/{person}_{i // len(people) + 2:04d}.jpg"
+        with Image.open(images / rel) as im:
+            files.append((f"{i + 1}.jpg", jpeg(im.convert("RGB")), "image/jpeg"))
+        app.file_uploader(key="your_faces_upload").set_value(list(files))
+        added.append(timed_run(app))
+    phone = test_photos(images)["phone 3000 x 4000 JPEG, small face (~115 px)"]
+    app.file_uploader(key="your_faces_upload").set_value(list(files) + [("phone.jpg", phone, "image/jpeg")])
+    phone_s = timed_run(app)
+
+    changes = []
+    for _ in range(3):
+        for toggle in ("names", "yf_lfw_gallery"):
+            widget = app.toggle(key=toggle)
+            widget.set_value(not widget.value)
+            changes.append(timed_run(app))
+        for view in ("3-D", "2-D"):
+            app.button_group(key="view").set_value(view)
+            changes.append(timed_run(app))
+        for threshold in ("balanced", "strict"):
+            app.button_group(key="threshold").set_value(threshold)
+            changes.append(timed_run(app))
+    first = added[0]
+    rest = added[1:] or added
+    print(f"\nThe page through AppTest ({PAGE}; each run goes through app.py, as in the browser)\n")
+    print("| what | seconds |")
+    print("|---|---:|")
+    print(f"| first render, Streamlit's caches empty (loads the model, the maps, the LFW embeddings; modules already imported) | {cold:.2f} |")
+    print(f"| first render, warm caches | {warm_open:.2f} |")
+    print(f"| first upload (also loads the LFW photos for the neighbours' faces, measures the distance reference) | {first:.2f} |")
+    print(f"| each further upload of one LFW photo, median of {len(rest)} (photos 2 to {uploads}) | "
+          f"{statistics.median(rest):.2f} |")
+    print(f"| upload of a 3000 x 4000 phone photo, with {uploads} photos in place | {phone_s:.2f} |")
+    print(f"| a widget change with {uploads + 1} photos in place, median of {len(changes)} (p90 "
+          f"{np.percentile(changes, 90):.2f}) | {statistics.median(changes):.2f} |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=default_data(), help="data folder (default: $FACENET_DATA, else ../shared/data)")
+    parser.add_argument("--repeats", type=int, default=20, help="warm landings per photo (median reported)")
+    parser.add_argument("--uploads", type=int, default=8, help="photos uploaded one by one on the page")
+    parser.add_argument("--skip-page", action="store_true", help="only the landing, not the page")
+    parser.add_argument("--cold", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--images", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.cold:
+        return cold_child(args.images, args.cold)
+    images = lfw_dir(args.data)
+    landing_table(images, args.repeats)
+    if not args.skip_page:
+        os.environ.setdefault("FACENET_DATA", args.data)
+        page_table(args.data, images, args.uploads)
+
+
+if __name__ == "__main__":
+    main()

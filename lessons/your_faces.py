@@ -1,0 +1,699 @@
+"""Lesson 9, "Your faces": a visitor's own photos through the shipped model, testable without Streamlit.
+
+A photo (upload or webcam shot) becomes a face crop (`model.faces.prepare_face`), the crop an
+embedding (the shipped model), and the embedding a point on the explorer's map
+(`model.maps.place_on_map`) with its nearest LFW people. On top of that come the three uses of one
+embedding that the FaceNet paper names (Schroff, Kalenichenko & Philbin, CVPR 2015, Sec. 1):
+
+* verification: two photos are "the same person" when the squared distance of their embeddings is
+  at most a threshold; the course's threshold is the one that gives FAR = 1e-3 on pairsDevTest;
+* recognition with an open set: the nearest enrolled person, or "unknown" beyond the threshold;
+* clustering: a person enrolled with 3 to 10 photos becomes a new group on the map.
+
+Privacy. Everything here works on arrays in memory. `Photo` keeps a small preview and the crop, never
+the photo's bytes; nothing is written to disk or printed. The class gallery (`ClassGalleries`)
+lives in the server's memory only, is off until someone opens a class with a code, keeps one crop
+per enrolled person, holds a bounded number of entries, and lets each owner remove their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from model.faces import FaceInputError, prepare_face
+from model.maps import place_on_map
+
+# --------------------------------------------------------------------------------------------
+# Limits
+# --------------------------------------------------------------------------------------------
+
+MAX_SESSION_PHOTOS = 20  # photos a session works with at once (uploads + the webcam shot + kept shots)
+MIN_ENROL, MAX_ENROL = 3, 10  # photos of one person to enrol
+MAX_ENROLLED = 10  # people one session can enrol
+MAX_NAME = 40  # characters of an enrolled person's name
+PREVIEW_MAX_SIDE = 480  # the photo with its face boxes, as kept for display
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff", "ppm", "pgm", "heic", "heif", "avif"]
+# (HEIC is listed so that an iPhone photo reaches prepare_face, which explains how to export it as JPEG.)
+
+# Colours of the boxes on a photo (Okabe-Ito, as the rest of the course)
+CHOSEN_COLOUR = "#E69F00"  # orange: the face the model sees
+OTHER_COLOUR = "#56B4E9"  # sky blue: other faces found
+
+
+# --------------------------------------------------------------------------------------------
+# One photo: found face, crop, embedding
+# --------------------------------------------------------------------------------------------
+
+
+def digest(data: bytes) -> str:
+    """A short content hash of a photo's bytes: the key under which its result is kept in the session."""
+    return hashlib.sha256(bytes(data)).hexdigest()[:20]
+
+
+@dataclass
+class Photo:
+    """What the page keeps of one photo: never its bytes, only what it shows and what the model needs."""
+
+    key: str  # digest of the bytes, ":" and the chosen face's index
+    digest: str
+    name: str  # the file name, or "Webcam shot"
+    source: str  # "upload", "webcam" or "kept" (a webcam shot kept for later)
+    error: str | None = None  # FaceInputError's message: the photo could not be used
+    crop: np.ndarray | None = None  # (S, S, 3) uint8: what the model sees
+    embedding: np.ndarray | None = None  # (D,) float32 unit vector; None without a model
+    preview: np.ndarray | None = None  # the photo, at most PREVIEW_MAX_SIDE, with every face box drawn
+    num_faces: int = 0
+    chosen: int = 0
+    roll: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    original_size: tuple[int, int] = (0, 0)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def ready(self) -> bool:
+        """It has an embedding: it can be placed, compared and enrolled."""
+        return self.error is None and self.embedding is not None
+
+
+def draw_boxes(photo: np.ndarray, boxes: list[tuple[float, float, float, float]], chosen: int,
+               max_side: int = PREVIEW_MAX_SIDE) -> np.ndarray:
+    """A copy of `photo` (at most `max_side` pixels on its long side) with every face box drawn and
+    numbered: the chosen one in orange, thick, the others in sky blue. `boxes` are in `photo`'s pixels."""
+    im = Image.fromarray(np.ascontiguousarray(photo))
+    k = min(1.0, max_side / max(im.size))
+    if k < 1.0:
+        im = im.resize((max(1, round(im.width * k)), max(1, round(im.height * k))), Image.Resampling.BILINEAR)
+    else:
+        im = im.copy()
+    draw = ImageDraw.Draw(im)
+    width = max(2, round(max(im.size) / 160))
+    order = [i for i in range(len(boxes)) if i != chosen] + ([chosen] if 0 <= chosen < len(boxes) else [])
+    for i in order:
+        x0, y0, x1, y1 = (v * k for v in boxes[i])
+        colour = CHOSEN_COLOUR if i == chosen else OTHER_COLOUR
+        draw.rectangle([x0, y0, x1, y1], outline=colour, width=width + (1 if i == chosen else 0))
+        if len(boxes) > 1:
+            label = str(i + 1)
+            tx, ty = x0 + width, max(0.0, y0 - 12 - width)
+            draw.rectangle([tx - 1, ty - 1, tx + 7 * len(label) + 2, ty + 11], fill=colour)
+            draw.text((tx, ty), label, fill="black")
+    return np.asarray(im, dtype=np.uint8)
+
+
+def process_photo(data: bytes, name: str, source: str = "upload", face: int | None = None,
+                  embed: Callable[[np.ndarray], np.ndarray] | None = None) -> Photo:
+    """Find the face in a photo's bytes, crop it and embed it. Never raises for a bad photo: the
+    returned Photo carries FaceInputError's message instead, so the page can say it and go on.
+
+    `face` picks one of several faces (index into the faces found, largest first; None: the
+    largest); `embed` is the model's `embed_crops` ((N, S, S, 3) uint8 -> (N, D)), or None when
+    there is no model (the face is still found and shown)."""
+    key_digest = digest(data)
+    key = f"{key_digest}:{0 if face is None else int(face)}"
+    try:
+        prepared = prepare_face(data, face=face)
+    except FaceInputError as err:
+        return Photo(key, key_digest, name, source, error=str(err))
+    s = prepared.photo_scale
+    boxes = [tuple(v * s for v in b) for b in prepared.boxes]
+    photo = Photo(key, key_digest, name, source, crop=prepared.crop, preview=draw_boxes(prepared.photo, boxes, prepared.chosen),
+                  num_faces=prepared.num_faces, chosen=prepared.chosen, roll=prepared.roll, notes=list(prepared.notes),
+                  original_size=prepared.original_size)
+    if embed is not None:
+        from lessons.torch_threads import single_threaded  # imports torch: only when there is a model
+
+        with single_threaded():  # one 64 x 64 crop: a second thread only adds waiting on a busy CPU
+            photo.embedding = np.asarray(embed(np.array(prepared.crop)[None]), dtype=np.float32)[0]
+    return photo
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One incoming photo: its bytes are used for this run only, never kept."""
+
+    name: str
+    data: bytes
+    source: str = "upload"
+
+
+def refresh(cache: dict[str, Photo], uploads: Iterable[Upload], embed: Callable | None = None,
+            face_for: Callable[[str], int | None] = lambda digest: None,
+            limit: int = MAX_SESSION_PHOTOS) -> tuple[list[Photo], list[str]]:
+    """The Photo of every upload, in order, from `cache` (keyed by content digest and face) or
+    computed once; `cache` is pruned to the photos still uploaded, so a removed photo is gone from
+    memory. `face_for(digest)` is the face chosen for a photo (None: the largest). Repeated photos
+    are shown once. Returns (photos, notes about what was left out)."""
+    photos, seen, notes = [], set(), []
+    wanted: dict[str, Photo] = {}
+    for upload in uploads:
+        d = digest(upload.data)
+        if d in seen:
+            notes.append(f"{upload.name} is the same photo as one above; it is shown once.")
+            continue
+        if len(photos) >= limit:
+            notes.append(f"Only {limit} photos are used at a time; {upload.name} was left out. Remove some to add others.")
+            continue
+        seen.add(d)
+        face = face_for(d)
+        key = f"{d}:{0 if face is None else int(face)}"
+        photo = cache.get(key)
+        if photo is None or (photo.embedding is None and embed is not None and photo.ok):
+            photo = process_photo(upload.data, upload.name, upload.source, face, embed)
+        photo.name, photo.source = upload.name, upload.source
+        wanted[key] = photo
+        photos.append(photo)
+    for key in list(cache):
+        if key not in wanted:
+            del cache[key]
+    cache.update(wanted)
+    return photos, notes
+
+
+# --------------------------------------------------------------------------------------------
+# Where a face lands: the map and the nearest people
+# --------------------------------------------------------------------------------------------
+
+
+def place(vectors: np.ndarray, embeddings: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Map positions (M, dims) of new embeddings (M, D) on a map whose photos have `embeddings`
+    (N, D) at `points` (N, dims): `model.maps.place_on_map`, the same rule the explorer uses."""
+    vectors = np.atleast_2d(np.asarray(vectors, np.float32))
+    if len(vectors) == 0:
+        return np.zeros((0, points.shape[1]), np.float32)
+    return place_on_map(vectors, embeddings, points)
+
+
+def squared_distances(vector: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+    """(N,) squared L2 distances from one unit embedding to every row of `embeddings`."""
+    v = np.asarray(vector, np.float64)
+    e = np.asarray(embeddings, np.float64)
+    return np.maximum((v * v).sum() + (e * e).sum(axis=1) - 2.0 * e @ v, 0.0)
+
+
+@dataclass(frozen=True)
+class Near:
+    row: int  # row of the explorer set
+    person: int  # label
+    distance: float  # squared L2
+
+
+def nearest_photos(vector: np.ndarray, embeddings: np.ndarray, labels: np.ndarray, k: int = 5,
+                   exclude: Iterable[int] = ()) -> list[Near]:
+    """The k photos nearest to `vector`, nearest first (rows in `exclude` left out)."""
+    d = squared_distances(vector, embeddings)
+    for row in exclude:
+        d[int(row)] = np.inf
+    order = np.argsort(d, kind="stable")[:k]
+    return [Near(int(i), int(labels[i]), float(d[i])) for i in order if np.isfinite(d[i])]
+
+
+def nearest_people(vector: np.ndarray, embeddings: np.ndarray, labels: np.ndarray, k: int = 5,
+                   exclude: Iterable[int] = ()) -> list[Near]:
+    """The k people whose nearest photo is nearest to `vector`: one Near per person (their nearest
+    photo), nearest first."""
+    d = squared_distances(vector, embeddings)
+    for row in exclude:
+        d[int(row)] = np.inf
+    order = np.argsort(d, kind="stable")
+    found, people = [], set()
+    for i in order:
+        if not np.isfinite(d[i]):
+            break
+        p = int(labels[i])
+        if p in people:
+            continue
+        people.add(p)
+        found.append(Near(int(i), p, float(d[i])))
+        if len(found) == k:
+            break
+    return found
+
+
+def colour_groups(traces: list[dict], colours: dict[str, str]) -> list[dict]:
+    """Give the extra-point traces of `lessons.explorer.map_traces` (one per group, all orange
+    stars) a colour per group, so your photos, your enrolled people and a class's people differ."""
+    for trace in traces:
+        colour = colours.get(trace.get("name"))
+        if colour and trace.get("mode") == "markers+text":
+            trace["marker"] = {**trace["marker"], "color": colour}
+    return traces
+
+
+# --------------------------------------------------------------------------------------------
+# Verification: same person or not, and what the answer is worth
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A verification threshold with the VAL and FAR it gives on pairsDevTest."""
+
+    name: str
+    value: float  # squared L2
+    val: float  # share of pairsDevTest's same-person pairs with D <= value
+    far: float  # share of its different-person pairs with D <= value
+    n_same: int = 500
+    n_diff: int = 500
+    how: str = ""
+
+    @property
+    def false_accepts(self) -> int:
+        return int(round(self.far * self.n_diff))
+
+    @property
+    def true_accepts(self) -> int:
+        return int(round(self.val * self.n_same))
+
+
+def thresholds(card: dict, pairs=None) -> dict[str, Threshold]:
+    """The two thresholds the page offers, from the model card, with VAL and FAR counted on
+    pairsDevTest (`pairs`: `lessons.evaluation.Pairs`) when given, else as the card states them.
+
+    * "strict": the largest threshold with FAR <= 1e-3 on pairsDevTest (the paper's operating point);
+    * "balanced": the threshold that is most accurate on pairsDevTrain (chosen without the test pairs).
+    """
+    from lessons import evaluation as ev
+
+    metrics = (card or {}).get("metrics") or {}
+    found: dict[str, Threshold] = {}
+    strict = metrics.get("view1_devtest_threshold_at_far_1e-3")
+    if strict is None and pairs is not None:
+        _, strict = ev.val_at_far(pairs, 1e-3)
+    balanced = metrics.get("view1_threshold_from_devtrain")
+    if balanced is None and pairs is not None:
+        balanced, _ = ev.best_threshold(pairs)
+    for name, value, how in (("strict", strict, "FAR = 0.001 on pairsDevTest"),
+                             ("balanced", balanced, "the most accurate on pairsDevTrain")):
+        if value is None:
+            continue
+        if pairs is not None:
+            c = ev.counts_at(pairs, float(value))
+            found[name] = Threshold(name, float(value), c.val, c.far, c.n_same, c.n_diff, how)
+        elif name == "strict" and "view1_devtest_val_at_far_1e-3" in metrics:
+            found[name] = Threshold(name, float(value), float(metrics["view1_devtest_val_at_far_1e-3"]), 0.0, how=how)
+    return found
+
+
+@dataclass(frozen=True)
+class Verdict:
+    distance: float
+    threshold: Threshold
+    strangers_within: float | None  # share of different-person pairs at least this close (FAR at D)
+    same_within: float | None  # share of same-person pairs at least this close (VAL at D)
+    reference: str = ""
+
+    @property
+    def same(self) -> bool:
+        return self.distance <= self.threshold.value
+
+    @property
+    def naive_percentage(self) -> float:
+        """1 - D/4: the tempting, meaningless "similarity"."""
+        return 1.0 - self.distance / 4.0
+
+
+def verify(a: np.ndarray, b: np.ndarray, threshold: Threshold, reference=None) -> Verdict:
+    """Compare two embeddings against a threshold; `reference` (`lessons.evaluation.DistanceReference`)
+    turns the distance into honest shares of known pairs."""
+    d = float(squared_distances(a, np.asarray(b)[None])[0])
+    if reference is None:
+        return Verdict(d, threshold, None, None)
+    return Verdict(d, threshold, float(reference.share_different_within(d)), float(reference.share_same_within(d)),
+                   reference.name)
+
+
+def explain(verdict: Verdict) -> str:
+    """What the answer means in VAL and FAR terms, in plain words (markdown)."""
+    t = verdict.threshold
+    d, v = verdict.distance, t.value
+    if verdict.same:
+        text = (f"D = {d:.3f} ≤ {v:.3f}, so the model says **same person**. How much is that worth? At this "
+                f"threshold, **FAR = {t.far:.1%}**: of {t.n_diff} pairs of two different people it was tested on "
+                f"(pairsDevTest, people it never trained on), {t.false_accepts} came this close.")
+        if t.far <= 0.01:
+            text += " So a \"same\" answer is rarely given to two strangers."
+        else:
+            text += (f" So about one pair of strangers in {1 / t.far:.0f} gets this answer too: at this threshold "
+                     "\"same\" is a likely guess, not proof.")
+    else:
+        text = (f"D = {d:.3f} > {v:.3f}, so the model says **not the same person**. How much is that worth? At "
+                f"this threshold, **VAL = {t.val:.1%}**: {t.true_accepts} of {t.n_same} same-person test pairs "
+                f"come this close, so {1 - t.val:.0%} of real same-person pairs also get this answer.")
+        if t.val < 0.5:
+            text += (" \"Not the same\" means \"not close enough to be sure\", not \"two different people\". A "
+                     "strict threshold keeps strangers out at the price of turning most true matches away: that is "
+                     "the trade-off VAL and FAR measure.")
+        else:
+            text += " Most same-person pairs come closer than this, so here \"not the same\" is fair evidence."
+    return text
+
+
+def honest_percentage(verdict: Verdict) -> str | None:
+    """The one percentage a distance can honestly be turned into: how many known pairs of strangers
+    (and of the same person) come at least this close."""
+    if verdict.strangers_within is None:
+        return None
+    return (f"At D = {verdict.distance:.3f}, **{verdict.strangers_within:.3%}** of pairs of two different people "
+            f"({verdict.reference}) are at least this close, and **{verdict.same_within:.1%}** of pairs of one "
+            "person are. The smaller the first number, the stronger the evidence for \"same person\". It is not "
+            "the probability that your two photos show one person: that also depends on how likely a match was "
+            "before you looked, which no distance knows.")
+
+
+# --------------------------------------------------------------------------------------------
+# Recognition with an open set: the nearest enrolled person, or "unknown"
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GalleryPerson:
+    name: str
+    embeddings: np.ndarray  # (k, D)
+    source: str  # "you", "class" or "lfw"
+    keys: tuple[str, ...] = ()  # digests of the photos, to leave out a probe that is one of them
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    source: str
+    distance: float  # to the person's nearest enrolled photo
+
+
+@dataclass(frozen=True)
+class Identification:
+    threshold: float
+    ranking: tuple[Candidate, ...]  # nearest first
+    left_out: int = 0  # gallery photos that were the probe itself
+
+    @property
+    def nearest(self) -> Candidate | None:
+        return self.ranking[0] if self.ranking else None
+
+    @property
+    def answer(self) -> Candidate | None:
+        """The nearest person if within the threshold; None means "unknown"."""
+        n = self.nearest
+        return n if n is not None and n.distance <= self.threshold else None
+
+
+def identify(probe: np.ndarray, gallery: list[GalleryPerson], threshold: float, probe_key: str | None = None,
+             top: int = 5) -> Identification:
+    """Open-set identification: rank the gallery's people by their nearest photo; the answer is the
+    first one only if within `threshold`, else "unknown". A gallery photo with the probe's own
+    digest is left out (identifying a photo with itself proves nothing)."""
+    ranking, left_out = [], 0
+    for person in gallery:
+        e = np.asarray(person.embeddings, np.float32).reshape(-1, len(probe))
+        keep = np.ones(len(e), bool)
+        if probe_key is not None and len(person.keys) == len(e):
+            keep = np.array([k != probe_key for k in person.keys], bool)
+            left_out += int((~keep).sum())
+        if not keep.any():
+            continue
+        d = squared_distances(probe, e[keep])
+        ranking.append(Candidate(person.name, person.source, float(d.min())))
+    ranking.sort(key=lambda c: c.distance)
+    return Identification(float(threshold), tuple(ranking[:top]), left_out)
+
+
+def lfw_gallery(maps, embeddings: np.ndarray) -> list[GalleryPerson]:
+    """The explorer set's 62 people as a gallery (every one of their photos enrolled)."""
+    return [GalleryPerson(name.replace("_", " "), embeddings[maps.labels == p], "lfw")
+            for p, name in enumerate(maps.names)]
+
+
+# --------------------------------------------------------------------------------------------
+# Enrolment: 3 to 10 photos of one person become a new cluster
+# --------------------------------------------------------------------------------------------
+
+
+class EnrolmentError(ValueError):
+    """An enrolment that cannot be made; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class EnrolledPerson:
+    name: str
+    embeddings: np.ndarray  # (k, D)
+    crops: np.ndarray  # (k, S, S, 3) uint8
+    keys: tuple[str, ...]  # digests of the photos
+
+
+def clean_name(name: str) -> str:
+    """A display name: printable characters only, spaces collapsed, at most MAX_NAME characters."""
+    text = "".join(ch for ch in str(name or "") if ch.isprintable())
+    return re.sub(r"\s+", " ", text).strip()[:MAX_NAME].strip()
+
+
+def enrol(name: str, photos: list[Photo], taken: Iterable[str] = ()) -> EnrolledPerson:
+    """A new person from MIN_ENROL to MAX_ENROL of one's photos (each must have an embedding)."""
+    clean = clean_name(name)
+    if not clean:
+        raise EnrolmentError("Give the person a name (any nickname will do).")
+    if clean.casefold() in {t.casefold() for t in taken}:
+        raise EnrolmentError(f"{clean} is enrolled already. Remove that entry first, or choose another name.")
+    usable = [p for p in photos if p.ready]
+    if len(usable) < len(photos):
+        raise EnrolmentError("Some of the chosen photos have no face the model could use; choose others.")
+    keys = list(dict.fromkeys(p.digest for p in usable))
+    if len(keys) < MIN_ENROL:
+        raise EnrolmentError(f"Choose at least {MIN_ENROL} different photos of the person (you chose {len(keys)}): "
+                             "one photo is a point, a cluster needs several.")
+    if len(keys) > MAX_ENROL:
+        raise EnrolmentError(f"Choose at most {MAX_ENROL} photos of one person (you chose {len(keys)}).")
+    by_key = {p.digest: p for p in usable}
+    chosen = [by_key[k] for k in keys]
+    return EnrolledPerson(clean, np.stack([p.embedding for p in chosen]).astype(np.float32),
+                          np.stack([p.crop for p in chosen]).astype(np.uint8), tuple(keys))
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    photos: int
+    pairs: int
+    mean_distance: float  # over the pairs of the person's own photos
+    max_distance: float
+    pairs_within: int  # pairs at most the threshold apart
+    nearest_other: float | None  # distance from the person's photos to the nearest photo of anyone else
+
+    @property
+    def share_within(self) -> float:
+        return self.pairs_within / self.pairs if self.pairs else float("nan")
+
+
+def cluster_summary(embeddings: np.ndarray, threshold: float, others: np.ndarray | None = None) -> ClusterSummary:
+    """How tight an enrolled person's photos are: their pairwise squared distances against the
+    threshold, and how near the nearest photo of anyone else (`others`, (N, D)) comes."""
+    e = np.asarray(embeddings, np.float64)
+    n = len(e)
+    d = np.maximum((e * e).sum(1)[:, None] + (e * e).sum(1)[None, :] - 2.0 * e @ e.T, 0.0)
+    upper = d[np.triu_indices(n, k=1)]
+    nearest_other = None
+    if others is not None and len(others):
+        o = np.asarray(others, np.float64)
+        nearest_other = float(np.maximum((e * e).sum(1)[:, None] + (o * o).sum(1)[None, :] - 2.0 * e @ o.T, 0.0).min())
+    return ClusterSummary(n, len(upper), float(upper.mean()) if len(upper) else 0.0,
+                          float(upper.max()) if len(upper) else 0.0, int((upper <= threshold).sum()), nearest_other)
+
+
+# --------------------------------------------------------------------------------------------
+# The class gallery: shared by the students who typed one code, in server memory only
+# --------------------------------------------------------------------------------------------
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read out in a classroom
+CODE_LENGTH = 6
+CODE_PATTERN = re.compile(r"^[A-Z0-9-]{4,24}$")
+
+
+class GalleryError(ValueError):
+    """A class-gallery action that cannot be done; the message says why."""
+
+
+def new_code() -> str:
+    """A random class code, e.g. "K7PQ2M"."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_code(text: str) -> str:
+    """A class code as typed ("k7pq 2m") -> its canonical form ("K7PQ2M"), or GalleryError."""
+    code = re.sub(r"\s+", "", str(text or "")).upper()
+    if not CODE_PATTERN.match(code):
+        raise GalleryError("A class code has 4 to 24 letters, digits or dashes, like K7PQ2M.")
+    return code
+
+
+def new_owner_token() -> str:
+    """A random token that marks one session's entries (kept in that session's state only)."""
+    return secrets.token_hex(16)
+
+
+@dataclass(frozen=True)
+class ClassEntry:
+    entry_id: str
+    owner: str  # the owner's session token (never shown)
+    person: str
+    embeddings: np.ndarray  # (k, D), read-only
+    face: np.ndarray  # one crop (S, S, 3) uint8, read-only: what classmates see
+    added: float
+
+
+@dataclass
+class _Class:
+    teacher: str
+    opened: float
+    touched: float
+    entries: list[ClassEntry] = field(default_factory=list)
+
+
+def _frozen(a: np.ndarray, dtype) -> np.ndarray:
+    out = np.array(a, dtype=dtype, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+class ClassGalleries:
+    """Class galleries, keyed by code, in this server's memory (one object per server, shared by
+    every session; every method takes the lock). Nothing is ever written to disk.
+
+    Off by default: a gallery exists only after a teacher opens it with a code; students see a
+    gallery only by typing its code. Each entry belongs to the session token that added it and
+    only that token can remove it. Memory stays bounded: at most `max_entries` people per class,
+    `max_per_owner` of them from one session, `max_photos` photos (embeddings) per person and one
+    crop, and `max_classes` classes; a class untouched for `idle_s` seconds is dropped when room is
+    needed."""
+
+    def __init__(self, max_classes: int = 20, max_entries: int = 200, max_per_owner: int = MAX_ENROLLED,
+                 max_photos: int = MAX_ENROL, idle_s: float = 12 * 3600, clock: Callable[[], float] = time.time):
+        self.max_classes, self.max_entries, self.max_per_owner = max_classes, max_entries, max_per_owner
+        self.max_photos, self.idle_s, self._clock = max_photos, idle_s, clock
+        self._lock = threading.Lock()
+        self._classes: dict[str, _Class] = {}
+
+    # ---- teachers ----------------------------------------------------------------------------
+
+    def open(self, code: str, teacher: str) -> str:
+        """Open a class gallery under `code` (normalised; returned). Opening an open class again
+        is fine for its teacher; another teacher must choose another code."""
+        code = normalise_code(code)
+        with self._lock:
+            now = self._clock()
+            found = self._classes.get(code)
+            if found is not None:
+                if found.teacher != teacher:
+                    raise GalleryError(f"The code {code} is in use already; choose another one.")
+                found.touched = now
+                return code
+            if len(self._classes) >= self.max_classes:
+                for old in [c for c, k in self._classes.items() if now - k.touched > self.idle_s]:
+                    del self._classes[old]
+            if len(self._classes) >= self.max_classes:
+                raise GalleryError(f"This server holds {self.max_classes} class galleries already; close one first.")
+            self._classes[code] = _Class(teacher, now, now)
+            return code
+
+    def close(self, code: str, teacher: str) -> bool:
+        """Close a class gallery and forget every entry in it (its teacher only)."""
+        code = normalise_code(code)
+        with self._lock:
+            found = self._classes.get(code)
+            if found is None or found.teacher != teacher:
+                return False
+            del self._classes[code]
+            return True
+
+    # ---- everyone with the code ----------------------------------------------------------------
+
+    def exists(self, code: str) -> bool:
+        try:
+            code = normalise_code(code)
+        except GalleryError:
+            return False
+        with self._lock:
+            return code in self._classes
+
+    def join(self, code: str) -> str:
+        """The normalised code of an open class, or GalleryError (nobody can join a closed one)."""
+        code = normalise_code(code)
+        with self._lock:
+            if code not in self._classes:
+                raise GalleryError(f"No class gallery is open with the code {code}. Check the code with your "
+                                   "teacher: a gallery exists only once the teacher has opened it.")
+            self._classes[code].touched = self._clock()
+        return code
+
+    def entries(self, code: str) -> list[ClassEntry]:
+        """A snapshot of the class's entries (empty if there is no such class)."""
+        try:
+            code = normalise_code(code)
+        except GalleryError:
+            return []
+        with self._lock:
+            found = self._classes.get(code)
+            return list(found.entries) if found is not None else []
+
+    def add(self, code: str, owner: str, person: str, embeddings: np.ndarray, face: np.ndarray) -> ClassEntry:
+        """Share one enrolled person with a class. The owner's earlier entry of the same name is replaced."""
+        code = normalise_code(code)
+        person = clean_name(person)
+        if not person:
+            raise GalleryError("The person needs a name.")
+        e = np.asarray(embeddings, np.float32)
+        if e.ndim != 2 or not 1 <= len(e) <= self.max_photos:
+            raise GalleryError(f"A person is shared with 1 to {self.max_photos} photos.")
+        entry = ClassEntry(secrets.token_hex(8), owner, person, _frozen(e, np.float32), _frozen(face, np.uint8),
+                           self._clock())
+        with self._lock:
+            found = self._classes.get(code)
+            if found is None:
+                raise GalleryError(f"The class gallery {code} has been closed.")
+            kept = [x for x in found.entries if not (x.owner == owner and x.person.casefold() == person.casefold())]
+            if sum(x.owner == owner for x in kept) >= self.max_per_owner:
+                raise GalleryError(f"You can share at most {self.max_per_owner} people with a class.")
+            if len(kept) >= self.max_entries:
+                raise GalleryError(f"The class gallery {code} is full ({self.max_entries} people).")
+            found.entries = kept + [entry]
+            found.touched = entry.added
+        return entry
+
+    def remove(self, code: str, owner: str, person: str | None = None) -> int:
+        """Remove the owner's entries from a class (only the one named `person` if given); returns
+        how many were removed. Nobody can remove another owner's entries."""
+        try:
+            code = normalise_code(code)
+        except GalleryError:
+            return 0
+        with self._lock:
+            found = self._classes.get(code)
+            if found is None:
+                return 0
+            mine = {x.entry_id for x in found.entries
+                    if x.owner == owner and (person is None or x.person.casefold() == clean_name(person).casefold())}
+            found.entries = [x for x in found.entries if x.entry_id not in mine]
+            return len(mine)
+
+    def remove_everywhere(self, owner: str) -> int:
+        """Remove every entry of this owner from every class ("forget my faces")."""
+        with self._lock:
+            removed = 0
+            for found in self._classes.values():
+                before = len(found.entries)
+                found.entries = [x for x in found.entries if x.owner != owner]
+                removed += before - len(found.entries)
+            return removed
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._classes)

@@ -1,0 +1,431 @@
+"""The "Your faces" page driven like a browser would (AppTest): uploads and webcam shots of real LFW
+photos land where lessons/your_faces.py says, bad files give messages while the session stays
+usable, verification, identification and enrolment show what the lesson computes, "Forget my faces"
+empties the session, nothing is written to disk during an upload, and a class gallery is shared
+between two sessions only through its code. The page-wide promises (goal, quiz, no data, corrupt
+checkpoint) are in test_app_pages.py."""
+
+from __future__ import annotations
+
+import builtins
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import figure_values, figures, open_page, page_text
+from lessons import your_faces as yf
+from model.maps import SHIPPED, load_explorer_maps
+
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+PAGE = "pages/your_faces.py"
+BUSH = [f"George_W_Bush/George_W_Bush_{i:04d}.jpg" for i in range(1, 6)]
+BLAIR = "Tony_Blair/Tony_Blair_0001.jpg"
+
+
+@pytest.fixture(scope="module")
+def maps():
+    return load_explorer_maps()
+
+
+@pytest.fixture(scope="module")
+def images(shared_data) -> Path:
+    return shared_data / "lfw" / "lfw-deepfunneled"
+
+
+def jpeg_of(images: Path, rel: str, quality: int = 90) -> bytes:
+    """An LFW photo re-encoded, so it is not byte-for-byte the file on disk."""
+    with Image.open(images / rel) as im:
+        out = io.BytesIO()
+        im.convert("RGB").save(out, "JPEG", quality=quality)
+        return out.getvalue()
+
+
+def as_files(images: Path, rels: list[str]) -> list[tuple[str, bytes, str]]:
+    return [(Path(rel).name, jpeg_of(images, rel), "image/jpeg") for rel in rels]
+
+
+def upload(app, files, key: str = "your_faces_upload"):
+    app.file_uploader(key=key).set_value(files)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def photos(app) -> list[yf.Photo]:
+    """The session's photos with an embedding, in page order (the uploads' cache, then kept shots)."""
+    cached = list(app.session_state["yf_cache"].values()) + list(app.session_state["yf_kept"])
+    return [p for p in cached if p.ready]
+
+
+def the_map(app) -> dict:
+    return next(f for f in figures(app) if f["data"] and str(f["data"][0].get("name", "")).startswith("People seen"))
+
+
+def trace(fig: dict, name: str) -> dict | None:
+    return next((t for t in fig["data"] if t.get("name") == name), None)
+
+
+def metric(app, label: str) -> str:
+    return next(m.value for m in app.metric if m.label == label)
+
+
+def ranking(app):
+    """The identification's ranking table (the page's only dataframe; AppTest gives tables no key)."""
+    assert len(app.dataframe) == 1
+    return app.dataframe[0].value
+
+
+def shipped(maps, dims: int = 2):
+    run = maps.runs[SHIPPED]
+    step = int(run.steps[-1])
+    return run.embeddings(step), run.points(step, dims)
+
+
+# --------------------------------------------------------------------------------------------
+# Uploads and the map
+# --------------------------------------------------------------------------------------------
+
+
+def test_uploads_are_found_shown_and_land_next_to_their_person(shared_data, images, maps):
+    app = open_page(PAGE, shared_data)
+    assert app.file_uploader(key="your_faces_upload").label == "Upload photos"
+    assert trace(the_map(app), "Your photos") is None  # the map is there before any photo
+    upload(app, as_files(images, BUSH[:3] + [BLAIR]))
+    got = photos(app)
+    assert [p.name for p in got] == [Path(r).name for r in BUSH[:3] + [BLAIR]]
+    assert all(p.num_faces >= 1 and p.crop.shape == (64, 64, 3) for p in got)
+    assert len(app.image) >= 4  # the photos with their boxes, and the crops
+    # the stars are where the lesson places them
+    embeddings, points = shipped(maps)
+    stars = trace(the_map(app), "Your photos")
+    where = yf.place(np.stack([p.embedding for p in got]), embeddings, points)
+    np.testing.assert_allclose(figure_values(stars["x"]), where[:, 0], atol=2e-3)
+    np.testing.assert_allclose(figure_values(stars["y"]), where[:, 1], atol=2e-3)
+    assert stars["text"] == ["1", "2", "3", "4"]
+    # the first photo's nearest people, with distances: its own person first
+    text = page_text(app)
+    nearest = yf.nearest_people(got[0].embedding, embeddings, maps.labels, k=3)
+    assert maps.names[nearest[0].person] == "George_W_Bush"
+    assert f"Nearest people: **George W Bush** ({nearest[0].distance:.3f})" in text
+    # ... and the faces of its five nearest LFW photos
+    assert "d² = " in text and len(app.image) >= 6
+    # another photo to look at: the Blair one
+    app.selectbox(key="yf_photo").set_value(got[3].key).run()
+    assert "Nearest people: **Tony Blair**" in page_text(app)
+    # 3-D
+    app.button_group(key="view").set_value("3-D").run()
+    stars = trace(the_map(app), "Your photos")
+    assert stars["type"] == "scatter3d" and len(figure_values(stars["z"])) == 4
+
+
+def test_webcam_shot_is_used_and_can_be_kept(shared_data, images):
+    app = open_page(PAGE, shared_data)
+    assert not app.camera_input  # the camera is off until asked for
+    app.toggle(key="yf_webcam").set_value(True).run()
+    app.camera_input(key="your_faces_camera").set_value(("image.jpg", jpeg_of(images, BUSH[0]), "image/jpeg")).run()
+    assert not app.exception
+    shot = photos(app)
+    assert len(shot) == 1 and shot[0].source == "webcam" and shot[0].name == "Webcam shot"
+    assert "Webcam shot" in page_text(app)
+    app.button(key=f"yf_keep_{shot[0].digest}").click().run()
+    kept = app.session_state["yf_kept"]
+    assert [p.name for p in kept] == ["Webcam shot 1"] and kept[0].source == "kept"
+    # the camera is fresh again; a second shot comes on top of the kept one
+    camera = app.camera_input(key="your_faces_camera_1")
+    assert camera.value is None
+    camera.set_value(("image.jpg", jpeg_of(images, BUSH[1]), "image/jpeg")).run()
+    assert sorted(p.name for p in photos(app)) == ["Webcam shot", "Webcam shot 1"]
+    assert len(figure_values(trace(the_map(app), "Your photos")["x"])) == 2
+    app.button(key=f"yf_drop_{kept[0].digest}").click().run()
+    assert app.session_state["yf_kept"] == [] and len(photos(app)) == 1
+
+
+def test_bad_files_give_messages_and_the_session_stays_usable(shared_data, images):
+    app = open_page(PAGE, shared_data)
+    whole = jpeg_of(images, BLAIR)
+    tiny, sky = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (10, 10)).save(tiny, "PNG")
+    Image.new("RGB", (500, 400), (90, 140, 200)).save(sky, "PNG")
+    bad = [("empty.jpg", b"", "image/jpeg"), ("notes.jpg", b"just some text", "image/jpeg"),
+           ("cut.jpg", whole[: len(whole) // 3], "image/jpeg"), ("tiny.png", tiny.getvalue(), "image/png"),
+           ("sky.png", sky.getvalue(), "image/png"),
+           ("iphone.heic", b"\x00\x00\x00\x18ftypheic" + b"\x00" * 64, "image/heic")]
+    upload(app, bad + as_files(images, [BUSH[0]]))
+    warnings = [str(w.value) for w in app.warning]
+    expected = {"empty.jpg": "empty", "notes.jpg": "not an image", "cut.jpg": "damaged", "tiny.png": "too small",
+                "sky.png": "No face was found", "iphone.heic": "HEIC"}
+    for name, words in expected.items():
+        assert any(w.startswith(f"**{name}**") and words in w for w in warnings), (name, warnings)
+    assert "Traceback" not in page_text(app)
+    # the good photo was used all the same
+    assert [p.name for p in photos(app)] == ["George_W_Bush_0001.jpg"]
+    assert len(figure_values(trace(the_map(app), "Your photos")["x"])) == 1
+    # the bad files removed, two good ones: the messages are gone and verification works
+    upload(app, as_files(images, [BUSH[0], BUSH[1]]))
+    assert not any(w.startswith("**") for w in (str(x.value) for x in app.warning))
+    assert metric(app, "Squared distance D")
+    assert len(app.session_state["yf_cache"]) == 2  # the bad files' results are not kept either
+
+
+def test_a_photo_with_two_faces_lets_you_pick_one(shared_data, images, maps):
+    app = open_page(PAGE, shared_data)
+    with Image.open(images / BLAIR) as blair, Image.open(images / BUSH[0]) as bush:
+        two = Image.new("RGB", (900, 420), (205, 205, 205))
+        two.paste(bush.convert("RGB").resize((330, 330)), (20, 40))  # the larger face: face 1
+        two.paste(blair.convert("RGB"), (600, 80))
+    out = io.BytesIO()
+    two.save(out, "JPEG", quality=92)
+    upload(app, [("two.jpg", out.getvalue(), "image/jpeg")])
+    first = photos(app)[0]
+    assert first.num_faces >= 2 and first.chosen == 0
+    assert "Nearest people: **George W Bush**" in page_text(app)
+    app.selectbox(key=f"yf_face_{first.digest}").set_value(1).run()
+    second = photos(app)[0]
+    assert second.chosen == 1 and second.key != first.key and len(photos(app)) == 1
+    assert "Nearest people: **Tony Blair**" in page_text(app)
+    embeddings, points = shipped(maps)
+    stars = trace(the_map(app), "Your photos")
+    np.testing.assert_allclose(figure_values(stars["x"]), yf.place(second.embedding, embeddings, points)[:, 0], atol=2e-3)
+
+
+# --------------------------------------------------------------------------------------------
+# Verification, identification, enrolment
+# --------------------------------------------------------------------------------------------
+
+
+def test_verification_against_the_far_threshold(shared_data, images, model_card):
+    app = open_page(PAGE, shared_data)
+    upload(app, as_files(images, [BUSH[0], BUSH[1], BLAIR]))
+    got = photos(app)
+    strict = model_card["metrics"]["view1_devtest_threshold_at_far_1e-3"]
+    assert metric(app, "Threshold") == f"{strict:.3f}"
+    assert metric(app, "VAL at it") == f"{model_card['metrics']['view1_devtest_val_at_far_1e-3']:.1%}"
+    assert metric(app, "FAR at it") == "0.0%"
+    for other in (got[1], got[2]):
+        app.selectbox(key="yf_verify_b").set_value(other.key).run()
+        d = float(((got[0].embedding.astype(np.float64) - other.embedding) ** 2).sum())
+        assert metric(app, "Squared distance D") == f"{d:.3f}"
+        assert metric(app, "The model says") == ("same person" if d <= strict else "not the same")
+        text = page_text(app)
+        assert ("FAR = 0.0%" in text) if d <= strict else ("VAL = 16.4%" in text and "not close enough" in text)
+        assert "A percentage, honestly" in text and "1 − D/4" in text
+        hist = next(f for f in figures(app) if f["layout"]["title"]["text"].startswith("Your distance"))
+        assert [s["x0"] for s in hist["layout"]["shapes"]] == pytest.approx([strict, d], abs=1e-9)
+    app.button_group(key="threshold").set_value("balanced").run()
+    assert metric(app, "Threshold") == f"{model_card['metrics']['view1_threshold_from_devtrain']:.3f}"
+
+
+@pytest.fixture(scope="module")
+def model_card():
+    from model.embed import load_model
+
+    return load_model().card
+
+
+def test_enrol_a_person_then_identify_with_an_open_set(shared_data, images):
+    app = open_page(PAGE, shared_data)
+    upload(app, as_files(images, BUSH[:4] + [BLAIR]))
+    got = photos(app)
+    # too few photos: a message, nothing enrolled
+    app.text_input(key="yf_enrol_name").set_value("Dubya")
+    app.multiselect(key="yf_enrol_photos").set_value([got[0].key, got[1].key])
+    app.button(key="yf_enrol").click().run()
+    assert any("at least 3" in str(w.value) for w in app.warning) and app.session_state["yf_enrolled"] == []
+    app.multiselect(key="yf_enrol_photos").set_value([p.key for p in got[:3]])
+    app.button(key="yf_enrol").click().run()
+    enrolled = app.session_state["yf_enrolled"]
+    assert [p.name for p in enrolled] == ["Dubya"] and enrolled[0].embeddings.shape == (3, 128)
+    assert any("Dubya is enrolled with 3 photos" in str(s.value) for s in app.success)
+    assert app.multiselect(key="yf_enrol_photos").value == []
+    cluster = trace(the_map(app), "Enrolled: Dubya")
+    assert len(figure_values(cluster["x"])) == 3 and cluster["marker"]["color"] != "#E69F00"
+    assert "pairs are within the threshold" in page_text(app)
+    # identify the 4th Bush photo and the Blair photo against the enrolled person only
+    app.toggle(key="yf_lfw_gallery").set_value(False).run()
+    threshold = float(metric(app, "Threshold"))
+    for probe in (got[3], got[4]):
+        app.selectbox(key="yf_photo").set_value(probe.key).run()
+        expected = yf.identify(probe.embedding, [yf.GalleryPerson("Dubya", enrolled[0].embeddings, "you",
+                                                                  enrolled[0].keys)], threshold, probe.digest)
+        text = page_text(app)
+        if expected.answer is not None:
+            assert any(str(s.value).startswith("**Dubya** (enrolled by you)") for s in app.success)
+        else:
+            assert any(str(i.value).startswith("**Unknown.** The nearest is Dubya") for i in app.info)
+        assert f"D = {expected.nearest.distance:.3f}" in text
+    table = ranking(app)
+    assert list(table["person"]) == ["Dubya"]
+    # an enrolled photo used as the probe is not matched with itself
+    app.selectbox(key="yf_photo").set_value(got[0].key).run()
+    assert "enrolled copy of this very photo was left out" in page_text(app)
+    # with the LFW people in the gallery, the ranking has more people in it
+    app.toggle(key="yf_lfw_gallery").set_value(True).run()
+    assert len(ranking(app)) == 5
+    # removing the person removes the cluster
+    app.button(key="yf_remove_0").click().run()
+    assert app.session_state["yf_enrolled"] == [] and trace(the_map(app), "Enrolled: Dubya") is None
+
+
+# --------------------------------------------------------------------------------------------
+# Privacy
+# --------------------------------------------------------------------------------------------
+
+
+def test_forget_my_faces_empties_the_session(shared_data, images):
+    app = open_page(PAGE, shared_data)
+    upload(app, as_files(images, BUSH[:3]))
+    app.multiselect(key="yf_enrol_photos").set_value([p.key for p in photos(app)])
+    app.text_input(key="yf_enrol_name").set_value("Someone")
+    app.button(key="yf_enrol").click().run()
+    assert app.session_state["yf_enrolled"]
+    app.button(key="yf_forget").click().run()
+    assert not app.exception
+    assert app.session_state["yf_cache"] == {} and app.session_state["yf_kept"] == []
+    assert app.session_state["yf_enrolled"] == []
+    assert not [k for k in app.session_state if str(k).startswith("yf_face_")]
+    assert any("gone from this session" in str(s.value) for s in app.success)
+    fig = the_map(app)
+    assert trace(fig, "Your photos") is None and trace(fig, "Enrolled: Someone") is None
+    # a fresh, empty uploader; the session goes on working
+    fresh = app.file_uploader(key="your_faces_upload_1")
+    assert fresh.label == "Upload photos" and not fresh.value
+    upload(app, as_files(images, [BLAIR]), key="your_faces_upload_1")
+    assert [p.name for p in photos(app)] == ["Tony_Blair_0001.jpg"]
+
+
+def listing(folder: Path) -> dict[str, tuple[int, int]]:
+    found = {}
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            st = (Path(root) / name).lstat()
+            found[str(Path(root) / name)] = (st.st_mtime_ns, st.st_size)
+    return found
+
+
+def test_nothing_is_written_to_disk_during_an_upload(shared_data, images, tmp_path, monkeypatch):
+    """The temp folder (a fresh one, for Python and for C libraries) and the course's cache stay as
+    they were, and no file is opened for writing while photos are uploaded, processed, compared,
+    enrolled and forgotten."""
+    from model.data import cache_dir
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    app = open_page(PAGE, shared_data)  # the model, the maps and the LFW photos are loaded now
+    upload(app, as_files(images, [BUSH[0]]))  # and OpenCV's cascades
+    cache = cache_dir()
+    before_cache, before_temp = (listing(cache) if cache.exists() else {}), listing(temp)
+    writes = []
+    real_open, real_os_open = builtins.open, os.open
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+    def watching_open(file, mode="r", *args, **kwargs):
+        if any(c in str(mode) for c in "wax+"):
+            writes.append(str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    def watching_os_open(path, flags, *args, **kwargs):
+        if flags & write_flags:
+            writes.append(str(path))
+        return real_os_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", watching_open)
+    monkeypatch.setattr(io, "open", watching_open)
+    monkeypatch.setattr(os, "open", watching_os_open)
+    upload(app, as_files(images, BUSH[:4]) + [("bad.jpg", b"no image", "image/jpeg")])
+    app.multiselect(key="yf_enrol_photos").set_value([p.key for p in photos(app)[:3]])
+    app.text_input(key="yf_enrol_name").set_value("W")
+    app.button(key="yf_enrol").click().run()
+    app.toggle(key="yf_webcam").set_value(True).run()
+    app.camera_input(key="your_faces_camera").set_value(("image.jpg", jpeg_of(images, BLAIR), "image/jpeg")).run()
+    app.button(key="yf_forget").click().run()
+    monkeypatch.setattr(builtins, "open", real_open)
+    monkeypatch.setattr(io, "open", real_open)
+    monkeypatch.setattr(os, "open", real_os_open)
+    assert not app.exception
+    assert writes == []
+    assert listing(temp) == before_temp == {}
+    assert (listing(cache) if cache.exists() else {}) == before_cache
+
+
+# --------------------------------------------------------------------------------------------
+# The class gallery: two sessions
+# --------------------------------------------------------------------------------------------
+
+
+def test_class_gallery_is_shared_only_through_its_code(shared_data, images):
+    teacher = open_page(PAGE, shared_data)  # the teacher, who also enrols someone
+    student = open_page(PAGE, shared_data)
+    assert "Class" not in " ".join(t.get("name", "") for t in the_map(student)["data"])
+    # enrol, then open a class: it is joined at once, and the person can be shared with it
+    upload(teacher, as_files(images, BUSH[:3]))
+    teacher.multiselect(key="yf_enrol_photos").set_value([p.key for p in photos(teacher)])
+    teacher.text_input(key="yf_enrol_name").set_value("Bush")
+    teacher.button(key="yf_enrol").click().run()
+    teacher.text_input(key="yf_new_code").set_value("room 42")
+    teacher.button(key="yf_open_class").click().run()
+    assert any("ROOM42 is open" in str(s.value) for s in teacher.success)
+    teacher.button(key="yf_share_0_ROOM42").click().run()
+    assert trace(the_map(teacher), "Class ROOM42")["text"] == ["Bush"]
+    # the student sees nothing without the code, and a wrong code opens nothing
+    student.run()
+    assert trace(the_map(student), "Class ROOM42") is None
+    student.text_input(key="yf_join_code").set_value("ROOM43")
+    student.button(key="yf_join").click().run()
+    assert any("No class gallery is open with the code ROOM43" in str(w.value) for w in student.warning)
+    assert student.session_state["yf_classes"] == []
+    # with the code: the shared person is on the student's map and in the student's gallery
+    student.text_input(key="yf_join_code").set_value("room42")
+    student.button(key="yf_join").click().run()
+    assert student.session_state["yf_classes"] == ["ROOM42"]
+    assert trace(the_map(student), "Class ROOM42")["text"] == ["Bush"]
+    assert "**Class ROOM42**: 1 person shared" in page_text(student)
+    upload(student, as_files(images, [BUSH[3]]))
+    student.toggle(key="yf_lfw_gallery").set_value(False).run()
+    table = ranking(student)
+    assert list(table["person"]) == ["Bush"] and list(table["from"]) == ["class gallery"]
+    # the student cannot remove the teacher's entry ...
+    student.button(key="yf_unshare_all_ROOM42").click().run()
+    assert trace(the_map(student), "Class ROOM42")["text"] == ["Bush"]
+    # ... the owner can ("forget my faces" removes it from the class too)
+    teacher.button(key="yf_forget").click().run()
+    student.run()
+    assert trace(the_map(student), "Class ROOM42") is None
+    assert "**Class ROOM42**: 0 people shared" in page_text(student)
+    # closing the class ends it for everyone
+    teacher.button(key="yf_close_ROOM42").click().run()
+    student.run()
+    assert student.session_state["yf_classes"] == [] and "ROOM42 has been closed" in page_text(student)
+
+
+# --------------------------------------------------------------------------------------------
+# Without the photos, without the model
+# --------------------------------------------------------------------------------------------
+
+
+def test_without_the_lfw_photos_neighbours_are_names_and_distances(no_data, images):
+    app = open_page(PAGE, no_data)
+    upload(app, as_files(images, [BUSH[0]]))
+    text = page_text(app)
+    assert "Nearest people: **George W Bush**" in text and "d² = " in text
+    assert "need the LFW photos" in text
+
+
+def test_with_a_broken_model_faces_are_still_found(shared_data, images, tmp_path, monkeypatch):
+    import model.embed
+
+    corrupt = tmp_path / "facenet.pt"
+    corrupt.write_bytes(b"not a checkpoint")
+    monkeypatch.setattr(model.embed, "DEFAULT_CHECKPOINT", corrupt)
+    app = open_page(PAGE, shared_data)
+    upload(app, as_files(images, [BUSH[0]]))
+    cached = list(app.session_state["yf_cache"].values())
+    assert len(cached) == 1 and cached[0].ok and cached[0].embedding is None
+    assert "without the face model they cannot be embedded" in page_text(app)
+    assert trace(the_map(app), "Your photos") is None
