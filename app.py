@@ -1,26 +1,34 @@
 """FaceNet, hands on: the course app. Start it with `streamlit run app.py`.
 
-Only the page list and the sidebar shared by every page live here; each page is a script under
-pages/. Nothing heavy is imported at this level so the app starts quickly (pages import torch
-when they need it).
+Only the page list, the sidebar shared by every page and presenter mode live here; each page is a
+script under pages/. Nothing heavy is imported at this level so the app starts quickly: no torch
+(pages import it when they need it), and the home page draws its text before it loads the model.
+
+The URL carries what a teacher would share: the page is its path (/margin), presenter mode is
+`?presenter=true`, and each lesson binds its main controls (alpha, mining, thresholds, steps,
+seeds) to query parameters named after their keys, e.g. /margin?margin-alpha=0.5.
 """
 
 import streamlit as st
 
 from lessons import overview
-from pages.common import forget_where_the_data_was
+from pages.common import (default_data_path, forget_where_the_data_was, keep_gc_fast, presenter_mode,
+                          presenter_switch)
 
+presenting = presenter_mode()
 st.set_page_config(
     page_title="FaceNet, hands on",
     page_icon=":material/face:",
     layout="wide",
-    initial_sidebar_state="expanded",
+    initial_sidebar_state="collapsed" if presenting else "expanded",
 )
 
 home = st.Page("pages/home.py", title="Welcome", icon=":material/home:", default=True)
 lessons = [st.Page(lesson.page, title=lesson.nav_title, icon=lesson.icon)
            for lesson in overview.COURSE if lesson.available]
-page = st.navigation({"Course": [home], "Lessons": lessons} if lessons else [home])
+# In presenter mode the sidebar is hidden, so the menu moves to a bar along the top of the page.
+page = st.navigation({"Course": [home], "Lessons": lessons} if lessons else [home],
+                     position="top" if presenting else "sidebar")
 
 
 def remember_data_path():
@@ -28,18 +36,22 @@ def remember_data_path():
     st.session_state["data_path"] = st.session_state["data_path_box"].strip()
 
 
-st.session_state.setdefault("data_path", overview.default_data_path())
-st.session_state["data_path_box"] = st.session_state["data_path"]
-with st.sidebar:
-    st.text_input(
-        "Data folder",
-        key="data_path_box",
-        on_change=remember_data_path,
-        placeholder="/path/to/data",
-        help="A folder holding lfw/ (and, optionally, olivetti/). Left empty, the app looks in "
-        "the FACENET_DATA environment variable's folder, then in scikit-learn's data home.",
-    )
-    st.button("Check again", key="check_data_again", on_click=forget_where_the_data_was,
-              help="Look for the data once more, e.g. after downloading it.")
+st.session_state.setdefault("data_path", default_data_path())
+if not presenting:
+    st.session_state["data_path_box"] = st.session_state["data_path"]
+    with st.sidebar:
+        st.text_input(
+            "Data folder",
+            key="data_path_box",
+            on_change=remember_data_path,
+            placeholder="/path/to/data",
+            help="A folder holding lfw/ (and, optionally, olivetti/). Left empty, the app looks in "
+            "the FACENET_DATA environment variable's folder, then in scikit-learn's data home.",
+        )
+        st.button("Check again", key="check_data_again", on_click=forget_where_the_data_was,
+                  help="Look for the data once more, e.g. after downloading it.")
+if presenter_switch(presenting) != presenting:
+    st.rerun()  # switched on the first run of a link's session: lay the page out again for it
 
 page.run()
+keep_gc_fast()  # see pages.common: a class of students must not each pay a full garbage collection

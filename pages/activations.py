@@ -44,7 +44,7 @@ st.header("Three functions and their slopes")
 toggles = st.columns(4)
 shown = [name for column, name in zip(toggles, act.ACTIVATIONS)
          if column.toggle(LABELS[name], value=True, key=f"act-show-{name}")]
-x0 = toggles[3].slider("Look at x =", -6.0, 6.0, 2.0, step=0.1, key="act-x")
+x0 = toggles[3].slider("Look at x =", -6.0, 6.0, 2.0, step=0.1, key="act-x", bind="query-params")
 
 xs = np.linspace(-6, 6, 241)
 traces = []
@@ -98,18 +98,20 @@ the same weights; only the activation differs.
 )
 
 settings = st.columns(4)
-depth = settings[0].slider("Depth (layers)", 2, 50, 20, key="act-depth")
-width = settings[1].select_slider("Width (units per layer)", (32, 64, 128, 256), value=128, key="act-width")
+depth = settings[0].slider("Depth (layers)", 2, 50, 20, key="act-depth", bind="query-params")
+width = settings[1].select_slider("Width (units per layer)", (32, 64, 128, 256), value=128, key="act-width",
+                                  bind="query-params")
 init = settings[2].segmented_control(
     "Initial weights", act.INITS, default="he", required=True, format_func=act.INIT_LABELS.__getitem__, key="act-init",
+    bind="query-params",
     help="How the random starting weights are drawn (see the formula below the chart).")
 source = settings[3].segmented_control(
     "Inputs", ("faces", "random"), default="faces", required=True,
-    format_func={"faces": "LFW faces", "random": "random numbers"}.__getitem__, key="act-inputs",
+    format_func={"faces": "LFW faces", "random": "random numbers"}.__getitem__, key="act-inputs", bind="query-params",
     help=f"LFW faces: {act.BATCH} face crops, made grey and shrunk to {act.FACE_SIDE}×{act.FACE_SIDE} pixels "
          f"({act.FACE_SIDE ** 2:,} numbers in [-1, 1]). Random: the same number of standard normal values.")
 bias_shift = st.slider(
-    "Shift every bias by", -2.0, 1.0, 0.0, step=0.25, key="act-bias-shift",
+    "Shift every bias by", -2.0, 1.0, 0.0, step=0.25, key="act-bias-shift", bind="query-params",
     help="Added to every bias of every layer after initialisation. A negative shift pushes units below 0.")
 
 
@@ -204,7 +206,7 @@ sums are negative.
 )
 step_lr = st.select_slider(
     "Then take one gradient-descent step of size η (0: no step)", (0.0, 0.01, 0.1, 1.0, 10.0), value=0.0,
-    key="act-step-lr",
+    key="act-step-lr", bind="query-params",
     help="One plain step w ← w − η ∂L/∂w on all weights and biases of the ReLU network, same batch and loss.")
 
 relu_report = reports["relu"]

@@ -8,6 +8,9 @@ need it: the loaders return None after saying what is missing.
 
 from __future__ import annotations
 
+import gc
+import os
+import sys
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -99,10 +102,137 @@ def plot(figure: go.Figure | dict, key: str | None = None, **kwargs):
     Dicts are not validated: Plotly's check of every property costs 20 to 50 ms a figure on every
     rerun, most of a page's time budget. Pages that redraw on each widget change pass dicts (or
     build them with `chart`), and their tests validate the very same dicts with `go.Figure(spec)`.
+
+    Traces without a colour of their own take the Okabe-Ito palette. In presenter mode the figure
+    is redrawn from a copy (figures may be cached and shared by every session) with larger type,
+    more height and wider margins for a projector.
     """
-    if isinstance(figure, dict):
+    if presenter_mode():
+        spec = figure if isinstance(figure, dict) else figure.to_plotly_json()
+        figure = go.Figure(for_projector(spec), _validate=False)
+    elif isinstance(figure, dict):
         figure = go.Figure(figure, _validate=False)
+    if figure.layout.colorway is None:
+        figure.layout.colorway = PALETTE  # the same value for every session: safe on a shared figure
     return st.plotly_chart(figure, width="stretch", key=key, config={"displaylogo": False}, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# Presenter mode: large type, no sidebar, charts for a projector
+# --------------------------------------------------------------------------------------------
+
+PRESENTER_KEY = "presenter"  # the toggle's key, and so its URL query parameter: ?presenter=true
+PRESENTER_TYPE = 1.4  # the page's type, times Streamlit's 16 px
+PRESENTER_FONT = 20  # a chart's base font size in px (Plotly's default is 12)
+PRESENTER_FONT_SCALE = PRESENTER_FONT / 12  # for fonts a figure sets itself
+PRESENTER_HEIGHT = 1.35  # chart heights, times the page's own
+PLOTLY_DEFAULT_HEIGHT = 450
+FONT_KEYS = {"font", "textfont", "tickfont", "insidetextfont", "outsidetextfont", "hoverlabel"}
+
+PRESENTER_CSS = f"""
+<style>
+html {{ font-size: {16 * PRESENTER_TYPE:.0f}px; }}
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li,
+[data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"] p,
+[data-testid="stMetricValue"], [data-testid="stMetricLabel"] p {{ font-size: 1rem; }}
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+[data-testid="stExpandSidebarButton"], [data-testid="stAppDeployButton"] {{ display: none; }}
+[data-testid="stMainBlockContainer"] {{ padding-top: 4.5rem; max-width: 100%; }}
+</style>
+"""
+
+
+def presenter_mode() -> bool:
+    """Whether this session shows the course for a projector.
+
+    The toggle's own state once it has been drawn; before that (the first run of a session
+    opened from a link), the URL's `?presenter=true`, which the toggle is bound to.
+    """
+    if PRESENTER_KEY in st.session_state:
+        return bool(st.session_state[PRESENTER_KEY])
+    return str(st.query_params.get(PRESENTER_KEY, "")).lower() == "true"
+
+
+def presenter_switch(on: bool) -> bool:
+    """The presenter-mode toggle, bound to `?presenter=...`: in the sidebar normally; in presenter
+    mode at the top of the page, since the sidebar is then hidden. `on` is `presenter_mode()` as
+    app.py read it before laying out the page. Returns the toggle's value."""
+    where = st.container(horizontal=True, horizontal_alignment="right") if on else st.sidebar
+    value = where.toggle(
+        "Presenter mode", key=PRESENTER_KEY, bind="query-params",
+        help="Large type, no sidebar and taller charts for a projector. The page's address then ends in "
+             "?presenter=true, so a link opens in this mode; switch it off here.")
+    if value:
+        st.html(PRESENTER_CSS)
+    return value
+
+
+def _scale_fonts(node, factor: float, under_font: bool = False):
+    """A copy of a figure's dicts and lists with every font size inside a font dict times `factor`."""
+    if isinstance(node, dict):
+        out = {}
+        for name, value in node.items():
+            if under_font and name == "size" and isinstance(value, (int, float)):
+                out[name] = round(value * factor, 1)
+            elif isinstance(value, (dict, list)):
+                out[name] = _scale_fonts(value, factor, name in FONT_KEYS)
+            else:
+                out[name] = value
+        return out
+    if isinstance(node, list):
+        if node and not isinstance(node[0], (dict, list)):
+            return node  # data: numbers, strings
+        return [_scale_fonts(item, factor, under_font) for item in node]
+    return node
+
+
+def for_projector(spec: dict) -> dict:
+    """A new figure dict from `spec` ({"data": [...], "layout": {...}}), drawn for a projector:
+    base font PRESENTER_FONT px, every font the figure sets itself and every margin scaled by as
+    much, and the height times PRESENTER_HEIGHT. `spec` itself is left as it is."""
+    scale = PRESENTER_FONT_SCALE
+    out = _scale_fonts({k: v for k, v in spec.items() if k in ("data", "layout")}, scale)
+    if spec.get("frames"):  # animation frames (the explorer's glide) carry positions only
+        out["frames"] = spec["frames"]
+    layout = out.setdefault("layout", {})
+    font = dict(layout.get("font") or {})
+    font["size"] = max(float(font.get("size", 0)), PRESENTER_FONT)
+    layout["font"] = font
+    layout["height"] = round((layout.get("height") or PLOTLY_DEFAULT_HEIGHT) * PRESENTER_HEIGHT)
+    margin = layout.get("margin")
+    if isinstance(margin, dict):
+        layout["margin"] = {side: (round(v * scale) if side in "lrtb" and isinstance(v, (int, float)) else v)
+                            for side, v in margin.items()}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Many students on one server: keep Streamlit's garbage collection cheap
+# --------------------------------------------------------------------------------------------
+
+_frozen = {"modules": 0, "pending": set(), "done": set()}
+
+
+def keep_gc_fast() -> None:
+    """Called by app.py after each run. Streamlit runs a full garbage collection after every script
+    run (`runner.postScriptGC`), and a full collection walks every object of the process: once torch,
+    the model and the data are loaded, about 0.2 s of CPU per click, per student. So when new modules
+    have been imported, or a loader below has run for the first time, this collects once and then
+    moves everything alive into the permanent generation (`gc.freeze`), which later collections skip.
+    That happens a bounded number of times per server. Objects are still freed as soon as nothing
+    refers to them; only reference cycles alive at such a moment are kept for good."""
+    if len(sys.modules) != _frozen["modules"] or _frozen["pending"]:
+        gc.collect()
+        gc.freeze()
+        _frozen["modules"] = len(sys.modules)
+        _frozen["done"] |= _frozen["pending"]
+        _frozen["pending"] = set()
+
+
+def _loaded(what: str) -> None:
+    """A cached loader is filling its cache: freeze after this run, the first time only."""
+    if what not in _frozen["done"]:
+        _frozen["pending"].add(what)
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,14 +240,24 @@ def plot(figure: go.Figure | dict, key: str | None = None, **kwargs):
 # --------------------------------------------------------------------------------------------
 
 
+DATA_ENV = "FACENET_DATA"  # model.data.DATA_ENV, spelt out here: model.data imports torch (a test checks both)
+
+
+def default_data_path() -> str:
+    """What the data-folder box starts with: the FACENET_DATA environment variable, if set.
+    (lessons.overview.default_data_path without importing model.data, so the app starts fast.)"""
+    return os.environ.get(DATA_ENV, "")
+
+
 def data_path() -> str:
     """The folder the user typed in the sidebar, else $FACENET_DATA (empty: look in the usual places)."""
-    return st.session_state.get("data_path") or overview.default_data_path()
+    return st.session_state.get("data_path") or default_data_path()
 
 
 @st.cache_data(show_spinner="Looking for the face data...")
 def data_status_cached(path: str) -> overview.DataStatus:
     """Where the data was found (lessons.overview.data_status), cached: it walks LFW's 13k files."""
+    _loaded("data status")
     return overview.data_status(path)
 
 
@@ -133,6 +273,7 @@ def _load_model(path: str, modified_ns: int):
     """`modified_ns` is only part of the cache key: a checkpoint replaced on disk is read again."""
     from model.embed import load_model  # torch is imported here, not when the app starts
 
+    _loaded("model")
     return load_model(path)
 
 
@@ -167,6 +308,7 @@ def face_model():
 def _lfw_embeddings(path: str, modified_ns: int, data_folder: str):
     from model.embed import load_lfw_embeddings
 
+    _loaded("embeddings")
     return load_lfw_embeddings(_load_model(path, modified_ns), data_folder or None)
 
 
@@ -195,6 +337,7 @@ def lfw_embeddings():
 def _explorer_maps(path: str, modified_ns: int):
     from model.maps import load_explorer_maps
 
+    _loaded("maps")
     return load_explorer_maps(path)
 
 
@@ -215,6 +358,7 @@ def explorer_maps():
 def _lfw_photos(data_folder: str):
     from model.data import load_lfw
 
+    _loaded("photos")
     return load_lfw(data_folder or None)
 
 

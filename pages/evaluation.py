@@ -196,7 +196,7 @@ def jump(to: str) -> None:
 
 st.session_state.setdefault("eval-threshold", dt["best_slider"])
 threshold = st.slider("Threshold d (squared distance): pairs with D ≤ d are accepted as the same person",
-                      0.0, 4.0, step=STEP, format="%.3f", key="eval-threshold")
+                      0.0, 4.0, step=STEP, format="%.3f", key="eval-threshold", bind="query-params")
 b0, b1, b2 = st.columns([1, 1, 1], vertical_alignment="center")
 b0.markdown("Jump to the threshold with:")
 b1.button("FAR = 0.001", key="eval-jump-far", on_click=jump, args=("far",), width="stretch",
@@ -239,7 +239,7 @@ with hist_col:
     plot(hist, key="eval-histogram")
 
 thresholds, val_curve, far_curve = dt["roc"]
-log_x = roc_col.toggle("Logarithmic FAR axis", value=False, key="eval-roc-log",
+log_x = roc_col.toggle("Logarithmic FAR axis", value=False, key="eval-roc-log", bind="query-params",
                        help="Spreads out the small false accept rates, where a face lock works.")
 floor = 1e-4  # where FAR = 0 is drawn on the log axis
 xs = np.maximum(far_curve, floor) if log_x else far_curve
@@ -300,7 +300,7 @@ with st.expander("The ten folds"):
 # --------------------------------------------------------------------------------------------
 
 st.header("The mistakes at your threshold")
-shown = st.slider("Pairs to show of each kind", 1, 12, 4, key="eval-mistakes-shown")
+shown = st.slider("Pairs to show of each kind", 1, 12, 4, key="eval-mistakes-shown", bind="query-params")
 mistakes = ev.mistakes_at(pairs, threshold)
 photos = lfw_photos("The faces of the mistakes need the LFW photos")
 rows = photo_rows(sha, data_path(), len(photos.files), lfw, photos) if photos is not None else None
@@ -342,11 +342,11 @@ photo of the other unseen people is a stranger that should be answered "unknown"
 n_candidates = candidates(sha, lfw)
 o1, o2, o3 = st.columns(3)
 gallery_people = o1.slider("People in the gallery", 5, n_candidates, 20, step=5 if n_candidates >= 10 else 1,
-                           key="openset-people")
-enrolled = o2.slider("Photos enrolled per person", 1, 3, 1, key="openset-enrolled")
+                           key="openset-people", bind="query-params")
+enrolled = o2.slider("Photos enrolled per person", 1, 3, 1, key="openset-enrolled", bind="query-params")
 st.session_state.setdefault("openset-threshold", 0.6)
 os_threshold = o3.slider("Threshold for naming someone (squared distance)", 0.0, 2.0, step=0.01, format="%.2f",
-                         key="openset-threshold")
+                         key="openset-threshold", bind="query-params")
 exp = open_set(sha, gallery_people, enrolled, lfw)
 closed = ev.open_set_counts(exp)
 opened = ev.open_set_counts(exp, os_threshold)
@@ -443,12 +443,14 @@ same-person pairs is the VAL.
 """
 )
 ref_names = {"pairsDevTest": "devtest", "every pair of unseen people": "all"}
-choice = st.segmented_control("Pairs to compare with", list(ref_names), default="pairsDevTest", key="pct-reference")
+choice = st.segmented_control("Pairs to compare with", list(ref_names), default="pairsDevTest", key="pct-reference",
+                              bind="query-params")
 reference = reference_all if ref_names.get(choice or "", "devtest") == "all" else dt["reference"]
 st.caption(f"Compared with {reference.name}: {len(reference.same):,} same-person and {len(reference.different):,} "
            "different-person pairs" + (", none of whose people the model saw in training." if reference is reference_all
                                        else ", LFW's test pairs."))
-distance = st.slider("Distance D of your two photos (squared)", 0.0, 4.0, 0.8, step=0.01, format="%.2f", key="pct-distance")
+distance = st.slider("Distance D of your two photos (squared)", 0.0, 4.0, 0.8, step=0.01, format="%.2f",
+                     key="pct-distance", bind="query-params")
 far_d = float(reference.share_different_within(distance))
 val_d = float(reference.share_same_within(distance))
 m = st.columns(3)

@@ -50,7 +50,25 @@ for number, lesson in enumerate(overview.COURSE, start=1):
         st.markdown(f"**{number}. {lesson.title}** :orange-badge[in preparation]  \n{lesson.goal}")
 
 # --------------------------------------------------------------------------------------------
-# State of the model and data
+# In class
+# --------------------------------------------------------------------------------------------
+
+st.header("In class")
+st.markdown(
+    """
+- **Presenter mode** (the switch in the sidebar) enlarges the text and the charts for a projector
+  and hides the sidebar; the lessons are then in the menu along the top, and the switch stays at the
+  top right of every page.
+- **Every view is a link.** A lesson's address holds its settings (the margin, the mining, the
+  threshold, the training step, the batch), so copying the address bar shares exactly what you see;
+  `?presenter=true` at the end opens it in presenter mode.
+- **Offline.** Once installed, the course needs no network and no GPU: everything runs on this computer.
+"""
+)
+
+# --------------------------------------------------------------------------------------------
+# State of the model and data (drawn last: reading the checkpoint imports torch, which takes a
+# second or two on a laptop, and the text above is on screen meanwhile)
 # --------------------------------------------------------------------------------------------
 
 st.header("State of the model and data")

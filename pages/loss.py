@@ -172,9 +172,9 @@ show where one step of gradient descent moves each point.
 )
 
 left, right = st.columns([3, 2])
-alpha = left.slider("Margin α", 0.0, 2.0, 0.2, 0.05, key="loss-alpha",
+alpha = left.slider("Margin α", 0.0, 2.0, 0.2, 0.05, key="loss-alpha", bind="query-params",
                     help="FaceNet used α = 0.2 (Sec. 3.1). The same α is used everywhere on this page.")
-collapse = right.toggle("Collapse everything to one point", key="loss-collapse",
+collapse = right.toggle("Collapse everything to one point", key="loss-collapse", bind="query-params",
                         help="A network that gives every face the same embedding, f(x) = constant.")
 
 # --------------------------------------------------------------------------------------------
@@ -182,8 +182,9 @@ collapse = right.toggle("Collapse everything to one point", key="loss-collapse",
 # --------------------------------------------------------------------------------------------
 
 st.header("One triplet")
-mode = st.segmented_control("The three points", MODES, default=MODES[0], required=True, key="loss-mode")
-lr = st.slider("Step size η of the arrows", 0.05, 0.5, 0.1, 0.05, key="loss-lr",
+mode = st.segmented_control("The three points", MODES, default=MODES[0], required=True, key="loss-mode",
+                            bind="query-params")
+lr = st.slider("Step size η of the arrows", 0.05, 0.5, 0.1, 0.05, key="loss-lr", bind="query-params",
                help="Each arrow is -η times the gradient: where one gradient-descent step with learning rate η "
                     "would move the point.")
 
@@ -194,7 +195,7 @@ faces_mode = emb is not None
 
 if not faces_mode:
     on_circle = st.toggle("Put the points on the unit circle, as FaceNet puts embeddings on the unit sphere",
-                          key="loss-unit-circle",
+                          key="loss-unit-circle", bind="query-params",
                           help="Each point is divided by its length, so only its direction counts.")
     columns = st.columns(3)
     for column, role in zip(columns, lesson.ROLES):
@@ -348,9 +349,10 @@ instead, and there are two ways to take it. Ours (`model.triplet`) does this:
 )
 b1, b2, b3 = st.columns([2, 2, 1])
 source = b1.segmented_control("Where the triplets come from", SOURCES, default=SOURCES[0], required=True,
-                              key="loss-batch-source")
-n = b2.slider("N, triplets in the batch", 1, 32, 12, key="loss-batch-n")
-seed = b3.number_input("Draw number", 0, 999, 0, key="loss-batch-seed", help="Another number, another random batch.")
+                              key="loss-batch-source", bind="query-params")
+n = b2.slider("N, triplets in the batch", 1, 32, 12, key="loss-batch-n", bind="query-params")
+seed = b3.number_input("Draw number", 0, 999, 0, key="loss-batch-seed", bind="query-params",
+                        help="Another number, another random batch.")
 
 batch_emb = lfw_embeddings() if source == SOURCES[0] else None
 hover_names = None

@@ -213,7 +213,7 @@ Hard and semi-hard triplets are the **active** ones, the only ones with a non-ze
 how many there are.
 """
 )
-alpha = st.slider("Margin α", 0.0, 5.0, 0.2, 0.05, key="margin-alpha",
+alpha = st.slider("Margin α", 0.0, 5.0, 0.2, 0.05, key="margin-alpha", bind="query-params",
                   help="FaceNet used 0.2. Squared distances between unit vectors are at most 4, so the slider "
                        "goes a little beyond.")
 
@@ -232,9 +232,10 @@ else:
                 "embedded by the shipped model. Pick an anchor and a positive; every photo of the other people "
                 "is a negative.")
     c1, c2, c3 = st.columns(3)
-    people = c1.slider("P, people in the batch", 2, 32, 8, key="margin-people")
-    photos = c2.slider("K, photos per person", 2, 6, 4, key="margin-photos")
-    seed = c3.number_input("Draw number", 0, 999, 0, key="margin-seed", help="Another number, another batch.")
+    people = c1.slider("P, people in the batch", 2, 32, 8, key="margin-people", bind="query-params")
+    photos = c2.slider("K, photos per person", 2, 6, 4, key="margin-photos", bind="query-params")
+    seed = c3.number_input("Draw number", 0, 999, 0, key="margin-seed", bind="query-params",
+                             help="Another number, another batch.")
     rows, batch_emb, batch_labels, distances = real_batch(emb.checkpoint_sha256, people, photos, seed, emb)
     names = [pretty(emb.names[label]) for label in batch_labels]
     shot = [emb.files[r].rsplit("_", 1)[-1].split(".")[0] for r in rows]

@@ -695,18 +695,19 @@ emb = lfw_embeddings()
 controls = st.container(border=True)
 controls.markdown(":material/tune: **The batch and the rule**")
 c1, c2, c3, c4 = controls.columns([3, 3, 2, 3])
-people = c1.slider("People in the batch, P", 2, 16, 8, key="mining_people")
-photos = c2.slider("Photos per person, K", 2, 8, 4, key="mining_photos")
+people = c1.slider("People in the batch, P", 2, 16, 8, key="mining_people", bind="query-params")
+photos = c2.slider("Photos per person, K", 2, 8, 4, key="mining_photos", bind="query-params")
 seed = int(c3.number_input("Batch number", min_value=0, max_value=1_000_000, step=1, key="mining_seed",
+                           bind="query-params",
                            help="Which random batch to draw; the same number always gives the same batch."))
 c3.button("New batch", key="mining_new_batch", on_click=next_batch, icon=":material/casino:")
-unseen = c4.toggle("Only people the model never saw in training", key="mining_unseen",
+unseen = c4.toggle("Only people the model never saw in training", key="mining_unseen", bind="query-params",
                    help="Off: people of LFW's training split (peopleDevTrain), which the model learnt from. "
                         "On: the other LFW people, whom it has never seen.")
 c5, c6, c7 = controls.columns([3, 4, 4])
-alpha = float(c5.slider("Margin α", 0.0, 1.0, 0.2, step=0.05, key="mining_alpha"))
+alpha = float(c5.slider("Margin α", 0.0, 1.0, 0.2, step=0.05, key="mining_alpha", bind="query-params"))
 strategy = c6.segmented_control("Mining strategy", list(triplet.MINING), default="semi-hard", required=True,
-                                key="mining_strategy",
+                                key="mining_strategy", bind="query-params",
                                 format_func=lambda m: mining.STRATEGY_LABELS.get(m, m)) or "semi-hard"
 view = make_view(emb, c7, people, photos, seed, unseen, alpha, strategy)
 

@@ -65,10 +65,10 @@ st.session_state.setdefault("nets-input-size", 64)
 WIDTH_LABELS = {f"x{w:g}": w for w in nets.WIDTHS}
 st.session_state.setdefault("nets-width", "x1")
 input_size = left.select_slider(
-    "Input image size (pixels per side)", nets.INPUT_SIZES, key="nets-input-size",
+    "Input image size (pixels per side)", nets.INPUT_SIZES, key="nets-input-size", bind="query-params",
     help="Our shipped model reads 64 x 64 faces. The paper's NN2 reads 224 x 224, NN3 160 x 160, NN4 96 x 96.")
 width = WIDTH_LABELS[right.select_slider(
-    "Width multiplier (channels per layer)", list(WIDTH_LABELS), key="nets-width",
+    "Width multiplier (channels per layer)", list(WIDTH_LABELS), key="nets-width", bind="query-params",
     help="Multiplies the number of channels of every layer of both networks.")]
 
 zf_costs = costs_of("zf", input_size, width)
@@ -143,11 +143,12 @@ st.markdown(
     "whole Inception module, a fully connected layer) of our two networks, at the size and width chosen above."
 )
 c1, c2, c3 = st.columns([2, 1, 1])
-measure = c1.segmented_control("Show", ["parameters", "multiply-adds"], default="parameters", key="nets-measure")
+measure = c1.segmented_control("Show", ["parameters", "multiply-adds"], default="parameters", key="nets-measure",
+                                bind="query-params")
 measure = measure or "parameters"
-grouped = c2.toggle("Group into blocks", value=True, key="nets-by-block",
+grouped = c2.toggle("Group into blocks", value=True, key="nets-by-block", bind="query-params",
                     help="Off: every convolution, batch norm and linear layer on its own.")
-log_y = c3.toggle("Logarithmic axis", value=False, key="nets-log-y",
+log_y = c3.toggle("Logarithmic axis", value=False, key="nets-log-y", bind="query-params",
                   help="Makes the small layers visible next to the big ones.")
 
 bar_traces = []
@@ -250,7 +251,7 @@ values = {}
 for i, (key, attr, label, lo, hi) in enumerate(SLIDERS):
     values[attr] = slider_cols[i % 4].slider(label, lo, hi, step=4, key=key)
 size = slider_cols[3].slider("Feature map size (pixels per side)", 2, 56, key="module-size")
-reductions = st.toggle("Use the 1x1 reductions", value=True, key="module-reductions",
+reductions = st.toggle("Use the 1x1 reductions", value=True, key="module-reductions", bind="query-params",
                        help="Off: the 3x3 and 5x5 convolutions see every input channel, and the pooled "
                             "input passes through unprojected (the \"naive\" module).")
 

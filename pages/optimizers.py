@@ -70,15 +70,24 @@ def _show_whole_race():
     st.session_state["opt-step"] = st.session_state["opt-steps"]
 
 
-_first = opt.SURFACES[SURFACE_KEYS[0]]
-for key, value in {"opt-surface": SURFACE_KEYS[0], "opt-start-w1": _first.start[0], "opt-start-w2": _first.start[1],
+def _surface_in_link() -> str:
+    """The surface a shared link names (?opt-surface=<its name>), else the first. Its start point and
+    learning rates are the defaults below: a link carries only what differs from them, and switching
+    the surface (which sets them) is not replayed when a link is opened."""
+    named = st.query_params.get("opt-surface", "")
+    return next((k for k in SURFACE_KEYS if named in (k, opt.SURFACES[k].name)), SURFACE_KEYS[0])
+
+
+_first_key = _surface_in_link()
+_first = opt.SURFACES[_first_key]
+for key, value in {"opt-surface": _first_key, "opt-start-w1": _first.start[0], "opt-start-w2": _first.start[1],
                    "opt-lr-sgd": _first.suggested_lr["SGD"], "opt-lr-adagrad": _first.suggested_lr["AdaGrad"],
                    "opt-steps": 200}.items():
     st.session_state.setdefault(key, value)
 
 surface_key = st.segmented_control(
     "Loss surface", SURFACE_KEYS, format_func=lambda k: opt.SURFACES[k].name, required=True,
-    key="opt-surface", on_change=_reset_for_surface,
+    key="opt-surface", bind="query-params", on_change=_reset_for_surface,
     help="Switching the surface puts the start point and both learning rates back to values that suit it.")
 surface = opt.SURFACES[surface_key]
 st.latex(surface.latex)
@@ -86,14 +95,15 @@ st.markdown(surface.story)
 
 controls, picture = st.columns([1, 2], gap="large")
 with controls:
-    lr_sgd = st.select_slider("SGD learning rate η", opt.LEARNING_RATES, key="opt-lr-sgd",
+    lr_sgd = st.select_slider("SGD learning rate η", opt.LEARNING_RATES, key="opt-lr-sgd", bind="query-params",
                               help="Log scale: each notch is about 2 to 2.5 times the one before.")
-    lr_ada = st.select_slider("AdaGrad learning rate η", opt.LEARNING_RATES, key="opt-lr-adagrad",
+    lr_ada = st.select_slider("AdaGrad learning rate η", opt.LEARNING_RATES, key="opt-lr-adagrad", bind="query-params",
                               help="Log scale. For AdaGrad, η is roughly the size of its first step, "
                                    "whatever the size of the gradient.")
-    w1_start = st.slider("Start w1", *opt.BOX, step=0.05, key="opt-start-w1")
-    w2_start = st.slider("Start w2", *opt.BOX, step=0.05, key="opt-start-w2")
-    steps = st.slider("Number of steps", 10, 500, step=10, key="opt-steps", on_change=_show_whole_race)
+    w1_start = st.slider("Start w1", *opt.BOX, step=0.05, key="opt-start-w1", bind="query-params")
+    w2_start = st.slider("Start w2", *opt.BOX, step=0.05, key="opt-start-w2", bind="query-params")
+    steps = st.slider("Number of steps", 10, 500, step=10, key="opt-steps", bind="query-params",
+                      on_change=_show_whole_race)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -115,6 +125,8 @@ paths = race(surface_key, lr_sgd, lr_ada, (w1_start, w2_start), steps)
 st.session_state.setdefault("opt-step", steps)
 if st.session_state["opt-step"] > steps:
     st.session_state["opt-step"] = steps
+# The replay position is not bound to the address: its range follows the number of steps, and Streamlit
+# takes a bound slider whose range changed for a new one, which the old address would then set back.
 t = st.slider("Play the race: show the first t steps", 0, steps, key="opt-step",
               help="Drag to replay the race step by step; the figures below follow.")
 

@@ -1,0 +1,91 @@
+"""Cold start: from `streamlit run app.py` to the home page on screen, in Debian's Chromium.
+
+    python bench/bench_startup.py [--repeat 5] [--data ../shared/data]
+
+Each round starts a new server process and, at once, points an already running browser at it.
+It times, from the moment the process is started:
+
+* *server up*: the server answers its health check;
+* *home text*: the home page's title and its list of lessons are visible (the course is usable);
+* *home complete*: the home page has finished, the model check and the data search included
+  (these import torch and read the checkpoint, below the text a visitor reads first);
+* *first lesson*: then, a click on lesson 7 (Evaluation) until its page is drawn, on this cold
+  server (the model and the LFW embeddings load then).
+
+Prints every round and the medians. The first round may be slower (the OS file cache is cold).
+The README quotes the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from lessons.overview import COURSE  # noqa: E402
+from tests.browser.server import AppServer, launch, open_lesson, wait_idle, why_no_browser  # noqa: E402
+
+LESSON = "pages/evaluation.py"
+
+
+def one_round(browser, data: str) -> dict[str, float]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(180_000)
+    page = context.new_page()
+    server = AppServer(data).start()
+    try:
+        times = {"server up": server.wait_ready()}
+        page.goto(server.url)
+        page.locator("[data-testid=stMain] h1", has_text="FaceNet, hands on").wait_for()
+        page.get_by_text("The path through the course").wait_for()
+        times["home text"] = time.perf_counter() - server.started_at
+        page.get_by_text("The data", exact=True).wait_for()
+        wait_idle(page)
+        times["home complete"] = time.perf_counter() - server.started_at
+        lesson = next(lesson for lesson in COURSE if lesson.page == LESSON)
+        start = time.perf_counter()
+        open_lesson(page, server.url, lesson)
+        times["first lesson"] = time.perf_counter() - start
+        if page.locator("[data-testid=stException]").count():
+            raise RuntimeError("the page shows an exception")
+        return times
+    finally:
+        context.close()
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--data", default=os.environ.get("FACENET_DATA") or str(REPO.parent / "shared" / "data"))
+    args = parser.parse_args(argv)
+    missing = why_no_browser()
+    if missing:
+        print(f"Cannot measure: {missing}.", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    print(f"{os.cpu_count()} CPUs; data: {args.data}; {args.repeat} rounds")
+    rounds = []
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        for number in range(1, args.repeat + 1):
+            times = one_round(browser, args.data)
+            rounds.append(times)
+            print(f"round {number}: " + ", ".join(f"{name} {value:.2f} s" for name, value in times.items()), flush=True)
+        browser.close()
+    print("\n| measurement | median | min | max |\n| --- | ---: | ---: | ---: |")
+    for name in rounds[0]:
+        values = [r[name] for r in rounds]
+        print(f"| {name} | {statistics.median(values):.2f} s | {min(values):.2f} s | {max(values):.2f} s |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""Classroom features, through Streamlit's AppTest: presenter mode, the state a shared link carries
+(`bind="query-params"` on the lessons' main controls), the colour-blind-safe chart palette, and an
+app start that does not wait for torch. The same things in a real browser: tests/browser/."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pages import common
+from conftest import page_text
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(page: str | None = None, query: dict | None = None, data=None) -> AppTest:
+    """The app opened at `page` from a link whose query string is `query`, as a new session."""
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    app.query_params = dict(query or {})
+    if data is not None:
+        app.session_state["data_path"] = str(data)
+    if page:
+        app.switch_page(page)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def figures(app: AppTest) -> list[dict]:
+    return [json.loads(element.proto.spec) for element in app.get("plotly_chart")]
+
+
+def widget(app: AppTest, key: str):
+    return next(w for kind in ("slider", "select_slider", "toggle", "number_input", "segmented_control")
+                for w in app.get(kind) if getattr(w, "key", None) == key)
+
+
+# --------------------------------------------------------------------------------------------
+# Presenter mode
+# --------------------------------------------------------------------------------------------
+
+
+def test_for_projector_enlarges_a_copy_of_the_figure():
+    spec = {"data": [{"type": "bar", "x": [1, 2], "y": [3, 4], "textfont": {"size": 10}}],
+            "layout": {"height": 400, "margin": {"l": 10, "r": 10, "t": 95, "b": 10, "pad": 4},
+                       "title": {"text": "t", "font": {"size": 15}},
+                       "annotations": [{"text": "a", "font": {"size": 12, "color": "red"}}]}}
+    before = json.dumps(spec, sort_keys=True)
+    big = common.for_projector(spec)
+    assert json.dumps(spec, sort_keys=True) == before  # the (maybe cached, shared) figure is untouched
+    scale = common.PRESENTER_FONT / 12
+    layout = big["layout"]
+    assert layout["height"] == round(400 * common.PRESENTER_HEIGHT)
+    assert layout["font"]["size"] == common.PRESENTER_FONT
+    assert layout["title"]["font"]["size"] == round(15 * scale, 1)
+    assert layout["annotations"][0]["font"] == {"size": round(12 * scale, 1), "color": "red"}
+    assert big["data"][0]["textfont"]["size"] == round(10 * scale, 1)
+    assert big["data"][0]["x"] == [1, 2]  # data untouched
+    assert layout["margin"] == {"l": round(10 * scale), "r": round(10 * scale), "t": round(95 * scale),
+                                "b": round(10 * scale), "pad": 4}
+    assert common.for_projector({"data": [], "layout": {}})["layout"]["height"] == round(
+        common.PLOTLY_DEFAULT_HEIGHT * common.PRESENTER_HEIGHT)
+
+
+def test_every_chart_uses_the_okabe_ito_palette(shared_data):
+    for page in ("pages/loss.py", "pages/evaluation.py"):
+        app = run(page, data=shared_data)
+        assert figures(app) and all(f["layout"]["colorway"] == common.PALETTE for f in figures(app)), page
+
+
+def test_a_presenter_link_opens_without_the_sidebar_and_with_large_charts(shared_data):
+    normal = run("pages/margin.py", data=shared_data)
+    sidebar_keys = [getattr(w, "key", None) for w in normal.sidebar.get("text_input") + normal.sidebar.get("toggle")]
+    assert sidebar_keys == ["data_path_box", "presenter"]
+    assert normal.toggle(key="presenter").value is False
+    assert not [h for h in normal.get("html") if "font-size" in str(h.proto.body)]
+
+    shown = run("pages/margin.py", {"presenter": "true"}, data=shared_data)
+    assert shown.toggle(key="presenter").value is True
+    assert not shown.sidebar.get("text_input") and not shown.sidebar.get("toggle")  # nothing left in the sidebar
+    assert shown.main.get("toggle")[0].key == "presenter"  # the way back, at the top of the page
+    css = [str(h.proto.body) for h in shown.get("html")]
+    assert any('[data-testid="stSidebar"]' in c and "display: none" in c for c in css)
+    small, big = figures(normal), figures(shown)
+    assert len(small) == len(big)
+    for a, b in zip(small, big):
+        assert b["layout"]["height"] == round((a["layout"].get("height") or common.PLOTLY_DEFAULT_HEIGHT)
+                                              * common.PRESENTER_HEIGHT)
+        assert b["layout"]["font"]["size"] >= common.PRESENTER_FONT
+        assert b["data"] == a["data"]  # the same chart, only drawn bigger
+
+
+def test_switching_presenter_mode_on_and_off_keeps_the_page_and_its_settings(shared_data):
+    app = run("pages/margin.py", data=shared_data)
+    app.slider(key="margin-alpha").set_value(0.6).run()
+    app.sidebar.toggle(key="presenter").set_value(True).run()
+    assert not app.exception
+    assert not app.sidebar.get("text_input") and app.slider(key="margin-alpha").value == 0.6
+    assert figures(app)[0]["layout"]["font"]["size"] >= common.PRESENTER_FONT
+    app.main.toggle(key="presenter").set_value(False).run()
+    assert not app.exception
+    assert app.sidebar.text_input(key="data_path_box").value == str(shared_data)
+    assert app.slider(key="margin-alpha").value == 0.6
+    assert "font" not in figures(app)[0]["layout"] or figures(app)[0]["layout"]["font"].get("size", 0) < 20
+
+
+# --------------------------------------------------------------------------------------------
+# Shareable state: a link restores the view
+# --------------------------------------------------------------------------------------------
+
+LINKS = [
+    ("pages/loss.py", {"loss-alpha": "0.7", "loss-batch-n": "20", "loss-batch-seed": "3"},
+     {"loss-alpha": 0.7, "loss-batch-n": 20, "loss-batch-seed": 3}),
+    ("pages/margin.py", {"margin-alpha": "1.5", "margin-people": "12", "margin-seed": "5"},
+     {"margin-alpha": 1.5, "margin-people": 12, "margin-seed": 5}),
+    ("pages/mining.py", {"mining_alpha": "0.5", "mining_strategy": "batch-hard (hardest)", "mining_seed": "7",
+                         "mining_unseen": "true"},
+     {"mining_alpha": 0.5, "mining_strategy": "hard", "mining_seed": 7, "mining_unseen": True}),
+    ("pages/optimizers.py", {"opt-steps": "100", "opt-start-w1": "1.0", "opt-lr-sgd": "0.02"},
+     {"opt-steps": 100, "opt-start-w1": 1.0, "opt-lr-sgd": 0.02}),
+    ("pages/activations.py", {"act-depth": "35", "act-init": "Xavier (Glorot)", "act-bias-shift": "-1.0"},
+     {"act-depth": 35, "act-init": "xavier", "act-bias-shift": -1.0}),
+    ("pages/networks.py", {"nets-input-size": "224", "nets-width": "x2", "nets-measure": "multiply-adds"},
+     {"nets-input-size": 224, "nets-width": "x2", "nets-measure": "multiply-adds"}),
+    ("pages/evaluation.py", {"eval-threshold": "0.9", "openset-threshold": "0.45", "pct-distance": "1.2"},
+     {"eval-threshold": 0.9, "openset-threshold": 0.45, "pct-distance": 1.2}),
+]
+
+
+@pytest.mark.parametrize("page, query, expected", LINKS, ids=[Path(p).stem for p, _, _ in LINKS])
+def test_a_link_restores_the_lessons_settings(page, query, expected, shared_data):
+    default = run(page, data=shared_data)
+    linked = run(page, query, data=shared_data)
+    assert {key: linked.session_state[key] for key in expected} == expected
+    assert {key: widget(linked, key).value for key in expected} == expected  # what the widgets show
+    assert {key: widget(default, key).value for key in expected} != expected
+    assert (figures(linked), page_text(linked)) != (figures(default), page_text(default))  # a different view
+    assert linked.query_params == query  # kept in the address: the link can be passed on as it is
+
+
+def test_a_link_shows_what_moving_the_slider_shows(shared_data):
+    """Opening ?eval-threshold=0.9 gives the very numbers a student gets by dragging the slider to 0.9."""
+    linked = run("pages/evaluation.py", {"eval-threshold": "0.9"}, data=shared_data)
+    dragged = run("pages/evaluation.py", data=shared_data)
+    before = [(m.label, m.value) for m in dragged.metric]
+    dragged.slider(key="eval-threshold").set_value(0.9).run()
+    after = [(m.label, m.value) for m in dragged.metric]
+    assert after != before
+    assert [(m.label, m.value) for m in linked.metric] == after
+    assert figures(linked) == figures(dragged)
+
+
+def test_an_optimizer_link_naming_a_surface_starts_from_that_surface(shared_data):
+    from lessons import optimizers as opt
+
+    saddle = opt.SURFACES["saddle"]
+    app = run("pages/optimizers.py", {"opt-surface": saddle.name}, data=shared_data)
+    state = app.session_state
+    assert state["opt-surface"] == "saddle"
+    assert (state["opt-start-w1"], state["opt-start-w2"]) == saddle.start
+    assert (state["opt-lr-sgd"], state["opt-lr-adagrad"]) == (saddle.suggested_lr["SGD"], saddle.suggested_lr["AdaGrad"])
+
+
+@pytest.mark.parametrize("query", [{"margin-alpha": "99"}, {"margin-alpha": "abc"}, {"margin-people": "-4"},
+                                   {"presenter": "maybe"}])
+def test_a_broken_link_falls_back_to_the_defaults(query, shared_data):
+    app = run("pages/margin.py", query, data=shared_data)
+    assert (app.slider(key="margin-alpha").value, app.slider(key="margin-people").value) == (0.2, 8)
+    assert app.toggle(key="presenter").value is False
+
+
+def test_the_lessons_bind_their_main_controls_to_the_address():
+    """Every lesson page binds the widgets a teacher would point at: its margin, mining, threshold,
+    steps and seed (checked in the source, so a page that drops a binding fails here)."""
+    wanted = {"pages/loss.py": ["loss-alpha", "loss-batch-seed"], "pages/margin.py": ["margin-alpha", "margin-seed"],
+              "pages/mining.py": ["mining_alpha", "mining_strategy", "mining_seed"],
+              "pages/optimizers.py": ["opt-surface", "opt-steps", "opt-lr-sgd", "opt-start-w1"],
+              "pages/activations.py": ["act-depth", "act-init"], "pages/networks.py": ["nets-input-size"],
+              "pages/evaluation.py": ["eval-threshold", "openset-threshold"]}
+    for page, keys in wanted.items():
+        source = (REPO / page).read_text()
+        for key in keys:
+            at = source.index(f'key="{key}"')
+            assert 'bind="query-params"' in source[at:at + 80], (page, key)
+
+
+# --------------------------------------------------------------------------------------------
+# Start-up: nothing heavy before the first page is on screen
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_data_folder_variable_is_the_loaders():
+    from model.data import DATA_ENV
+
+    assert common.DATA_ENV == DATA_ENV
+
+
+STARTUP_PROBE = textwrap.dedent("""
+    import json, sys, traceback
+    sys.path.insert(0, {repo!r})
+    HEAVY = ("torch", "umap", "model.train", "model.maps")
+    first = {{}}
+
+    class Watch:
+        def find_spec(self, name, path=None, target=None):
+            if name in HEAVY and name not in first:
+                first[name] = [(f.filename, f.lineno) for f in traceback.extract_stack()]
+            return None
+
+    sys.meta_path.insert(0, Watch())
+    from streamlit.testing.v1 import AppTest
+    app = AppTest.from_file({app!r}, default_timeout=120).run()
+    assert not app.exception, [e.value for e in app.exception]
+    print(json.dumps(first))
+""")
+
+
+def test_the_home_page_is_drawn_before_torch_is_imported(shared_data, tmp_path):
+    """In a fresh interpreter: app.py and the home page's text import neither torch nor umap nor the
+    training code; torch arrives only with the model check at the bottom of the home page."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(STARTUP_PROBE.format(repo=str(REPO), app=str(REPO / "app.py")))
+    done = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "FACENET_DATA": str(shared_data)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    first = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "umap" not in first and "model.train" not in first and "model.maps" not in first
+    home = str(REPO / "pages" / "home.py")
+    status_line = next(n for n, line in enumerate((REPO / "pages" / "home.py").read_text().splitlines(), 1)
+                       if line.startswith('st.header("State of the model and data")'))
+    frames = [line for file, line in first["torch"] if file == home]
+    assert frames, "torch was imported before the home page ran: " + str(first["torch"][-6:])
+    assert frames[0] > status_line, f"home.py imported torch at line {frames[0]}, before its text"
+
+
+def test_heavy_loads_are_frozen_once_so_each_run_collects_little():
+    import gc
+    import importlib
+
+    common.keep_gc_fast()
+    frozen = gc.get_freeze_count()
+    common.keep_gc_fast()
+    assert gc.get_freeze_count() == frozen  # nothing new: no collection, no freeze
+    name = next(n for n in ("colorsys", "wave", "sndhdr", "this") if n not in __import__("sys").modules)
+    importlib.import_module(name)
+    common.keep_gc_fast()
+    assert gc.get_freeze_count() > frozen  # a new module: everything alive is moved out of the GC's way
+    frozen = gc.get_freeze_count()
+    common._loaded("a test loader")
+    keep = [[] for _ in range(1000)]  # new tracked objects
+    common.keep_gc_fast()
+    assert gc.get_freeze_count() >= frozen + 1000 and keep
+    frozen = gc.get_freeze_count()
+    common._loaded("a test loader")  # its second load (a cleared cache): not frozen again
+    common.keep_gc_fast()
+    assert gc.get_freeze_count() == frozen
