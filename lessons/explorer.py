@@ -408,7 +408,3 @@ def cluster_table(clusters: np.ndarray, labels: np.ndarray, names: list[str], to
                      "of their photos": float(counts[main] / max(int((labels == main).sum()), 1)),
                      "people in it": int((counts > 0).sum())})
     return rows
-
-
-def run_map(maps: ExplorerMaps, choice: Choice) -> RunMap:
-    return maps.runs[choice.run]

@@ -12,7 +12,6 @@ from lessons import explorer as ex
 from lessons import live_training as live
 from lessons.quiz import Question
 from model import sweep
-from model.maps import SHIPPED
 from pages.common import (BLUE, GREY, ORANGE, VERMILLION, chart, check_yourself, data_path, explorer_maps,
                           face_model, lesson_header, lfw_photos, photo_index, plot, try_this)
 
