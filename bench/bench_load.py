@@ -1,26 +1,39 @@
-"""A class at once: N browser sessions on one course server, each moving a lesson's slider and
-uploading a face, with the time from each action to the updated page, the errors and the server's
-memory.
+"""A class at once: N sessions on one course server, each moving a lesson's slider and uploading a
+face, with the time from each action to the updated page, the errors and the server's memory.
 
-    python bench/bench_load.py [--sessions 30] [--moves 5] [--think 1.0] [--data ../shared/data]
+    python bench/bench_load.py [--sessions 30] [--client browser|protocol] [--moves 5] [--think 5]
+                               [--arrive 10] [--waves 2] [--settle 150] [--data ../shared/data]
 
-The server runs on 127.0.0.1 (`streamlit run app.py`, as a teacher would start it). One Debian
-Chromium holds one browser context (a separate session, as a separate student) per session. After
-one warm-up visit (the first student, who waits for the model and the data to load: reported
-apart), all sessions start together and each:
+The server runs on 127.0.0.1 (`streamlit run app.py`, as a teacher would start it). After one
+warm-up visit (the first student, who waits for the model and the data to load: reported apart),
+all sessions start together, as when a teacher says "open lesson 2, and move alpha", and each:
 
-1. opens lesson 2 (the margin) from its address and waits until it is drawn;
-2. moves the margin slider `--moves` times with the keyboard, each time waiting until a chart or a
-   number on the page has been redrawn (time to update), with a random pause of 0 to 2 x `--think`
-   seconds before each move;
-3. opens the Your-faces page (when it exists) and uploads one LFW photo from memory, waiting until
-   the page shows its face crop (time to update).
+1. opens lesson 2 (the margin) from its address, at a random moment of the first `--arrive`
+   seconds, and waits until it is drawn;
+2. moves the margin slider `--moves` times, after a random pause of 0 to 2 x `--think` seconds
+   (a student looks at the chart before moving again), each time waiting until the page has been
+   updated;
+3. opens the Your-faces page (when it exists) and uploads one LFW photo, from memory, waiting until
+   the page shows the face crop the model sees.
 
-An error is a timeout, a failed step, or an exception shown on the page. The server's resident
-memory (RSS, from /proc) is sampled every 0.2 s: before the sessions, at the peak, and after they
-all close (Streamlit keeps a closed session's state 2 minutes for a reconnect, so it is sampled
-until `--settle` seconds after). Prints p50 / p95 per kind of action, the errors and the memory.
-Not part of the test suite.
+Two kinds of client:
+
+* `browser` (the default): one Debian Chromium, one tab per session (each tab is its own Streamlit
+  session). The time to update runs from the key press or the upload to the changed chart or crop
+  on screen; "server's answer" is when the tab received the server's last message. On a small
+  machine the tabs' drawing competes with the server for the CPU (both are printed).
+* `protocol`: each session speaks Streamlit's websocket protocol itself (the protobuf messages a
+  tab sends and receives, and the same HTTP upload) and checks what the server sends back (the
+  new alpha in the formulas, the "What the model sees" caption). The time to update ends when the
+  server has sent the whole updated page; drawing it is left to the students' own computers.
+
+An error is a timeout, a failed check, or an exception on the page. The server's resident memory
+(RSS, from /proc) is sampled every 0.2 s: before each wave, at its peak and after its sessions
+close. Streamlit keeps a closed session 2 minutes for a reconnect (hence `--settle`) and drops the
+expired ones when it next stores a session, so one more visitor comes and goes before the last
+reading. A second
+wave shows whether the memory of the first was reused (bounded) or keeps growing. Prints p50 / p95
+per kind of action, the errors, the CPU used and the memory. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -43,6 +56,7 @@ from tests.browser.server import (ARM_JS, CHANGED_JS, EXCEPTION, SETTLED_JS, SIG
                                   chromium_path, lfw_photo, why_no_browser)
 
 LESSON_URL = "/margin"
+LESSON_KEY = "margin-alpha"  # its first slider
 UPLOAD_PAGE = "pages/your_faces.py"
 TIMEOUT = 180_000  # ms
 
@@ -64,12 +78,14 @@ class Frames:
         return (max(later) - since) if later else float("nan")
 
 
-async def student(number: int, context, base: str, moves: int, think: float, photo, results: dict, errors: list):
+async def student(number: int, context, base: str, moves: int, think: float, arrive: float, photo, results: dict,
+                  errors: list):
     page = await context.new_page()
     frames = Frames(page)
     rng = random.Random(number)
     step = "opening the lesson"
     try:
+        await asyncio.sleep(rng.uniform(0, arrive))
         start = time.perf_counter()
         await page.goto(base + LESSON_URL)
         await page.locator(SLIDER).first.wait_for(timeout=TIMEOUT)
@@ -112,6 +128,171 @@ async def student(number: int, context, base: str, moves: int, think: float, pho
         await page.close()
 
 
+# --------------------------------------------------------------------------------------------
+# --client protocol: the messages a browser exchanges with the server, without a browser
+# --------------------------------------------------------------------------------------------
+
+
+class StreamlitClient:
+    """One session spoken to in Streamlit's own websocket protocol (the protobuf BackMsg and
+    ForwardMsg a browser tab sends and receives), and its HTTP upload. Its "time to update" ends
+    when the server reports the run finished: every element has then been sent. Drawing it is left
+    out, which a real class does on the students' own computers."""
+
+    def __init__(self, base: str, cookie: str):
+        self.base, self.cookie = base, cookie
+        self.ws = None
+        self.session_id = self.page_hash = ""
+        self.widgets: list[str] = []  # the sliders' ids (a keyed widget's id ends in its key)
+        self.uploader = ""
+        self.texts: list[str] = []
+        self.exceptions = 0
+        self.file_urls = None
+
+    async def connect(self) -> None:
+        import websockets  # a dependency of Streamlit's own server
+
+        url = self.base.replace("http://", "ws://") + "/_stcore/stream"
+        self.ws = await websockets.connect(url, subprotocols=["streamlit"], max_size=None,
+                                           additional_headers={"Cookie": self.cookie})
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+
+    async def send(self, message) -> None:
+        await self.ws.send(message.SerializeToString())
+
+    async def receive(self) -> bytes:
+        return await asyncio.wait_for(self.ws.recv(), TIMEOUT / 1000)
+
+    async def receive_until_finished(self) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        while True:
+            msg = ForwardMsg()
+            msg.ParseFromString(await self.receive())
+            kind = msg.WhichOneof("type")
+            if kind == "new_session":
+                self.session_id = msg.new_session.initialize.session_id
+            elif kind == "navigation":  # the page this run shows: the next run stays on it
+                self.page_hash = msg.navigation.page_script_hash
+            elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+                element = msg.delta.new_element
+                which = element.WhichOneof("type")
+                if which == "exception":
+                    self.exceptions += 1
+                elif which == "slider":
+                    self.widgets.append(element.slider.id)
+                elif which == "file_uploader":
+                    self.uploader = element.file_uploader.id
+                elif which == "markdown":
+                    self.texts.append(element.markdown.body)
+            elif kind == "file_urls_response":
+                self.file_urls = msg.file_urls_response
+                return
+            elif kind == "script_finished" and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                return
+
+    async def run(self, page_name: str = "", widgets=()) -> None:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ClientState_pb2 import ClientState
+
+        state = ClientState(page_name=page_name, page_script_hash="" if page_name else self.page_hash)
+        state.widget_states.widgets.extend(widgets)
+        self.texts = []
+        await self.send(BackMsg(rerun_script=state))
+        await self.receive_until_finished()
+
+    def widget(self, key: str) -> str:
+        return next(wid for wid in self.widgets if wid.endswith("-" + key))
+
+    async def move(self, key: str, value: float) -> None:
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        state = WidgetState(id=self.widget(key))
+        state.double_array_value.data.append(value)
+        await self.run(widgets=[state])
+
+    async def upload(self, name: str, data: bytes) -> None:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.Common_pb2 import FileURLsRequest, UploadedFileInfo
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        request = FileURLsRequest(request_id="1", file_names=[name], session_id=self.session_id)
+        await self.send(BackMsg(file_urls_request=request))
+        await self.receive_until_finished()
+        urls = self.file_urls.file_urls[0]
+        await asyncio.to_thread(self._put, urls.upload_url, name, data)
+        state = WidgetState(id=self.uploader)
+        state.file_uploader_state_value.uploaded_file_info.append(
+            UploadedFileInfo(name=name, size=len(data), file_id=urls.file_id, file_urls=urls))
+        await self.run(widgets=[state])
+
+    def _put(self, url: str, name: str, data: bytes) -> None:
+        import urllib.request
+
+        boundary = "----facenet-course-bench"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+                f"Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        token = self.cookie.split("=", 1)[1] if "=" in self.cookie else ""
+        request = urllib.request.Request(url if url.startswith("http") else self.base + url, data=body, method="PUT",
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
+                                                  "X-Xsrftoken": token, "Cookie": self.cookie})
+        with urllib.request.urlopen(request, timeout=TIMEOUT / 1000) as answer:
+            answer.read()
+
+
+def xsrf_cookie(base: str) -> str:
+    """The `_streamlit_xsrf=...` cookie that the health check, a browser's first request, sets (an
+    upload must send it back)."""
+    import urllib.request
+
+    with urllib.request.urlopen(base + "/_stcore/health", timeout=30) as answer:
+        for header in answer.headers.get_all("Set-Cookie") or []:
+            if header.startswith("_streamlit_xsrf="):
+                return header.split(";", 1)[0]
+    return ""
+
+
+async def student_protocol(number: int, base: str, cookie: str, moves: int, think: float, arrive: float, photo,
+                           results: dict, errors: list) -> None:
+    client = StreamlitClient(base, cookie)
+    rng = random.Random(number)
+    step = "opening the lesson"
+    try:
+        await asyncio.sleep(rng.uniform(0, arrive))
+        await client.connect()
+        start = time.perf_counter()
+        await client.run(page_name=LESSON_URL.strip("/"))
+        results["open the lesson"].append((time.perf_counter() - start,) * 2)
+        value = 0.2
+        for move in range(moves):
+            step = f"move {move + 1}"
+            await asyncio.sleep(rng.uniform(0, 2 * think))
+            value = round(value + (0.05 if move % 4 < 2 else -0.05), 2)
+            start = time.perf_counter()
+            await client.move(LESSON_KEY, value)
+            results["move the slider"].append((time.perf_counter() - start,) * 2)
+            if not any(f"+ {value:.2f}" in text for text in client.texts):
+                raise RuntimeError(f"the page does not show alpha = {value:.2f}")
+        if photo is not None:
+            step = "upload"
+            await asyncio.sleep(rng.uniform(0, 2 * think))
+            await client.run(page_name=Path(UPLOAD_PAGE).stem)
+            start = time.perf_counter()
+            await client.upload(*photo)
+            if not any("What the model sees" in text for text in client.texts):
+                raise RuntimeError("the face crop was not shown")
+            results["upload a face"].append((time.perf_counter() - start,) * 2)
+        if client.exceptions:
+            raise RuntimeError(f"{client.exceptions} exception(s) on the page")
+    except Exception as err:  # noqa: BLE001 - every failure of a student counts as an error
+        errors.append(f"session {number}, {step}: {type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}")
+    finally:
+        await client.close()
+
+
 async def sample(server: AppServer, into: list, stop: asyncio.Event) -> None:
     while not stop.is_set():
         into.append(server.rss_mb())
@@ -137,6 +318,76 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+async def wave(browser, server: AppServer, args, photo) -> dict:
+    """All sessions at once, in tabs of one fresh browser context; then the tabs close and the
+    memory is watched for `--settle` seconds."""
+    results = {"open the lesson": [], "move the slider": [], "upload a face": []}
+    errors: list[str] = []
+    rss: list[float] = []
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample(server, rss, stop))
+    before = server.rss_mb()
+    if args.client == "browser":
+        # One tab per student: each tab is its own Streamlit session (its own websocket and state);
+        # sharing one browser profile spares the machine loading Streamlit's scripts once per student.
+        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(TIMEOUT)
+        students = [student(i, context, server.url, args.moves, args.think, args.arrive, photo, results, errors)
+                    for i in range(args.sessions)]
+    else:
+        cookie = xsrf_cookie(server.url)
+        students = [student_protocol(i, server.url, cookie, args.moves, args.think, args.arrive, photo, results, errors)
+                    for i in range(args.sessions)]
+    start, cpu_server, cpu_all = time.perf_counter(), server_cpu(server), machine_cpu()
+    await asyncio.gather(*students)
+    wall = time.perf_counter() - start
+    cpu_server, cpu_all = server_cpu(server) - cpu_server, machine_cpu() - cpu_all
+    if args.client == "browser":
+        await context.close()
+    closed_at = time.perf_counter()
+    after: list[tuple[float, float]] = []
+    while time.perf_counter() - closed_at < args.settle:
+        await asyncio.sleep(5)
+        after.append((time.perf_counter() - closed_at, server.rss_mb()))
+    # Streamlit keeps a closed session for a reconnect (2 minutes) and drops the expired ones when it
+    # next stores a session: one visitor comes and goes, then the memory is read again.
+    visitor = StreamlitClient(server.url, xsrf_cookie(server.url))
+    await visitor.connect()
+    await visitor.run(page_name=LESSON_URL.strip("/"))  # a page every student has seen: no first load
+    await visitor.close()
+    await asyncio.sleep(5)
+    dropped = server.rss_mb()
+    stop.set()
+    await sampler
+    return dict(results=results, errors=errors, wall=wall, cpu_server=cpu_server, cpu_all=cpu_all, before=before,
+                peak=max(rss), after=after, dropped=dropped)
+
+
+def report(number: int, w: dict, args, photo) -> None:
+    print(f"\nwave {number}: {args.sessions} {'browser tabs' if args.client == 'browser' else 'protocol clients'} at once "
+          f"(arriving within {args.arrive:g} s), {args.moves} slider moves each (pause 0-{2 * args.think:g} s before "
+          f"each), {'one upload each' if photo else 'no upload'}: {w['wall']:.1f} s")
+    print("\n| action | count | time to update: p50 | p95 | max | server's answer: p50 | p95 |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, pairs in w["results"].items():
+        if pairs:
+            shown, answered = [p[0] for p in pairs], [p[1] for p in pairs if p[1] == p[1]]
+            print(f"| {name} | {len(pairs)} | {statistics.median(shown):.2f} s | {percentile(shown, 0.95):.2f} s | "
+                  f"{max(shown):.2f} s | {statistics.median(answered):.2f} s | {percentile(answered, 0.95):.2f} s |")
+    actions = sum(len(v) for v in w["results"].values())
+    print(f"\nCPU: the server {w['cpu_server']:.1f} s ({1000 * w['cpu_server'] / max(actions, 1):.0f} ms per action, "
+          f"page openings included); everything else on the machine ({'the browser' if args.client == 'browser' else 'the clients'}) {w['cpu_all'] - w['cpu_server']:.1f}"
+          f" s; {w['wall']:.1f} s x {os.cpu_count()} cores available")
+    if args.client == "protocol":
+        print("(protocol clients: the time to update ends when the server has sent the whole page; no drawing)")
+    print(f"errors: {len(w['errors'])}" + "".join(f"\n  {e}" for e in w["errors"]))
+    marks = [a for a in w["after"] if a[0] >= 9][:1] + w["after"][-1:]
+    print(f"server RSS: {w['before']:.0f} MB before, {w['peak']:.0f} MB at the peak (+{w['peak'] - w['before']:.0f} MB), "
+          + ", ".join(f"{mb:.0f} MB {t:.0f} s after the tabs closed" for t, mb in marks)
+          + f", {w['dropped']:.0f} MB once the next visitor has come and gone (the closed sessions dropped)",
+          flush=True)
+
+
 async def run(args) -> int:
     from playwright.async_api import async_playwright
 
@@ -145,80 +396,56 @@ async def run(args) -> int:
     if photo is None:
         print("(the Your-faces page is not there: no uploads)")
     watcher = None if args.watcher == "project" else args.watcher
-    with AppServer(args.data, file_watcher=watcher) as server:
+    print(f"{os.cpu_count()} CPUs shared by the server and the {'browser' if args.client == 'browser' else 'clients'}; "
+          f"file watcher: {args.watcher if args.watcher != 'project' else 'as .streamlit/config.toml says'}")
+    failed = False
+    options = dict(option.split("=", 1) for option in args.option)
+    if options:
+        print("Streamlit options: " + ", ".join(f"{k} = {v}" for k, v in options.items()))
+    with AppServer(args.data, file_watcher=watcher, options=options) as server:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=chromium_path())
             # The first student: the model, the embeddings and the face finder load now.
             warm = {"open the lesson": [], "move the slider": [], "upload a face": []}
             context = await browser.new_context(viewport={"width": 1280, "height": 900})
+            context.set_default_timeout(TIMEOUT)
             start = time.perf_counter()
             errors: list[str] = []
-            await student(-1, context, server.url, 1, 0.0, photo, warm, errors)
+            await student(-1, context, server.url, 1, 0.0, 0.0, photo, warm, errors)
             await context.close()
             first_visit = time.perf_counter() - start
             await asyncio.sleep(3)
-            before = server.rss_mb()
-            print(f"warm-up (first student, cold caches): {first_visit:.1f} s in all"
+            print(f"warm-up (the first student, cold caches): {first_visit:.1f} s in all"
                   + "".join(f"; {k} {v[0][0]:.2f} s" for k, v in warm.items() if v)
-                  + (f"; ERRORS: {errors}" if errors else ""))
-            print(f"server RSS after the warm-up: {before:.0f} MB")
-
-            results = {"open the lesson": [], "move the slider": [], "upload a face": []}
-            errors = []
-            rss: list[float] = []
-            stop = asyncio.Event()
-            sampler = asyncio.create_task(sample(server, rss, stop))
-            # One tab per student: each tab is its own Streamlit session (its own websocket and state);
-            # sharing one browser profile spares the machine loading Streamlit's scripts 30 times.
-            context = await browser.new_context(viewport={"width": 1280, "height": 900})
-            start, cpu_server, cpu_all = time.perf_counter(), server_cpu(server), machine_cpu()
-            await asyncio.gather(*(student(i, context, server.url, args.moves, args.think, photo, results, errors)
-                                   for i in range(args.sessions)))
-            wall = time.perf_counter() - start
-            cpu_server, cpu_all = server_cpu(server) - cpu_server, machine_cpu() - cpu_all
-            peak = max(rss)
-            await context.close()
-            closed_at = time.perf_counter()
-            after: list[tuple[float, float]] = []
-            while time.perf_counter() - closed_at < args.settle:
-                await asyncio.sleep(5)
-                after.append((time.perf_counter() - closed_at, server.rss_mb()))
-            stop.set()
-            await sampler
+                  + (f"; ERRORS: {errors}" if errors else "") + f"; server RSS then {server.rss_mb():.0f} MB",
+                  flush=True)
+            for number in range(1, args.waves + 1):
+                w = await wave(browser, server, args, photo)
+                report(number, w, args, photo)
+                failed = failed or bool(w["errors"])
             await browser.close()
-
-    print(f"\n{args.sessions} sessions at once, {args.moves} slider moves each (pause 0-{2 * args.think:g} s "
-          f"before each), {'one upload each' if photo else 'no upload'}: {wall:.1f} s; {os.cpu_count()} CPUs "
-          f"shared by the server and the browser; file watcher: {args.watcher}")
-    print("\n| action | count | time to update: p50 | p95 | max | server's answer: p50 | p95 |\n"
-          "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, pairs in results.items():
-        if pairs:
-            shown, answered = [p[0] for p in pairs], [p[1] for p in pairs if p[1] == p[1]]
-            print(f"| {name} | {len(pairs)} | {statistics.median(shown):.2f} s | {percentile(shown, 0.95):.2f} s | "
-                  f"{max(shown):.2f} s | {statistics.median(answered):.2f} s | {percentile(answered, 0.95):.2f} s |")
-    actions = sum(len(v) for v in results.values())
-    print(f"\nCPU during the sessions: the server {cpu_server:.1f} s ({1000 * cpu_server / max(actions, 1):.0f} ms per "
-          f"action, page openings included), everything else (the browser) {cpu_all - cpu_server:.1f} s, over "
-          f"{wall:.1f} s x {os.cpu_count()} cores")
-    print(f"\nerrors: {len(errors)}" + "".join(f"\n  {e}" for e in errors))
-    marks = [a for a in after if a[0] >= 9][:1] + after[-1:]
-    print(f"server RSS: {before:.0f} MB before, {peak:.0f} MB at the peak (+{peak - before:.0f} MB), "
-          + ", ".join(f"{mb:.0f} MB {t:.0f} s after the sessions closed" for t, mb in marks))
-    return 1 if errors else 0
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--client", default="browser", choices=("browser", "protocol"),
+                        help="browser: tabs of Debian's Chromium; protocol: Streamlit's websocket messages only")
     parser.add_argument("--moves", type=int, default=5, help="slider moves per session")
-    parser.add_argument("--think", type=float, default=1.0, help="mean pause before each action, in seconds")
+    parser.add_argument("--think", type=float, default=5.0, help="mean pause before each action, in seconds")
+    parser.add_argument("--arrive", type=float, default=10.0,
+                        help="the sessions open the lesson within this many seconds of each other")
     parser.add_argument("--settle", type=float, default=150, help="seconds to watch the memory after closing")
+    parser.add_argument("--waves", type=int, default=2,
+                        help="how many times the whole class comes (a second wave shows whether memory keeps growing)")
     parser.add_argument("--watcher", default="project", choices=("project", "none", "poll"),
                         help="Streamlit's source-file watcher: as .streamlit/config.toml says, or forced")
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                        help="a Streamlit option for the server, e.g. runner.postScriptGC=false (repeatable)")
     parser.add_argument("--data", default=os.environ.get("FACENET_DATA") or str(REPO.parent / "shared" / "data"))
     args = parser.parse_args(argv)
-    missing = why_no_browser()
+    missing = None if args.client == "protocol" else why_no_browser()
     if missing:
         print(f"Cannot measure: {missing}.", file=sys.stderr)
         return 2

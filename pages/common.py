@@ -127,6 +127,7 @@ PRESENTER_FONT = 20  # a chart's base font size in px (Plotly's default is 12)
 PRESENTER_FONT_SCALE = PRESENTER_FONT / 12  # for fonts a figure sets itself
 PRESENTER_HEIGHT = 1.35  # chart heights, times the page's own
 PLOTLY_DEFAULT_HEIGHT = 450
+PRESENTER_TITLE_CHARS = 42  # a half-width chart's title at 20 px, per line
 FONT_KEYS = {"font", "textfont", "tickfont", "insidetextfont", "outsidetextfont", "hoverlabel"}
 
 PRESENTER_CSS = f"""
@@ -186,6 +187,21 @@ def _scale_fonts(node, factor: float, under_font: bool = False):
     return node
 
 
+def wrap_title(text: str, width: int = PRESENTER_TITLE_CHARS) -> str:
+    """A chart title broken into lines of at most about `width` characters at spaces (Plotly's
+    `<br>`), so that in large type it is not cut off at the chart's edge."""
+    if "<br>" in text or len(text) <= width:
+        return text
+    lines, line = [], ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "<br>".join(lines + [line])
+
+
 def for_projector(spec: dict) -> dict:
     """A new figure dict from `spec` ({"data": [...], "layout": {...}}), drawn for a projector:
     base font PRESENTER_FONT px, every font the figure sets itself and every margin scaled by as
@@ -203,6 +219,14 @@ def for_projector(spec: dict) -> dict:
     if isinstance(margin, dict):
         layout["margin"] = {side: (round(v * scale) if side in "lrtb" and isinstance(v, (int, float)) else v)
                             for side, v in margin.items()}
+    title = layout.get("title")
+    if isinstance(title, dict) and isinstance(title.get("text"), str):  # Plotly never wraps a title itself
+        text = wrap_title(title["text"])
+        layout["title"] = {**title, "text": text}
+        extra_lines = text.count("<br>") - title["text"].count("<br>")
+        if extra_lines and isinstance(layout.get("margin"), dict) and isinstance(layout["margin"].get("t"), (int, float)):
+            size = (title.get("font") or {}).get("size") or PRESENTER_FONT  # (already scaled above)
+            layout["margin"] = {**layout["margin"], "t": layout["margin"]["t"] + round(1.3 * size * extra_lines)}
     return out
 
 

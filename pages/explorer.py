@@ -112,10 +112,12 @@ if source == "runs":
         mining = st.selectbox("Mining", mining_options, format_func=ex.MINING_NAMES.get, key="mining",
                               bind="query-params")
     margins = ex.margins_for(comparison, mining)
-    if st.session_state.get("alpha") not in margins:  # first visit, or a mining run at other margins
-        st.session_state["alpha"] = 0.2 if 0.2 in margins else margins[0]  # (a link's ?alpha= still wins)
+    if "alpha" in st.session_state and st.session_state["alpha"] not in margins:
+        del st.session_state["alpha"]  # a mining run at other margins: back to its default
     with col_b:
-        alpha = st.select_slider("Margin alpha", margins, key="alpha", bind="query-params",
+        # The default is FaceNet's 0.2; the address holds alpha only when it is another one.
+        alpha = st.select_slider("Margin alpha", margins, value=0.2 if 0.2 in margins else margins[0], key="alpha",
+                                 bind="query-params",
                                  disabled=len(margins) == 1,
                                  help=None if len(margins) > 1 else "This mining was run at alpha = 0.2 only.")
     choice = ex.pick(comparison, alpha, mining)
@@ -125,12 +127,13 @@ run_map = maps.runs[choice.run]
 card = (model.card if model is not None else {}) if choice.is_shipped else runs[choice.run].card
 steps = list(choice.steps)
 
-if st.session_state.get("step") not in steps:
-    st.session_state["step"] = steps[-1]
+if "step" in st.session_state and st.session_state["step"] not in steps:
+    del st.session_state["step"]  # a run with other steps: start again from its default, the last step
 
 with col_c:
     if len(steps) > 1:
-        step = st.select_slider("Training step", steps, key="step", bind="query-params",
+        # The default is the trained network; the address holds the step only when it is another one.
+        step = st.select_slider("Training step", steps, value=steps[-1], key="step", bind="query-params",
                                 help="The step the metrics, neighbours and clusters are computed at. The map's own "
                                      "play button glides it through every step in your browser.")
     else:

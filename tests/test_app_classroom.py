@@ -67,6 +67,21 @@ def test_for_projector_enlarges_a_copy_of_the_figure():
         common.PLOTLY_DEFAULT_HEIGHT * common.PRESENTER_HEIGHT)
 
 
+def test_long_titles_are_wrapped_for_the_projector_and_short_ones_kept():
+    title = "Around the anchor: hard (inside), semi-hard (ring), easy (outside)"
+    big = common.for_projector({"data": [], "layout": {"title": {"text": title, "x": 0}}})["layout"]["title"]
+    lines = big["text"].split("<br>")
+    assert len(lines) == 2 and " ".join(lines) == title  # every word kept, in order
+    assert all(len(line) <= common.PRESENTER_TITLE_CHARS for line in lines) and big["x"] == 0
+    # The chart's top margin grows by the added line, so the title does not run into the plot.
+    spec = {"data": [], "layout": {"title": {"text": title}, "margin": {"t": 40}}}
+    assert common.for_projector(spec)["layout"]["margin"]["t"] == round(40 * common.PRESENTER_FONT_SCALE) + round(
+        1.3 * common.PRESENTER_FONT)
+    assert common.wrap_title("Loss over alpha") == "Loss over alpha"
+    assert common.wrap_title("Already<br>two lines of a title that is quite long indeed") == (
+        "Already<br>two lines of a title that is quite long indeed")
+
+
 def test_every_chart_uses_the_okabe_ito_palette(shared_data):
     for page in ("pages/loss.py", "pages/evaluation.py"):
         app = run(page, data=shared_data)
@@ -141,6 +156,22 @@ def test_a_link_restores_the_lessons_settings(page, query, expected, shared_data
     assert {key: widget(default, key).value for key in expected} != expected
     assert (figures(linked), page_text(linked)) != (figures(default), page_text(default))  # a different view
     assert linked.query_params == query  # kept in the address: the link can be passed on as it is
+
+
+def test_an_explorer_link_restores_the_run_and_the_training_step(shared_data):
+    """The README's link to the batch-hard run before training: the step and the mining come back
+    from the address, not the page's defaults (the last step, semi-hard)."""
+    query = {"mining": "Hardest negatives (batch-hard)", "step": "0"}
+    linked = run("pages/explorer.py", query, data=shared_data)
+    assert (linked.session_state["mining"], linked.session_state["step"]) == ("hard", 0)
+    assert linked.get("select_slider")[1].value == 0  # the step slider shows it
+    assert "step 0" in page_text(linked) or any("step 0" in str(f["layout"].get("title")) for f in figures(linked))
+    default = run("pages/explorer.py", data=shared_data)
+    assert default.session_state["step"] != 0 and default.session_state["mining"] != "hard"
+    assert linked.query_params == query
+    # Every margin a student can pick, FaceNet's 0.2 and the first one included, survives a link.
+    for alpha in ("0.05", "0.2", "1.0"):
+        assert run("pages/explorer.py", {"alpha": alpha}, data=shared_data).session_state["alpha"] == float(alpha)
 
 
 def test_a_link_shows_what_moving_the_slider_shows(shared_data):

@@ -90,9 +90,10 @@ class AppServer:
     """
 
     def __init__(self, data: str | os.PathLike | None, port: int | None = None, env: dict | None = None,
-                 file_watcher: str | None = "none"):
+                 file_watcher: str | None = "none", options: dict | None = None):
         self.port = port or free_port()
         self.file_watcher = file_watcher  # None: as .streamlit/config.toml says (what `streamlit run app.py` does)
+        self.options = dict(options or {})  # more Streamlit options, e.g. {"runner.postScriptGC": "false"}
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         if data is not None:
@@ -108,6 +109,8 @@ class AppServer:
                    "--browser.gatherUsageStats", "false"]
         if self.file_watcher:
             command += ["--server.fileWatcherType", self.file_watcher]
+        for name, value in self.options.items():
+            command += [f"--{name}", str(value)]
         self.started_at = time.perf_counter()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
