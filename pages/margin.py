@@ -26,7 +26,9 @@ def pretty(name: str) -> str:
     return name.replace("_", " ")
 
 
-@st.cache_resource(show_spinner=False)
+# Keyed by the students' own choices (up to 155,000 draws), so bounded: a day of classes must not
+# keep every batch anyone drew.
+@st.cache_resource(show_spinner=False, max_entries=64)
 def real_batch(sha: str, people: int, photos: int, seed: int, _emb):
     """A P x K batch of real LFW embeddings and its squared distances (cached per draw)."""
     rows = mining.draw_batch(_emb.labels, _emb.trained_on, people, photos, seed, unseen=None).rows
@@ -34,7 +36,7 @@ def real_batch(sha: str, people: int, photos: int, seed: int, _emb):
     return rows, embeddings, _emb.labels[rows], lesson.batch_distances(embeddings)
 
 
-@st.cache_resource(show_spinner="Counting the triplets for every margin...")
+@st.cache_resource(show_spinner="Counting the triplets for every margin...", max_entries=64)
 def curve_for(sha: str, people: int, photos: int, seed: int, _distances, _labels) -> lesson.ActiveCurve:
     return lesson.active_curve(_distances, _labels, lesson.curve_alphas())
 

@@ -39,7 +39,7 @@ def batch_and_analysis(sha: str, people: int, photos: int, seed: int, unseen: bo
     return batch, mining.analyse_batch(_emb.embeddings[batch.rows], batch.labels, alpha, seed)
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=128)  # every (P, K) the sliders allow: 105
 def triplet_scales(sha: str, people: int, photos: int, _emb) -> list[mining.TripletScale]:
     return mining.triplet_scales(_emb.labels, _emb.trained_on, people, photos)
 

@@ -290,3 +290,30 @@ def test_heavy_loads_are_frozen_once_so_each_run_collects_little():
     common._loaded("a test loader")  # its second load (a cleared cache): not frozen again
     common.keep_gc_fast()
     assert gc.get_freeze_count() == frozen
+
+
+# Parameters a student sets; a cache keyed by them grows with every value anyone tries.
+STUDENT_CHOSEN = {"seed", "people", "photos", "alpha", "threshold", "step", "enrolled", "depth", "width", "shift",
+                  "lr", "input_size", "row", "photo_rows", "key", "linkage", "unseen", "init", "name"}
+
+
+def test_caches_keyed_by_what_students_choose_are_bounded():
+    """A server serves class after class: every st.cache_* keyed by a student's choice (a seed, a
+    batch size, a margin...) must say how many entries it keeps (checked in the source)."""
+    import ast
+
+    unbounded = []
+    for path in sorted((REPO / "pages").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for decorator in node.decorator_list:
+                call = decorator if isinstance(decorator, ast.Call) else None
+                name = ast.unparse(call.func if call else decorator)
+                if name not in ("st.cache_data", "st.cache_resource"):
+                    continue
+                keyed_by = {a.arg for a in node.args.args if not a.arg.startswith("_")}
+                bounded = call is not None and any(k.arg in ("max_entries", "ttl") for k in call.keywords)
+                if keyed_by & STUDENT_CHOSEN and not bounded:
+                    unbounded.append(f"{path.name}: {node.name}({', '.join(sorted(keyed_by))})")
+    assert not unbounded, unbounded
