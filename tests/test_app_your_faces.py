@@ -7,17 +7,15 @@ checkpoint) are in test_app_pages.py."""
 
 from __future__ import annotations
 
-import builtins
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import figure_values, figures, open_page, page_text
+from conftest import (figure_values, figures, fresh_temp_dir, listing, open_page, page_text,
+                      watching_file_writes)
 from lessons import your_faces as yf
 from model.maps import SHIPPED, load_explorer_maps
 
@@ -298,56 +296,25 @@ def test_forget_my_faces_empties_the_session(shared_data, images):
     assert [p.name for p in photos(app)] == ["Tony_Blair_0001.jpg"]
 
 
-def listing(folder: Path) -> dict[str, tuple[int, int]]:
-    found = {}
-    for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            st = (Path(root) / name).lstat()
-            found[str(Path(root) / name)] = (st.st_mtime_ns, st.st_size)
-    return found
-
-
 def test_nothing_is_written_to_disk_during_an_upload(shared_data, images, tmp_path, monkeypatch):
     """The temp folder (a fresh one, for Python and for C libraries) and the course's cache stay as
     they were, and no file is opened for writing while photos are uploaded, processed, compared,
     enrolled and forgotten."""
     from model.data import cache_dir
 
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    monkeypatch.setenv("TMPDIR", str(temp))
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    temp = fresh_temp_dir(tmp_path, monkeypatch)
     app = open_page(PAGE, shared_data)  # the model, the maps and the LFW photos are loaded now
     upload(app, as_files(images, [BUSH[0]]))  # and OpenCV's cascades
     cache = cache_dir()
     before_cache, before_temp = (listing(cache) if cache.exists() else {}), listing(temp)
-    writes = []
-    real_open, real_os_open = builtins.open, os.open
-    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-
-    def watching_open(file, mode="r", *args, **kwargs):
-        if any(c in str(mode) for c in "wax+"):
-            writes.append(str(file))
-        return real_open(file, mode, *args, **kwargs)
-
-    def watching_os_open(path, flags, *args, **kwargs):
-        if flags & write_flags:
-            writes.append(str(path))
-        return real_os_open(path, flags, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "open", watching_open)
-    monkeypatch.setattr(io, "open", watching_open)
-    monkeypatch.setattr(os, "open", watching_os_open)
-    upload(app, as_files(images, BUSH[:4]) + [("bad.jpg", b"no image", "image/jpeg")])
-    app.multiselect(key="yf_enrol_photos").set_value([p.key for p in photos(app)[:3]])
-    app.text_input(key="yf_enrol_name").set_value("W")
-    app.button(key="yf_enrol").click().run()
-    app.toggle(key="yf_webcam").set_value(True).run()
-    app.camera_input(key="your_faces_camera").set_value(("image.jpg", jpeg_of(images, BLAIR), "image/jpeg")).run()
-    app.button(key="yf_forget").click().run()
-    monkeypatch.setattr(builtins, "open", real_open)
-    monkeypatch.setattr(io, "open", real_open)
-    monkeypatch.setattr(os, "open", real_os_open)
+    with watching_file_writes() as writes:
+        upload(app, as_files(images, BUSH[:4]) + [("bad.jpg", b"no image", "image/jpeg")])
+        app.multiselect(key="yf_enrol_photos").set_value([p.key for p in photos(app)[:3]])
+        app.text_input(key="yf_enrol_name").set_value("W")
+        app.button(key="yf_enrol").click().run()
+        app.toggle(key="yf_webcam").set_value(True).run()
+        app.camera_input(key="your_faces_camera").set_value(("image.jpg", jpeg_of(images, BLAIR), "image/jpeg")).run()
+        app.button(key="yf_forget").click().run()
     assert not app.exception
     assert writes == []
     assert listing(temp) == before_temp == {}

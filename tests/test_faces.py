@@ -6,12 +6,9 @@ crop does. Every kind of bad input must raise FaceInputError with a message that
 and nothing else may escape, whatever the bytes. Nothing may be written to disk or printed.
 """
 
-import builtins
 import io
-import os
 import random
 import struct
-import tempfile
 import threading
 import time
 import tomllib
@@ -22,6 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import fresh_temp_dir, listing, watching_file_writes
 from model import faces
 from model.data import INPUT_SIZE, cache_dir, crop_and_resize
 from model.embed import load_lfw_embeddings, load_model
@@ -548,16 +546,6 @@ def test_fuzz_only_face_input_errors(images, capfd):
     assert all(line.startswith("tempfile.tif: ") for line in captured.err.splitlines()), captured.err
 
 
-def listing(folder: Path) -> dict[str, tuple[int, int]]:
-    """Every path under `folder` with its (mtime, size)."""
-    found = {}
-    for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            st = (Path(root) / name).lstat()
-            found[str(Path(root) / name)] = (st.st_mtime_ns, st.st_size)
-    return found
-
-
 def test_nothing_is_written_to_disk(images, monkeypatch, capfd, tmp_path):
     """Faces are personal data: during prepare_face no file is opened for writing (Python's open
     and os.open are watched), the temp folder (pointed at a fresh one, as is $TMPDIR for C
@@ -566,37 +554,16 @@ def test_nothing_is_written_to_disk(images, monkeypatch, capfd, tmp_path):
               encode(scene(photo(images), size=(3000, 4000), at=(1200, 1500), background="flat"), "JPEG"),
               encode(photo(images).convert("RGBA"), "PNG"), b"", b"not an image", png_claiming(10000, 10000),
               encode(photo(images), "JPEG")[:3000]]
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    monkeypatch.setenv("TMPDIR", str(temp))
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    assert Path(tempfile.gettempdir()) == temp
+    temp = fresh_temp_dir(tmp_path, monkeypatch)
     cache = cache_dir()
     cache_before = listing(cache) if cache.exists() else {}
-    writes = []
-    real_open, real_os_open = builtins.open, os.open
-    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-
-    def watching_open(file, mode="r", *args, **kwargs):
-        if any(c in str(mode) for c in "wax+"):
-            writes.append(str(file))
-        return real_open(file, mode, *args, **kwargs)
-
-    def watching_os_open(path, flags, *args, **kwargs):
-        if flags & write_flags:
-            writes.append(str(path))
-        return real_os_open(path, flags, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "open", watching_open)
-    monkeypatch.setattr(io, "open", watching_open)
-    monkeypatch.setattr(os, "open", watching_os_open)
     outcomes = []
-    for data in inputs:
-        try:
-            outcomes.append(prepare_face(data).num_faces)
-        except FaceInputError:
-            outcomes.append(None)
-    monkeypatch.undo()
+    with watching_file_writes() as writes:
+        for data in inputs:
+            try:
+                outcomes.append(prepare_face(data).num_faces)
+            except FaceInputError:
+                outcomes.append(None)
     assert outcomes[:3] == [1, 1, 1] and outcomes[3:] == [None] * 4
     assert writes == []
     assert listing(temp) == {}
