@@ -11,12 +11,8 @@ embeddings (`load_lfw_embeddings`). Warm: the median of 20 landings in this proc
 untimed landing. Cold: the first landing in a fresh Python process, which also imports torch and
 OpenCV, loads the Haar cascade, the model and the LFW embeddings (reported apart and in total).
 
-The photos are made from one LFW photo (Tony_Blair_0001.jpg) in memory:
-  * the 250 x 250 JPEG itself;
-  * "phone, small face": the photo pasted at an offset into a 3000 x 4000 frame (a smooth
-    gradient with a little sensor-like noise), saved as JPEG at quality 90; the face is about
-    115 pixels wide, 1/35 of the frame (a person a few metres from the camera);
-  * "phone, selfie": the same photo enlarged 8x into the 3000 x 4000 frame (face ~920 pixels).
+The photos are bench/photo_fixtures.py's three, made from one LFW photo (Tony_Blair_0001.jpg) in
+memory: the 250 x 250 JPEG, a small face in a 3000 x 4000 phone frame, and a selfie.
 
 Calibration. `model.faces.calibrate` runs the very detection an upload goes through on LFW
 photos (250 x 250) and expresses LFW_FACE_BOX (65, 65, 185, 185) in units of the Haar box's width:
@@ -27,7 +23,6 @@ box centre / Haar width. The constants in model/faces.py are the medians printed
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -44,6 +39,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from photo_fixtures import lfw_images, phone_photos  # noqa: E402
+
 PHOTO = "Tony_Blair/Tony_Blair_0001.jpg"
 
 
@@ -52,50 +49,6 @@ def default_data() -> str | None:
         return os.environ["FACENET_DATA"]
     shared = ROOT.parent / "shared" / "data"
     return str(shared) if shared.is_dir() else None
-
-
-def lfw_images(data: str | None) -> Path:
-    from model.data import find_lfw, lfw_image_dir
-
-    try:
-        return lfw_image_dir(find_lfw(data))
-    except FileNotFoundError as err:  # the message says where it looked and how to get LFW
-        raise SystemExit(str(err))
-
-
-# --------------------------------------------------------------------------------------------
-# The photos
-# --------------------------------------------------------------------------------------------
-
-
-def jpeg(image: Image.Image, quality: int = 90) -> bytes:
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality)
-    return out.getvalue()
-
-
-def phone_frame(width: int = 3000, height: int = 4000, seed: int = 0) -> Image.Image:
-    """A smooth grey-blue gradient with mild noise, like an out-of-focus wall."""
-    rng = np.random.default_rng(seed)
-    y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
-    x = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :, None]
-    base = np.array([150, 160, 175], np.float32) - 60 * y + 25 * x
-    noise = rng.normal(0, 5, (height, width, 1)).astype(np.float32)
-    return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
-
-
-def photos(images: Path) -> dict[str, bytes]:
-    raw = (images / PHOTO).read_bytes()
-    face = Image.open(io.BytesIO(raw)).convert("RGB")
-    small = phone_frame()
-    small.paste(face, (1210, 1480))
-    selfie = phone_frame()
-    selfie.paste(face.resize((2000, 2000), Image.Resampling.BICUBIC), (500, 900))
-    return {
-        "LFW photo, 250 x 250 JPEG": raw,
-        "phone 3000 x 4000 JPEG, small face (~115 px)": jpeg(small),
-        "phone 3000 x 4000 JPEG, selfie (face ~920 px)": jpeg(selfie),
-    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,7 +76,7 @@ def cold_child(images: str, which: str) -> None:
     """In a fresh process: imports, cascade, model and embeddings loaded, one landing; JSON out.
     The photo is made first, with Pillow and numpy only, so that the clock starts before torch,
     OpenCV and the course's modules are imported."""
-    scene = photos(Path(images))[which]
+    scene = phone_photos(Path(images), PHOTO)[which]
     t0 = time.perf_counter()
     import torch  # noqa: F401  (the import is part of a cold start)
 
@@ -146,7 +99,7 @@ def timings(data_dir: str | None, repeats: int) -> None:
     import torch
 
     images = lfw_images(data_dir)
-    scenes = photos(images)
+    scenes = phone_photos(images, PHOTO)
     model = load_model()
     lfw = load_lfw_embeddings(model, data_dir)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "

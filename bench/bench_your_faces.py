@@ -12,17 +12,14 @@
    uploads that each add one new photo (so each run finds, crops, embeds and places exactly one
    face and redraws everything), then reruns that change a widget with those photos in place.
 
-The photos are made in memory from LFW photos (nothing is written to disk):
-  * a 250 x 250 LFW JPEG, re-encoded;
-  * "phone, small face": the photo pasted into a 3000 x 4000 frame (a smooth gradient with mild
-    noise, saved as JPEG at quality 90): the face is about 115 pixels wide;
-  * "phone, selfie": the photo enlarged 8x into the same frame (face ~920 pixels).
+The photos are bench/photo_fixtures.py's three, made in memory from one LFW photo
+(George_W_Bush_0001.jpg): the 250 x 250 JPEG, a small face (~115 px) in a 3000 x 4000 phone frame,
+and a selfie (face ~920 px). The uploads of part 2 are further LFW photos, re-encoded in memory.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -39,48 +36,14 @@ sys.path.insert(0, str(REPO / "tests"))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from photo_fixtures import SMALL_FACE, jpeg, lfw_images, phone_photos  # noqa: E402
+
 PHOTO = "George_W_Bush/George_W_Bush_0001.jpg"
 PAGE = "pages/your_faces.py"
 
 
 def default_data() -> str:
     return os.environ.get("FACENET_DATA") or str(REPO.parent / "shared" / "data")
-
-
-def lfw_dir(data: str) -> Path:
-    from model.data import find_lfw, lfw_image_dir
-
-    try:
-        return lfw_image_dir(find_lfw(data))
-    except FileNotFoundError as err:  # the message says where it looked and how to get LFW
-        raise SystemExit(str(err))
-
-
-def jpeg(image: Image.Image, quality: int = 90) -> bytes:
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality)
-    return out.getvalue()
-
-
-def frame(width: int = 3000, height: int = 4000, seed: int = 0) -> Image.Image:
-    """A grey-blue gradient with a little noise, like a wall behind someone."""
-    rng = np.random.default_rng(seed)
-    y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
-    x = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :, None]
-    pixels = np.array([145, 158, 172], np.float32) - 55 * y + 30 * x + rng.normal(0, 4, (height, width, 1))
-    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-
-
-def test_photos(images: Path) -> dict[str, bytes]:
-    with Image.open(images / PHOTO) as im:
-        face = im.convert("RGB")
-    small = frame()
-    small.paste(face, (1300, 1500))
-    selfie = frame()
-    selfie.paste(face.resize((2000, 2000), Image.Resampling.BICUBIC), (500, 1000))
-    return {"LFW photo, 250 x 250 JPEG": jpeg(face, 92),
-            "phone 3000 x 4000 JPEG, small face (~115 px)": jpeg(small),
-            "phone 3000 x 4000 JPEG, selfie (face ~920 px)": jpeg(selfie)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,7 +84,7 @@ def land(model, maps, embeddings, points, data: bytes) -> dict:
 def cold_child(images: str, which: str) -> None:
     """In a fresh process: imports, the model, the maps, one landing; one line of JSON out. The photo
     is made first, with Pillow and numpy only, so the clock starts before torch and OpenCV load."""
-    data = test_photos(Path(images))[which]
+    data = phone_photos(Path(images), PHOTO)[which]
     t0 = time.perf_counter()
     import torch  # noqa: F401  (part of a cold start)
 
@@ -152,7 +115,7 @@ def landing_table(images: Path, repeats: int) -> None:
           f"{os.getloadavg()[0]:.1f}")
     print(f"photo: {PHOTO}; warm = median of {repeats} landings; cold = first landing in a new process\n")
     rows = []
-    for name, data in test_photos(images).items():
+    for name, data in phone_photos(images, PHOTO).items():
         land(model, maps, embeddings, points, data)
         runs = [land(model, maps, embeddings, points, data) for _ in range(repeats)]
         med = {k: statistics.median(r[k] for r in runs) for k in ("prepare", "embed", "place", "preview", "total")}
@@ -210,7 +173,7 @@ def page_table(data: str, images: Path, uploads: int) -> None:
             files.append((f"{i + 1}.jpg", jpeg(im.convert("RGB")), "image/jpeg"))
         app.file_uploader(key="your_faces_upload").set_value(list(files))
         added.append(timed_run(app))
-    phone = test_photos(images)["phone 3000 x 4000 JPEG, small face (~115 px)"]
+    phone = phone_photos(images, PHOTO)[SMALL_FACE]
     app.file_uploader(key="your_faces_upload").set_value(list(files) + [("phone.jpg", phone, "image/jpeg")])
     phone_s = timed_run(app)
 
@@ -252,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.cold:
         return cold_child(args.images, args.cold)
-    images = lfw_dir(args.data)
+    images = lfw_images(args.data)
     landing_table(images, args.repeats)
     if not args.skip_page:
         os.environ.setdefault("FACENET_DATA", args.data)
