@@ -59,6 +59,27 @@ def fresh_caches():
 
 
 @pytest.fixture(scope="session")
+def images(shared_data) -> Path:
+    """LFW's image folder: one sub-folder of photos per person."""
+    return shared_data / "lfw" / "lfw-deepfunneled"
+
+
+def lfw_image(images: Path, rel: str):
+    """The LFW photo `rel` ("Tony_Blair/Tony_Blair_0001.jpg") as an RGB Pillow image."""
+    from PIL import Image
+
+    with Image.open(images / rel) as im:
+        return im.convert("RGB")
+
+
+def encode(im, fmt: str, **kw) -> bytes:
+    """A Pillow image saved in memory as `fmt` ("JPEG", "PNG", ...), with Pillow's save options."""
+    out = io.BytesIO()
+    im.save(out, fmt, **kw)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="session")
 def lfw_root(shared_data):
     from model.data import find_lfw
 

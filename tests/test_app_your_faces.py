@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import (figure_values, figures, fresh_temp_dir, listing, open_page, page_text,
+from conftest import (encode, figure_values, figures, fresh_temp_dir, lfw_image, listing, open_page, page_text,
                       watching_file_writes)
 from lessons import your_faces as yf
 from model.maps import SHIPPED, load_explorer_maps
@@ -30,17 +30,9 @@ def maps():
     return load_explorer_maps()
 
 
-@pytest.fixture(scope="module")
-def images(shared_data) -> Path:
-    return shared_data / "lfw" / "lfw-deepfunneled"
-
-
 def jpeg_of(images: Path, rel: str, quality: int = 90) -> bytes:
     """An LFW photo re-encoded, so it is not byte-for-byte the file on disk."""
-    with Image.open(images / rel) as im:
-        out = io.BytesIO()
-        im.convert("RGB").save(out, "JPEG", quality=quality)
-        return out.getvalue()
+    return encode(lfw_image(images, rel), "JPEG", quality=quality)
 
 
 def as_files(images: Path, rels: list[str]) -> list[tuple[str, bytes, str]]:

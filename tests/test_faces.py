@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import fresh_temp_dir, listing, watching_file_writes
+from conftest import encode, fresh_temp_dir, lfw_image, listing, watching_file_writes
 from model import faces
 from model.data import INPUT_SIZE, cache_dir, crop_and_resize
 from model.embed import load_lfw_embeddings, load_model
@@ -52,11 +52,6 @@ def one_torch_thread():
 
 
 @pytest.fixture(scope="module")
-def images(shared_data) -> Path:
-    return shared_data / "lfw" / "lfw-deepfunneled"
-
-
-@pytest.fixture(scope="module")
 def model():
     return load_model()
 
@@ -67,14 +62,7 @@ def lfw_emb(model, shared_data):
 
 
 def photo(images: Path, rel: str = BLAIR) -> Image.Image:
-    with Image.open(images / rel) as im:
-        return im.convert("RGB")
-
-
-def encode(im: Image.Image, fmt: str, **kw) -> bytes:
-    out = io.BytesIO()
-    im.save(out, fmt, **kw)
-    return out.getvalue()
+    return lfw_image(images, rel)
 
 
 def d2(a: np.ndarray, b: np.ndarray) -> float:

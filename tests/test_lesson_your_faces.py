@@ -6,13 +6,13 @@ owners remove only their own, bounded, thread-safe)."""
 
 from __future__ import annotations
 
-import io
 import threading
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import encode, lfw_image
 from lessons import evaluation as ev
 from lessons import your_faces as yf
 from model.maps import SHIPPED, load_explorer_maps, place_on_map
@@ -50,22 +50,6 @@ def shipped(maps):
     run = maps.runs[SHIPPED]
     step = int(run.steps[-1])
     return {"embeddings": run.embeddings(step), 2: run.points(step, 2), 3: run.points(step, 3)}
-
-
-@pytest.fixture(scope="module")
-def images(shared_data):
-    return shared_data / "lfw" / "lfw-deepfunneled"
-
-
-def lfw_image(images, rel: str) -> Image.Image:
-    with Image.open(images / rel) as im:
-        return im.convert("RGB")
-
-
-def encode(im: Image.Image, fmt: str, **kw) -> bytes:
-    out = io.BytesIO()
-    im.save(out, fmt, **kw)
-    return out.getvalue()
 
 
 def variant(im: Image.Image, kind: str, seed: int) -> bytes:
