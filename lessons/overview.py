@@ -109,13 +109,6 @@ class DataStatus:
         return self.lfw.found and not self.lfw.protocol_missing
 
 
-def default_data_path() -> str:
-    """What the data-folder box starts with: the FACENET_DATA environment variable, if set."""
-    from model.data import DATA_ENV
-
-    return os.environ.get(DATA_ENV, "")
-
-
 @functools.lru_cache(maxsize=8)
 def count_lfw(image_dir: str) -> tuple[int, int]:
     """(people folders, *.jpg images) under LFW's image folder. Walks 13k files, so cached."""

@@ -269,7 +269,8 @@ DATA_ENV = "FACENET_DATA"  # model.data.DATA_ENV, spelt out here: model.data imp
 
 def default_data_path() -> str:
     """What the data-folder box starts with: the FACENET_DATA environment variable, if set.
-    (lessons.overview.default_data_path without importing model.data, so the app starts fast.)"""
+    (The name is spelt out rather than imported: model.data imports torch, and the app starts
+    without it.)"""
     return os.environ.get(DATA_ENV, "")
 
 
