@@ -358,6 +358,27 @@ def lfw_embeddings():
     return None
 
 
+# Measured once per server from the LFW embeddings, for the Evaluation and Your-faces pages alike;
+# `sha` (the checkpoint's) is the cache key.
+
+
+@st.cache_resource(show_spinner=False)
+def devtest_pairs(sha: str, _lfw):
+    """pairsDevTest's 1,000 pairs under the model (`lessons.evaluation.devtest_pairs`)."""
+    from lessons import evaluation as ev
+
+    return ev.devtest_pairs(_lfw)
+
+
+@st.cache_resource(show_spinner="Measuring every pair of unseen people's photos (once)...")
+def unseen_pairs_reference(sha: str, _lfw):
+    """The distances of every pair of LFW photos of people the model never saw
+    (`lessons.evaluation.all_unseen_pairs_reference`)."""
+    from lessons import evaluation as ev
+
+    return ev.all_unseen_pairs_reference(_lfw)
+
+
 @st.cache_resource(show_spinner="Loading the embedding maps...")
 def _explorer_maps(path: str, modified_ns: int):
     from model.maps import load_explorer_maps

@@ -12,7 +12,8 @@ import streamlit as st
 from lessons import evaluation as ev
 from lessons.quiz import Question
 from pages.common import (BLUE, GREEN, GREY, ORANGE, SAME_DIFFERENT_COLORS, VERMILLION, check_yourself, data_path,
-                          face_model, lesson_header, lfw_embeddings, lfw_photos, photo_index, plot, try_this)
+                          devtest_pairs, face_model, lesson_header, lfw_embeddings, lfw_photos, photo_index, plot,
+                          try_this, unseen_pairs_reference)
 
 SAME, DIFF = SAME_DIFFERENT_COLORS["same person"], SAME_DIFFERENT_COLORS["different people"]
 PAPER = "Schroff, Kalenichenko & Philbin, *FaceNet*, CVPR 2015"
@@ -26,18 +27,13 @@ STEP = 0.001  # threshold slider step (squared distance)
 
 @st.cache_resource(show_spinner=False)
 def devtest(sha: str, _lfw) -> dict:
-    pairs = ev.devtest_pairs(_lfw)
+    pairs = devtest_pairs(sha, _lfw)
     far_val, far_th = ev.val_at_far(pairs, 1e-3)
     best_th, best_acc = ev.best_threshold(pairs)
     return {"pairs": pairs, "roc": ev.roc_curve(pairs), "val_at_far": far_val, "far_threshold": far_th,
             "far_slider": ev.on_grid(pairs, far_th, STEP), "best_threshold": best_th, "best_accuracy": best_acc,
             "best_slider": ev.on_grid(pairs, best_th, STEP), "ten_fold": ev.ten_fold(pairs),
             "reference": ev.reference_from_pairs(pairs)}
-
-
-@st.cache_resource(show_spinner="Measuring every pair of unseen people's photos (once)...")
-def unseen_reference(sha: str, _lfw) -> ev.DistanceReference:
-    return ev.all_unseen_pairs_reference(_lfw)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -403,7 +399,7 @@ curve_fig = go.Figure(
 with curve_col:
     plot(curve_fig, key="openset-curve")
 
-reference_all = unseen_reference(sha, lfw)
+reference_all = unseen_pairs_reference(sha, lfw)
 far_here = float(reference_all.share_different_within(os_threshold))
 g = len(exp.gallery_rows)
 estimate = ev.stranger_match_estimate(far_here, g)

@@ -19,8 +19,8 @@ from lessons import your_faces as yf
 from lessons.quiz import Question
 from model.maps import SHIPPED
 from pages.common import (BLUE, GREEN, ORANGE, PURPLE, SAME_DIFFERENT_COLORS, SKY_BLUE, VERMILLION, chart,
-                          check_yourself, explorer_maps, face_model, lesson_header, lfw_embeddings, lfw_photos,
-                          photo_index, plot, try_this)
+                          check_yourself, devtest_pairs, explorer_maps, face_model, lesson_header, lfw_embeddings,
+                          lfw_photos, photo_index, plot, try_this, unseen_pairs_reference)
 
 PAPER = "Schroff, Kalenichenko & Philbin, *FaceNet*, CVPR 2015"
 UPLOAD_KEY, CAMERA_KEY = "your_faces_upload", "your_faces_camera"
@@ -45,17 +45,6 @@ def shipped_map(stamp: str, _maps) -> dict:
     run = _maps.runs[SHIPPED]
     step = int(run.steps[-1])
     return {"step": step, "embeddings": run.embeddings(step), 2: run.points(step, 2), 3: run.points(step, 3)}
-
-
-@st.cache_resource(show_spinner=False)
-def devtest(sha: str, _lfw) -> dict:
-    pairs = ev.devtest_pairs(_lfw)
-    return {"pairs": pairs, "reference": ev.reference_from_pairs(pairs)}
-
-
-@st.cache_resource(show_spinner="Measuring every pair of unseen people's photos (once)...")
-def unseen_reference(sha: str, _lfw) -> ev.DistanceReference:
-    return ev.all_unseen_pairs_reference(_lfw)
 
 
 # --------------------------------------------------------------------------------------------
@@ -450,8 +439,8 @@ if ready:
 # ---- 3. verification ------------------------------------------------------------------------
 st.header("3. Same person or not?")
 lfw = lfw_embeddings() if model is not None else None
-dt = devtest(lfw.checkpoint_sha256 or "unknown", lfw) if lfw is not None else None
-options = yf.thresholds(model.card if model is not None else {}, dt["pairs"] if dt else None)
+devtest = devtest_pairs(lfw.checkpoint_sha256 or "unknown", lfw) if lfw is not None else None
+options = yf.thresholds(model.card if model is not None else {}, devtest)
 st.markdown(
     "Verification compares the squared distance D of two embeddings with a threshold: D ≤ threshold means "
     "\"same person\". The course's threshold is the one at which the shipped model accepts at most 1 in 1,000 "
@@ -482,7 +471,7 @@ if threshold is not None and len(ready) >= 2:
     b = by_key[vb.selectbox("Second photo", keys, key="yf_verify_b", format_func=labels.get)]
     va.image(a.crop, width=96)
     vb.image(b.crop, width=96)
-    reference = unseen_reference(lfw.checkpoint_sha256 or "unknown", lfw) if lfw is not None else None
+    reference = unseen_pairs_reference(lfw.checkpoint_sha256 or "unknown", lfw) if lfw is not None else None
     verdict = yf.verify(a.embedding, b.embedding, threshold, reference)
     v1, v2, v3 = st.columns(3)
     v1.metric("Squared distance D", f"{verdict.distance:.3f}", border=True)
@@ -506,8 +495,8 @@ if threshold is not None and len(ready) >= 2:
 elif threshold is not None:
     st.info("Two photos with a face are needed to compare them.", icon=":material/compare:")
 
-if dt is not None and threshold is not None:
-    pairs = dt["pairs"]
+if devtest is not None and threshold is not None:
+    pairs = devtest
     shapes = [{"type": "line", "x0": threshold.value, "x1": threshold.value, "y0": 0, "y1": 1, "yref": "paper",
                "line": {"color": "black", "dash": "dash", "width": 2}}]
     notes = [{"x": threshold.value, "y": 1.0, "yref": "paper", "text": f" threshold {threshold.value:.3f}",
@@ -562,7 +551,7 @@ else:
                    "within the threshold": c.distance <= threshold.value} for c in found.ranking],
                  hide_index=True, width="stretch", key="yf_ranking")
     if lfw is not None:
-        far_here = float(unseen_reference(lfw.checkpoint_sha256 or "unknown", lfw).share_different_within(threshold.value))
+        far_here = float(unseen_pairs_reference(lfw.checkpoint_sha256 or "unknown", lfw).share_different_within(threshold.value))
         chance = ev.stranger_match_estimate(far_here, gallery_photos)
         st.caption(f"A stranger is compared with all {gallery_photos:,} gallery photos and needs only one close match. "
                    f"At this threshold one pair of strangers in {1 / far_here:,.0f} comes this close (FAR = "
