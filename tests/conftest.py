@@ -147,6 +147,8 @@ def listing(folder: Path) -> dict[str, tuple[int, int]]:
 
 def fresh_temp_dir(tmp_path: Path, monkeypatch) -> Path:
     """An empty folder made the temp folder of Python (tempfile) and of C libraries ($TMPDIR)."""
+    import streamlit.testing.v1  # noqa: F401  (makes a folder in the temp folder when first imported)
+
     temp = tmp_path / "tmp"
     temp.mkdir()
     monkeypatch.setenv("TMPDIR", str(temp))
