@@ -1,8 +1,8 @@
 """A class at once: N sessions on one course server, each moving a lesson's slider and uploading a
 face, with the time from each action to the updated page, the errors and the server's memory.
 
-    python bench/bench_load.py [--sessions 30] [--client browser|protocol] [--moves 5] [--think 5]
-                               [--arrive 10] [--waves 2] [--settle 150] [--data ../shared/data]
+    python bench/bench_load.py [--sessions 30] [--client browser|protocol|mixed] [--tabs 1] [--moves 5]
+                               [--think 5] [--arrive 10] [--waves 2] [--settle 150] [--data ../shared/data]
 
 The server runs on 127.0.0.1 (`streamlit run app.py`, as a teacher would start it). After one
 warm-up visit (the first student, who waits for the model and the data to load: reported apart),
@@ -16,7 +16,7 @@ all sessions start together, as when a teacher says "open lesson 2, and move alp
 3. opens the Your-faces page (when it exists) and uploads one LFW photo, from memory, waiting until
    the page shows the face crop the model sees.
 
-Two kinds of client:
+Three kinds of client:
 
 * `browser` (the default): one Debian Chromium, one tab per session (each tab is its own Streamlit
   session). The time to update runs from the key press or the upload to the changed chart or crop
@@ -26,13 +26,17 @@ Two kinds of client:
   tab sends and receives, and the same HTTP upload) and checks what the server sends back (the
   new alpha in the formulas, the "What the model sees" caption). The time to update ends when the
   server has sent the whole updated page; drawing it is left to the students' own computers.
+* `mixed`: `--tabs` of the sessions are Chromium tabs and the others protocol clients. This is a
+  class as it happens: every student's computer draws only its own page, while the server answers
+  all of them. The tabs' times are what a student sees on screen with the whole class on the
+  server; they are reported apart.
 
 An error is a timeout, a failed check, or an exception on the page. The server's resident memory
 (RSS, from /proc) is sampled every 0.2 s: before each wave, at its peak and after its sessions
 close. Streamlit keeps a closed session 2 minutes for a reconnect (hence `--settle`) and drops the
 expired ones when it next stores a session, so one more visitor comes and goes before the last
-reading. A second
-wave shows whether the memory of the first was reused (bounded) or keeps growing. Prints p50 / p95
+reading, taken once the server has next handed its free memory back (every 30 s). A second wave
+shows whether the memory of the first was reused (bounded) or keeps growing. Prints p50 / p95
 per kind of action, the errors, the CPU used and the memory. Not part of the test suite.
 """
 
@@ -51,6 +55,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from lessons.overview import COURSE  # noqa: E402
+from pages.serving import TRIM_EVERY_S  # noqa: E402
 from tests.browser.server import (ARM_JS, CHANGED_JS, EXCEPTION, SETTLED_JS, SIGNATURE_JS, SLIDER,  # noqa: E402
                                   AppServer,
                                   chromium_path, lfw_photo, why_no_browser)
@@ -321,28 +326,32 @@ def percentile(values: list[float], q: float) -> float:
 async def wave(browser, server: AppServer, args, photo) -> dict:
     """All sessions at once, in tabs of one fresh browser context; then the tabs close and the
     memory is watched for `--settle` seconds."""
-    results = {"open the lesson": [], "move the slider": [], "upload a face": []}
+    results, tab_results = empty_results(), empty_results()
     errors: list[str] = []
     rss: list[float] = []
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample(server, rss, stop))
     before = server.rss_mb()
-    if args.client == "browser":
+    tabs = tab_count(args)
+    context = None
+    if tabs:
         # One tab per student: each tab is its own Streamlit session (its own websocket and state);
         # sharing one browser profile spares the machine loading Streamlit's scripts once per student.
         context = await browser.new_context(viewport={"width": 1280, "height": 900})
         context.set_default_timeout(TIMEOUT)
-        students = [student(i, context, server.url, args.moves, args.think, args.arrive, photo, results, errors)
-                    for i in range(args.sessions)]
-    else:
-        cookie = xsrf_cookie(server.url)
-        students = [student_protocol(i, server.url, cookie, args.moves, args.think, args.arrive, photo, results, errors)
-                    for i in range(args.sessions)]
+    cookie = xsrf_cookie(server.url)
+    # In a mixed class the tabs are spread among the protocol clients (sessions 0, 10, 20, ...).
+    tab_numbers = set(range(0, args.sessions, max(1, args.sessions // max(tabs, 1)))[:tabs]) if tabs else set()
+    students = [student(i, context, server.url, args.moves, args.think, args.arrive, photo,
+                        tab_results if args.client == "mixed" else results, errors)
+                if i in tab_numbers else
+                student_protocol(i, server.url, cookie, args.moves, args.think, args.arrive, photo, results, errors)
+                for i in range(args.sessions)]
     start, cpu_server, cpu_all = time.perf_counter(), server_cpu(server), machine_cpu()
     await asyncio.gather(*students)
     wall = time.perf_counter() - start
     cpu_server, cpu_all = server_cpu(server) - cpu_server, machine_cpu() - cpu_all
-    if args.client == "browser":
+    if context is not None:
         await context.close()
     closed_at = time.perf_counter()
     after: list[tuple[float, float]] = []
@@ -355,28 +364,56 @@ async def wave(browser, server: AppServer, args, photo) -> dict:
     await visitor.connect()
     await visitor.run(page_name=LESSON_URL.strip("/"))  # a page every student has seen: no first load
     await visitor.close()
-    await asyncio.sleep(5)
+    # The server hands free memory back every TRIM_EVERY_S seconds (pages.serving.hand_memory_back).
+    await asyncio.sleep(TRIM_EVERY_S + 5)
     dropped = server.rss_mb()
     stop.set()
     await sampler
-    return dict(results=results, errors=errors, wall=wall, cpu_server=cpu_server, cpu_all=cpu_all, before=before,
-                peak=max(rss), after=after, dropped=dropped)
+    return dict(results=results, tab_results=tab_results, errors=errors, wall=wall, cpu_server=cpu_server,
+                cpu_all=cpu_all, before=before, peak=max(rss), after=after, dropped=dropped)
 
 
-def report(number: int, w: dict, args, photo) -> None:
-    print(f"\nwave {number}: {args.sessions} {'browser tabs' if args.client == 'browser' else 'protocol clients'} at once "
-          f"(arriving within {args.arrive:g} s), {args.moves} slider moves each (pause 0-{2 * args.think:g} s before "
-          f"each), {'one upload each' if photo else 'no upload'}: {w['wall']:.1f} s")
+def empty_results() -> dict[str, list[tuple[float, float]]]:
+    """Per kind of action, (time to update, server's answer) of each one."""
+    return {"open the lesson": [], "move the slider": [], "upload a face": []}
+
+
+def tab_count(args) -> int:
+    """How many of the sessions are Chromium tabs."""
+    return {"browser": args.sessions, "protocol": 0}.get(args.client, min(args.tabs, args.sessions))
+
+
+def who(args) -> str:
+    tabs = tab_count(args)
+    if args.client == "mixed":
+        return f"{args.sessions} sessions ({tabs} Chromium tab{'s' * (tabs != 1)}, {args.sessions - tabs} protocol clients)"
+    return f"{args.sessions} {'browser tabs' if tabs else 'protocol clients'}"
+
+
+def table(title: str, results: dict) -> None:
+    if title:
+        print(f"\n{title}")
     print("\n| action | count | time to update: p50 | p95 | max | server's answer: p50 | p95 |\n"
           "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, pairs in w["results"].items():
+    for name, pairs in results.items():
         if pairs:
             shown, answered = [p[0] for p in pairs], [p[1] for p in pairs if p[1] == p[1]]
             print(f"| {name} | {len(pairs)} | {statistics.median(shown):.2f} s | {percentile(shown, 0.95):.2f} s | "
                   f"{max(shown):.2f} s | {statistics.median(answered):.2f} s | {percentile(answered, 0.95):.2f} s |")
-    actions = sum(len(v) for v in w["results"].values())
+
+
+def report(number: int, w: dict, args, photo) -> None:
+    print(f"\nwave {number}: {who(args)} at once "
+          f"(arriving within {args.arrive:g} s), {args.moves} slider moves each (pause 0-{2 * args.think:g} s before "
+          f"each), {'one upload each' if photo else 'no upload'}: {w['wall']:.1f} s")
+    if args.client == "mixed":
+        table("The Chromium tabs (on screen):", w["tab_results"])
+        table("The protocol clients (the whole page sent; no drawing):", w["results"])
+    else:
+        table("", w["results"])
+    actions = sum(len(v) for v in w["results"].values()) + sum(len(v) for v in w["tab_results"].values())
     print(f"\nCPU: the server {w['cpu_server']:.1f} s ({1000 * w['cpu_server'] / max(actions, 1):.0f} ms per action, "
-          f"page openings included); everything else on the machine ({'the browser' if args.client == 'browser' else 'the clients'}) {w['cpu_all'] - w['cpu_server']:.1f}"
+          f"page openings included); everything else on the machine ({'the clients' if args.client == 'protocol' else 'the browser and the clients'}) {w['cpu_all'] - w['cpu_server']:.1f}"
           f" s; {w['wall']:.1f} s x {os.cpu_count()} cores available")
     if args.client == "protocol":
         print("(protocol clients: the time to update ends when the server has sent the whole page; no drawing)")
@@ -384,7 +421,8 @@ def report(number: int, w: dict, args, photo) -> None:
     marks = [a for a in w["after"] if a[0] >= 9][:1] + w["after"][-1:]
     print(f"server RSS: {w['before']:.0f} MB before, {w['peak']:.0f} MB at the peak (+{w['peak'] - w['before']:.0f} MB), "
           + ", ".join(f"{mb:.0f} MB {t:.0f} s after the tabs closed" for t, mb in marks)
-          + f", {w['dropped']:.0f} MB once the next visitor has come and gone (the closed sessions dropped)",
+          + f", {w['dropped']:.0f} MB {TRIM_EVERY_S + 5:.0f} s after the next visitor came and went (the closed sessions "
+            "dropped)",
           flush=True)
 
 
@@ -396,7 +434,7 @@ async def run(args) -> int:
     if photo is None:
         print("(the Your-faces page is not there: no uploads)")
     watcher = None if args.watcher == "project" else args.watcher
-    print(f"{os.cpu_count()} CPUs shared by the server and the {'browser' if args.client == 'browser' else 'clients'}; "
+    print(f"{os.cpu_count()} CPUs shared by the server and {who(args)}; "
           f"file watcher: {args.watcher if args.watcher != 'project' else 'as .streamlit/config.toml says'}")
     failed = False
     options = dict(option.split("=", 1) for option in args.option)
@@ -406,7 +444,7 @@ async def run(args) -> int:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=chromium_path())
             # The first student: the model, the embeddings and the face finder load now.
-            warm = {"open the lesson": [], "move the slider": [], "upload a face": []}
+            warm = empty_results()
             context = await browser.new_context(viewport={"width": 1280, "height": 900})
             context.set_default_timeout(TIMEOUT)
             start = time.perf_counter()
@@ -430,8 +468,10 @@ async def run(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=30)
-    parser.add_argument("--client", default="browser", choices=("browser", "protocol"),
-                        help="browser: tabs of Debian's Chromium; protocol: Streamlit's websocket messages only")
+    parser.add_argument("--client", default="browser", choices=("browser", "protocol", "mixed"),
+                        help="browser: tabs of Debian's Chromium; protocol: Streamlit's websocket messages only; "
+                             "mixed: --tabs tabs among protocol clients")
+    parser.add_argument("--tabs", type=int, default=1, help="with --client mixed: how many sessions are Chromium tabs")
     parser.add_argument("--moves", type=int, default=5, help="slider moves per session")
     parser.add_argument("--think", type=float, default=5.0, help="mean pause before each action, in seconds")
     parser.add_argument("--arrive", type=float, default=10.0,

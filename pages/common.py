@@ -231,7 +231,7 @@ def for_projector(spec: dict) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# Many students on one server: keep Streamlit's garbage collection cheap
+# Many students on one server: keep Streamlit's garbage collection cheap (their memory: pages.serving)
 # --------------------------------------------------------------------------------------------
 
 _frozen = {"modules": 0, "pending": set(), "done": set()}

@@ -1,0 +1,66 @@
+"""The server process's memory once a class has gone: handed back to the system.
+
+Free of Streamlit so that the benches can read TRIM_EVERY_S; app.py calls `hand_memory_back`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import threading
+import time
+
+M_ARENA_MAX, M_MMAP_THRESHOLD = -8, -3  # glibc's mallopt parameter numbers (malloc.h)
+TRIM_EVERY_S = 30.0
+_trimmer: dict = {"started": False, "lock": threading.Lock()}
+
+
+def glibc():
+    """The C library when it is glibc (Linux), else None: the calls below exist only there."""
+    try:
+        libc = ctypes.CDLL(None)
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except (OSError, TypeError, AttributeError):  # Windows has no CDLL(None); macOS, musl: no malloc_trim
+        return None
+
+
+def trim_free_memory(libc=None) -> bool:
+    """Give the C library's free pages back to the system (glibc's `malloc_trim`); False where it
+    cannot be done. Python frees a closed session's objects, but the allocator keeps their pages."""
+    libc = libc or glibc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True
+
+
+def hand_memory_back() -> None:
+    """Called by app.py on every run; the first call, once per server, does the work (glibc only).
+
+    Streamlit runs each script run on a new thread, and glibc gives threads up to 8 malloc arenas
+    per core: the objects of a class of 30 sessions were scattered over many arenas, and once the
+    sessions closed, their free pages stayed with the server (+80 MB that never went back). So
+    arenas created from now on are capped at two and blocks over 128 kB get their own pages
+    (`mallopt`), and every 30 s the garbage of dropped sessions is collected and the free pages are
+    handed back (`malloc_trim`). Measured in bench/bench_load.py (README, Benchmarks)."""
+    with _trimmer["lock"]:
+        if _trimmer["started"]:
+            return
+        _trimmer["started"] = True
+    libc = glibc()
+    if libc is None:
+        return
+    libc.mallopt(M_ARENA_MAX, 2)
+    # glibc raises this threshold as large blocks are freed, after which a page's JSON, a photo or a
+    # batch of crops lands in the arenas, among longer-lived objects; fixed, it goes back at once.
+    libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+
+    def trim_forever():
+        while True:
+            time.sleep(TRIM_EVERY_S)
+            # A dropped session is a web of reference cycles: only the cycle collector frees it, and
+            # Streamlit runs that after a script run, which an empty classroom no longer has.
+            gc.collect()
+            trim_free_memory(libc)
+
+    threading.Thread(target=trim_forever, name="facenet-malloc-trim", daemon=True).start()
