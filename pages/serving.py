@@ -10,7 +10,7 @@ import gc
 import threading
 import time
 
-M_ARENA_MAX, M_MMAP_THRESHOLD = -8, -3  # glibc's mallopt parameter numbers (malloc.h)
+M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
 TRIM_EVERY_S = 30.0
 _trimmer: dict = {"started": False, "lock": threading.Lock()}
 
@@ -40,9 +40,10 @@ def hand_memory_back() -> None:
     Streamlit runs each script run on a new thread, and glibc gives threads up to 8 malloc arenas
     per core: the objects of a class of 30 sessions were scattered over many arenas, and once the
     sessions closed, their free pages stayed with the server (+80 MB that never went back). So
-    arenas created from now on are capped at two and blocks over 128 kB get their own pages
-    (`mallopt`), and every 30 s the garbage of dropped sessions is collected and the free pages are
-    handed back (`malloc_trim`). Measured in bench/bench_load.py (README, Benchmarks)."""
+    arenas created from now on are capped at two (`mallopt`), and every 30 s the garbage of
+    dropped sessions is collected and the free pages are handed back (`malloc_trim`). Measured in
+    bench/bench_load.py (README, Benchmarks: what came back, and why a fixed mmap threshold was
+    left out)."""
     with _trimmer["lock"]:
         if _trimmer["started"]:
             return
@@ -51,9 +52,6 @@ def hand_memory_back() -> None:
     if libc is None:
         return
     libc.mallopt(M_ARENA_MAX, 2)
-    # glibc raises this threshold as large blocks are freed, after which a page's JSON, a photo or a
-    # batch of crops lands in the arenas, among longer-lived objects; fixed, it goes back at once.
-    libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
 
     def trim_forever():
         while True:
