@@ -439,8 +439,8 @@ if ready:
 # ---- 3. verification ------------------------------------------------------------------------
 st.header("3. Same person or not?")
 lfw = lfw_embeddings() if model is not None else None
-devtest = devtest_pairs(lfw.checkpoint_sha256 or "unknown", lfw) if lfw is not None else None
-options = yf.thresholds(model.card if model is not None else {}, devtest)
+pairs = devtest_pairs(lfw.checkpoint_sha256 or "unknown", lfw) if lfw is not None else None
+options = yf.thresholds(model.card if model is not None else {}, pairs)
 st.markdown(
     "Verification compares the squared distance D of two embeddings with a threshold: D ≤ threshold means "
     "\"same person\". The course's threshold is the one at which the shipped model accepts at most 1 in 1,000 "
@@ -495,8 +495,7 @@ if threshold is not None and len(ready) >= 2:
 elif threshold is not None:
     st.info("Two photos with a face are needed to compare them.", icon=":material/compare:")
 
-if devtest is not None and threshold is not None:
-    pairs = devtest
+if pairs is not None and threshold is not None:
     shapes = [{"type": "line", "x0": threshold.value, "x1": threshold.value, "y0": 0, "y1": 1, "yref": "paper",
                "line": {"color": "black", "dash": "dash", "width": 2}}]
     notes = [{"x": threshold.value, "y": 1.0, "yref": "paper", "text": f" threshold {threshold.value:.3f}",
