@@ -342,8 +342,7 @@ async def wave(browser, server: AppServer, args, photo) -> dict:
     cookie = xsrf_cookie(server.url)
     # In a mixed class the tabs are spread among the protocol clients (sessions 0, 10, 20, ...).
     tab_numbers = set(range(0, args.sessions, max(1, args.sessions // max(tabs, 1)))[:tabs]) if tabs else set()
-    students = [student(i, context, server.url, args.moves, args.think, args.arrive, photo,
-                        tab_results if args.client == "mixed" else results, errors)
+    students = [student(i, context, server.url, args.moves, args.think, args.arrive, photo, tab_results, errors)
                 if i in tab_numbers else
                 student_protocol(i, server.url, cookie, args.moves, args.think, args.arrive, photo, results, errors)
                 for i in range(args.sessions)]
@@ -406,11 +405,11 @@ def report(number: int, w: dict, args, photo) -> None:
     print(f"\nwave {number}: {who(args)} at once "
           f"(arriving within {args.arrive:g} s), {args.moves} slider moves each (pause 0-{2 * args.think:g} s before "
           f"each), {'one upload each' if photo else 'no upload'}: {w['wall']:.1f} s")
-    if args.client == "mixed":
-        table("The Chromium tabs (on screen):", w["tab_results"])
-        table("The protocol clients (the whole page sent; no drawing):", w["results"])
-    else:
-        table("", w["results"])
+    kinds = {"The Chromium tabs (on screen):": w["tab_results"],
+             "The protocol clients (the whole page sent; no drawing):": w["results"]}
+    kinds = {title: results for title, results in kinds.items() if any(results.values())}
+    for title, results in kinds.items():
+        table(title if len(kinds) > 1 else "", results)  # titled only in a mixed class
     actions = sum(len(v) for v in w["results"].values()) + sum(len(v) for v in w["tab_results"].values())
     print(f"\nCPU: the server {w['cpu_server']:.1f} s ({1000 * w['cpu_server'] / max(actions, 1):.0f} ms per action, "
           f"page openings included); everything else on the machine ({'the clients' if args.client == 'protocol' else 'the browser and the clients'}) {w['cpu_all'] - w['cpu_server']:.1f}"
@@ -418,7 +417,8 @@ def report(number: int, w: dict, args, photo) -> None:
     if args.client == "protocol":
         print("(protocol clients: the time to update ends when the server has sent the whole page; no drawing)")
     print(f"errors: {len(w['errors'])}" + "".join(f"\n  {e}" for e in w["errors"]))
-    marks = [a for a in w["after"] if a[0] >= 9][:1] + w["after"][-1:]
+    # The first reading 10 s after closing and the last one (once, when --settle allows only one).
+    marks = list(dict.fromkeys([a for a in w["after"] if a[0] >= 9][:1] + w["after"][-1:]))
     print(f"server RSS: {w['before']:.0f} MB before, {w['peak']:.0f} MB at the peak (+{w['peak'] - w['before']:.0f} MB), "
           + ", ".join(f"{mb:.0f} MB {t:.0f} s after the tabs closed" for t, mb in marks)
           + f", {w['dropped']:.0f} MB {TRIM_EVERY_S + 5:.0f} s after the next visitor came and went (the closed sessions "
