@@ -7,10 +7,11 @@ It times, from the moment the process is started:
 
 * *server up*: the server answers its health check;
 * *home text*: the home page's title and its list of lessons are visible (the course is usable);
-* *home complete*: the home page has finished, the model check and the data search included
-  (these import torch and read the checkpoint, below the text a visitor reads first);
-* *first lesson*: then, a click on lesson 7 (Evaluation) until its page is drawn, on this cold
-  server (the model and the LFW embeddings load then).
+* *home complete*: the home page has finished, the model check (the shipped card, no torch) and
+  the data search included;
+* *first lesson*: then, at once, a click on lesson 7 (Evaluation) until its page is drawn, on this
+  cold server: torch (imported in the background since the home page was drawn), the model and the
+  LFW embeddings load then. A visitor who reads the home page first finds torch imported.
 
 Prints every round and the medians. The first round may be slower (the OS file cache is cold).
 The README quotes the medians.

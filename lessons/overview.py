@@ -1,8 +1,9 @@
 """The home page's logic: the course plan, and what the app can find of its data and model.
 
-Kept free of Streamlit so it can be tested directly. `model.data` and `model.embed` import torch,
-so they are imported inside the functions that need them: importing this module (for `COURSE`,
-say) stays cheap.
+Kept free of Streamlit so it can be tested directly, and of torch: the model is described from
+the card shipped beside it, and `model.embed` (torch) is imported only when a checkpoint has to be
+loaded. The `model` modules are imported inside the functions that use them, so importing this
+module (for `COURSE`, say) stays cheap.
 """
 
 from __future__ import annotations
@@ -247,12 +248,22 @@ def model_status(path: str | os.PathLike | None = None,
                  load: Callable[[Path], object] | None = None) -> ModelStatus:
     """What the checkpoint at `path` (the shipped default when None) is, or why it cannot be used.
 
-    `load` turns a path into a loaded model (default `model.embed.load_model`); the app passes a
-    cached loader so the network is built once, not on every rerun.
+    A checkpoint shipped with its card and LFW embeddings, unchanged since, is described from its
+    card without loading it (`model.shipped.verified_card`: no torch, so the welcome page is quick).
+    Any other is loaded with `load` (default `model.embed.load_model`); the app passes a cached
+    loader so the network is built once, not on every rerun.
     """
-    from model.embed import DEFAULT_CHECKPOINT, CheckpointError, load_model
+    from model import shipped
 
-    checkpoint = Path(path) if path else DEFAULT_CHECKPOINT
+    checkpoint = Path(path) if path else shipped.DEFAULT_CHECKPOINT
+    card = shipped.verified_card(checkpoint)
+    config = card.get("hyperparameters") if card else None
+    if isinstance(config, dict) and all(key in config for key in ("arch", "embedding_dim", "input_size")):
+        return ModelStatus(found=True, path=str(checkpoint), arch=config["arch"], embedding_dim=config["embedding_dim"],
+                           input_size=config["input_size"], card=card)
+
+    from model.embed import CheckpointError, load_model
+
     try:
         loaded = (load or load_model)(checkpoint)
     except CheckpointError as err:

@@ -24,11 +24,13 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import numpy as np
-import torch
 from PIL import Image
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: finding the data must not wait for it
+    import torch
 
 DATA_ENV = "FACENET_DATA"
 CACHE_ENV = "FACENET_CACHE"
@@ -91,6 +93,8 @@ def crop_and_resize(image: Image.Image, framing: str = "lfw", size: int = INPUT_
 
 def to_model_input(crops: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 crops (N, H, W, 3) -> float32 tensor (N, 3, H, W) scaled to [-1, 1]."""
+    import torch
+
     x = torch.as_tensor(crops)
     if x.ndim == 3:
         x = x.unsqueeze(0)
@@ -182,22 +186,23 @@ def lfw_image_dir(root: Path) -> Path:
     raise DataNotFoundError(f"{root} holds no lfw-deepfunneled/ folder.\n\n{HOW_TO_GET_DATA}")
 
 
-def _candidate_folders(path: str | os.PathLike | None) -> list[tuple[str, Path]]:
-    places = []
+def _candidate_folders(path: str | os.PathLike | None) -> Iterator[tuple[str, Path]]:
+    """(the place as messages name it, folder), in search order. scikit-learn's data home comes
+    last and is worked out only when the search gets there: importing scikit-learn takes seconds."""
     if path:
-        places.append(("the path given", Path(path).expanduser()))
+        yield "the path given", Path(path).expanduser()
     if os.environ.get(DATA_ENV):
-        places.append((f"${DATA_ENV}", Path(os.environ[DATA_ENV]).expanduser()))
+        yield f"${DATA_ENV}", Path(os.environ[DATA_ENV]).expanduser()
     home = _sklearn_data_home()
     if home is not None:
-        places.append(("scikit-learn's data home", home))
-    return places
+        yield "scikit-learn's data home", home
 
 
 def find_lfw(path: str | os.PathLike | None = None, download: bool = False) -> Path:
     """The LFW root (the folder holding `lfw-deepfunneled/` and the protocol files)."""
-    places = _candidate_folders(path)
-    for _, folder in places:
+    places = []
+    for how, folder in _candidate_folders(path):
+        places.append((how, folder))
         root = _lfw_root_in(folder)
         if root is not None:
             return root
@@ -217,8 +222,9 @@ def find_lfw(path: str | os.PathLike | None = None, download: bool = False) -> P
 
 def find_olivetti(path: str | os.PathLike | None = None, download: bool = False) -> Path:
     """The Olivetti file: `olivettifaces.mat` or scikit-learn's cached `olivetti.pkz`."""
-    places = _candidate_folders(path)
-    for _, folder in places:
+    places = []
+    for how, folder in _candidate_folders(path):
+        places.append((how, folder))
         for candidate in (folder, folder / "olivetti"):
             for name in ("olivettifaces.mat", "olivetti.pkz"):
                 if (candidate / name).is_file():

@@ -18,7 +18,6 @@ lessons that only need distances work without the photos and start instantly.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from dataclasses import dataclass
@@ -29,16 +28,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from model import shipped
 from model.data import FaceSet, cache_dir, crop_and_resize, to_model_input
 from model.net import FaceNet, NetConfig, build_net
+from model.shipped import CheckpointError, checkpoint_digest, lfw_embeddings_file
 
 CHECKPOINT_FORMAT = "facenet-course/1"
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT_CHECKPOINT = WEIGHTS_DIR / "facenet_inception_cpu.pt"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable or not one of ours; the message says which."""
 
 
 def save_checkpoint(path: str | os.PathLike, net: FaceNet, card: dict) -> None:
@@ -127,7 +122,7 @@ class FaceEmbedder:
 
 def load_model(path: str | os.PathLike | None = None) -> FaceEmbedder:
     """Load a checkpoint (the shipped default when `path` is None) for inference on the CPU."""
-    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    path = Path(path) if path is not None else shipped.DEFAULT_CHECKPOINT
     net, card = load_checkpoint(path)
     return FaceEmbedder(net, card, path)
 
@@ -137,15 +132,6 @@ def load_model(path: str | os.PathLike | None = None) -> FaceEmbedder:
 # --------------------------------------------------------------------------------------------
 
 LFW_EMBEDDINGS_FORMAT = "facenet-course-lfw-embeddings/1"
-
-
-def checkpoint_digest(path: str | os.PathLike) -> str:
-    """SHA-256 of a checkpoint file: ties precomputed embeddings to the exact weights."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
@@ -201,11 +187,6 @@ class LFWEmbeddings:
             raise CheckpointError(f"{Path(path).name} is not a readable LFW embeddings file ({err}).") from err
 
 
-def lfw_embeddings_file(checkpoint: str | os.PathLike) -> Path:
-    """Where the shipped LFW embeddings of a checkpoint live: beside it, `<name>.lfw.npz`."""
-    return Path(checkpoint).with_suffix(".lfw.npz")
-
-
 def compute_lfw_embeddings(model: FaceEmbedder, faces: FaceSet, root: Path) -> LFWEmbeddings:
     """Embed every photo of LFW (`faces`, from `load_lfw`; `root` holds its protocol files)."""
     from model.data import lfw_pairs, lfw_people
@@ -250,7 +231,7 @@ def load_lfw_embeddings(model: FaceEmbedder, data_path: str | os.PathLike | None
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Embed every LFW photo with a checkpoint and save the result "
                                                  "beside it (<checkpoint>.lfw.npz), for shipping with the weights.")
-    parser.add_argument("checkpoint", nargs="?", default=str(DEFAULT_CHECKPOINT))
+    parser.add_argument("checkpoint", nargs="?", default=str(shipped.DEFAULT_CHECKPOINT))
     parser.add_argument("--data", default=None, help="folder holding lfw/ (default: $FACENET_DATA, scikit-learn's home)")
     args = parser.parse_args(argv)
     from model.data import find_lfw, load_lfw

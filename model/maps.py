@@ -181,7 +181,8 @@ def build_explorer_maps(sweep_folder: Path, plan: str, runs: list[str]) -> Explo
     """Project the snapshots of `runs` (trained by `python -m model.sweep` into sweep_folder/plan)
     and the shipped model's embeddings of the same photos (the explorer set, taken from the
     shipped LFW embeddings, so no photos are needed)."""
-    from model.embed import checkpoint_digest, load_lfw_embeddings, load_model
+    from model.embed import load_lfw_embeddings, load_model
+    from model.shipped import checkpoint_digest
 
     model = load_model()
     shipped = load_lfw_embeddings(model)

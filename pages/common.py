@@ -264,13 +264,11 @@ def _loaded(what: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-DATA_ENV = "FACENET_DATA"  # model.data.DATA_ENV, spelt out here: model.data imports torch (a test checks both)
+DATA_ENV = "FACENET_DATA"  # model.data.DATA_ENV, spelt out: the first page draws its text before importing model.data (a test checks both)
 
 
 def default_data_path() -> str:
-    """What the data-folder box starts with: the FACENET_DATA environment variable, if set.
-    (The name is spelt out rather than imported: model.data imports torch, and the app starts
-    without it.)"""
+    """What the data-folder box starts with: the FACENET_DATA environment variable, if set."""
     return os.environ.get(DATA_ENV, "")
 
 
@@ -303,7 +301,7 @@ def _load_model(path: str, modified_ns: int):
 
 
 def _checkpoint() -> Path:
-    from model.embed import DEFAULT_CHECKPOINT
+    from model.shipped import DEFAULT_CHECKPOINT
 
     return DEFAULT_CHECKPOINT
 

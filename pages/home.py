@@ -7,6 +7,7 @@ import streamlit as st
 
 from lessons import overview
 from pages.common import data_path, data_status_cached, load_model_cached, run_through_app_py
+from pages.serving import import_in_background
 
 run_through_app_py()
 
@@ -67,8 +68,8 @@ st.markdown(
 )
 
 # --------------------------------------------------------------------------------------------
-# State of the model and data (drawn last: reading the checkpoint imports torch, which takes a
-# second or two on a laptop, and the text above is on screen meanwhile)
+# State of the model and data (the shipped model is described from its card, without torch;
+# any other checkpoint is loaded, so its check comes after the text above)
 # --------------------------------------------------------------------------------------------
 
 st.header("State of the model and data")
@@ -124,3 +125,6 @@ else:
 if not (data.lfw_complete and olivetti.found):
     with st.expander("How to get the data", expanded=not data.lfw_complete):
         st.code(data.how_to_get_data, language=None)
+
+# While the visitor reads, the lessons' network code (torch: seconds) is imported for them.
+import_in_background("model.embed")

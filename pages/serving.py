@@ -1,18 +1,23 @@
-"""The server process's memory once a class has gone: handed back to the system.
+"""The server process: its memory handed back once a class has gone, and the lessons' heavy code
+imported before the first lesson asks for it.
 
-Free of Streamlit so that the benches can read TRIM_EVERY_S; app.py calls `hand_memory_back`.
+Free of Streamlit so that the benches can read TRIM_EVERY_S; app.py calls `hand_memory_back`, the
+welcome page `import_in_background`.
 """
 
 from __future__ import annotations
 
 import ctypes
 import gc
+import importlib
 import threading
 import time
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
 TRIM_EVERY_S = 30.0
 _trimmer: dict = {"started": False, "lock": threading.Lock()}
+_importing: set[str] = set()
+_importing_lock = threading.Lock()
 
 
 def glibc():
@@ -62,3 +67,23 @@ def hand_memory_back() -> None:
             trim_free_memory(libc)
 
     threading.Thread(target=trim_forever, name="facenet-malloc-trim", daemon=True).start()
+
+
+def import_in_background(module: str) -> None:
+    """Import `module` on a background thread, once per server. The welcome page calls it with the
+    network code once it is drawn: the page itself needs no torch (it reads the model's shipped
+    card), and while the visitor reads it, torch (2-3 s on a laptop CPU) is imported for the first
+    lesson. A lesson that imports the module meanwhile waits for this import (Python's module
+    lock) rather than starting a second one."""
+    with _importing_lock:
+        if module in _importing:
+            return
+        _importing.add(module)
+
+    def load():
+        try:
+            importlib.import_module(module)
+        except Exception:  # the lesson that needs it imports it again and says what is wrong
+            pass
+
+    threading.Thread(target=load, name=f"facenet-import-{module}", daemon=True).start()

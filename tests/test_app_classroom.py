@@ -7,7 +7,10 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -234,7 +237,7 @@ def test_the_data_folder_variable_is_the_loaders():
 STARTUP_PROBE = textwrap.dedent("""
     import json, sys, traceback
     sys.path.insert(0, {repo!r})
-    HEAVY = ("torch", "umap", "model.train", "model.maps")
+    HEAVY = ("torch", "umap", "sklearn", "model.train", "model.maps")
     first = {{}}
 
     class Watch:
@@ -247,26 +250,59 @@ STARTUP_PROBE = textwrap.dedent("""
     from streamlit.testing.v1 import AppTest
     app = AppTest.from_file({app!r}, default_timeout=120).run()
     assert not app.exception, [e.value for e in app.exception]
+    from model.shipped import DEFAULT_CHECKPOINT
+    text = " ".join(m.value for m in app.markdown)
+    assert DEFAULT_CHECKPOINT.name in text and "LFW found" in " ".join(s.value for s in app.success), text
     print(json.dumps(first))
 """)
 
 
-def test_the_home_page_is_drawn_before_torch_is_imported(shared_data, tmp_path):
-    """In a fresh interpreter: app.py and the home page's text import neither torch nor umap nor the
-    training code; torch arrives only with the model check at the bottom of the home page."""
+def test_the_whole_home_page_is_drawn_without_torch(shared_data, tmp_path):
+    """In a fresh interpreter: app.py and the home page, its model and data checks included, import
+    neither torch nor umap nor the training code. Torch may be imported only by the background
+    import the page starts once it is drawn (pages.serving.import_in_background), for the lessons."""
     probe = tmp_path / "probe.py"
     probe.write_text(STARTUP_PROBE.format(repo=str(REPO), app=str(REPO / "app.py")))
     done = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, cwd=REPO,
                           env={**os.environ, "FACENET_DATA": str(shared_data)})
     assert done.returncode == 0, done.stderr[-3000:]
     first = json.loads(done.stdout.strip().splitlines()[-1])
-    assert "umap" not in first and "model.train" not in first and "model.maps" not in first
-    home = str(REPO / "pages" / "home.py")
-    status_line = next(n for n, line in enumerate((REPO / "pages" / "home.py").read_text().splitlines(), 1)
-                       if line.startswith('st.header("State of the model and data")'))
-    frames = [line for file, line in first["torch"] if file == home]
-    assert frames, "torch was imported before the home page ran: " + str(first["torch"][-6:])
-    assert frames[0] > status_line, f"home.py imported torch at line {frames[0]}, before its text"
+    assert not {"umap", "sklearn", "model.train", "model.maps"} & set(first), {k: v[-6:] for k, v in first.items()}
+    if "torch" in first:
+        files = {Path(file).name for file, _ in first["torch"]}
+        assert "serving.py" in files and not files & {"app.py", "home.py"}, first["torch"][-8:]
+
+
+def test_a_background_import_happens_once_on_its_own_thread(monkeypatch):
+    imported, release = [], threading.Event()
+
+    def slow_import(name):  # stands for torch: still importing when the next visitor comes
+        imported.append((name, threading.current_thread().name))
+        release.wait(30)
+
+    monkeypatch.setattr(serving, "importlib", SimpleNamespace(import_module=slow_import))
+    name = f"lesson_code_{uuid.uuid4().hex}"
+    serving.import_in_background(name)
+    serving.import_in_background(name)  # a second visitor while the first import runs: nothing more
+    running = [t for t in threading.enumerate() if t.name == f"facenet-import-{name}"]
+    assert len(running) == 1 and running[0].daemon
+    release.set()
+    running[0].join(30)
+    assert imported == [(name, f"facenet-import-{name}")]
+    serving.import_in_background(name)  # and none after it
+    assert len(imported) == 1
+
+
+def test_a_failed_background_import_is_quiet(monkeypatch):
+    """The lesson that needs the module imports it itself and shows what is wrong; the server's log
+    gets no traceback from the background thread."""
+    uncaught = []
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    name = f"no_such_module_{uuid.uuid4().hex}"
+    serving.import_in_background(name)
+    for thread in [t for t in threading.enumerate() if t.name == f"facenet-import-{name}"]:
+        thread.join(30)
+    assert uncaught == [] and name not in sys.modules
 
 
 def test_heavy_loads_are_frozen_once_so_each_run_collects_little():

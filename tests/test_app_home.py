@@ -1,5 +1,6 @@
 """The home page: its logic (lessons/overview.py) on its own, then the page run through AppTest."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import model.embed
+import model.shipped
 from lessons import overview
 from model.data import DATA_ENV, HOW_TO_GET_DATA
 
@@ -110,6 +112,43 @@ def test_model_status_of_a_missing_or_corrupt_checkpoint(tmp_path):
     assert not status.found and "corrupt.pt" in status.problem
 
 
+def test_the_shipped_model_is_described_from_its_card_without_loading_it():
+    def no_loading(path):
+        raise AssertionError(f"{path} was loaded (torch) for the home page")
+
+    status = overview.model_status(load=no_loading)
+    loaded = model.embed.load_model()
+    assert status.found and status.file_name == model.shipped.DEFAULT_CHECKPOINT.name
+    config = loaded.config
+    assert (status.arch, status.embedding_dim, status.input_size) == (config.arch, config.embedding_dim, config.input_size)
+    assert status.card == loaded.card  # the JSON beside the checkpoint is the card inside it
+
+
+def test_a_shipped_checkpoint_changed_since_is_loaded_to_be_checked(tmp_path):
+    shipped = model.shipped
+    checkpoint = tmp_path / "copy.pt"
+    for source, target in ((shipped.DEFAULT_CHECKPOINT, checkpoint),
+                           (shipped.card_file(shipped.DEFAULT_CHECKPOINT), shipped.card_file(checkpoint)),
+                           (shipped.lfw_embeddings_file(shipped.DEFAULT_CHECKPOINT), shipped.lfw_embeddings_file(checkpoint))):
+        target.write_bytes(source.read_bytes())
+    card = shipped.verified_card(checkpoint)
+    assert card == json.loads(shipped.card_file(checkpoint).read_text())
+    assert overview.model_status(checkpoint, load=lambda path: 1 / 0).found  # not loaded
+
+    weights = checkpoint.read_bytes()
+    checkpoint.write_bytes(weights[: len(weights) // 2])  # a copy cut short
+    assert shipped.verified_card(checkpoint) is None
+    status = overview.model_status(checkpoint)
+    assert not status.found and "copy.pt is not a readable checkpoint" in status.problem
+
+    checkpoint.write_bytes(weights)
+    shipped.lfw_embeddings_file(checkpoint).unlink()  # nothing to vouch for the weights: load them
+    assert shipped.verified_card(checkpoint) is None
+    seen = []
+    assert overview.model_status(checkpoint, load=lambda path: seen.append(path) or model.embed.load_model(path)).found
+    assert seen == [checkpoint]
+
+
 def test_model_status_reads_the_model_card(tmp_path):
     status = overview.model_status(write_checkpoint(tmp_path / "tiny.pt", CPU_CARD))
     assert status.found and status.file_name == "tiny.pt"
@@ -169,10 +208,10 @@ def test_home_page_with_the_shared_data(shared_data, monkeypatch):
     links = [link.proto.page for link in app.get("page_link")]
     assert links == [Path(lesson.page).stem for lesson in overview.COURSE if lesson.available]  # their URL paths
     assert "LFW found" in text and "13,233 images of 5,749 people" in text
-    if model.embed.DEFAULT_CHECKPOINT.exists():
-        assert model.embed.DEFAULT_CHECKPOINT.name in text and "No usable model" not in text
+    if model.shipped.DEFAULT_CHECKPOINT.exists():
+        assert model.shipped.DEFAULT_CHECKPOINT.name in text and "No usable model" not in text
     else:
-        assert "No usable model" in text and f"No checkpoint at {model.embed.DEFAULT_CHECKPOINT}" in text
+        assert "No usable model" in text and f"No checkpoint at {model.shipped.DEFAULT_CHECKPOINT}" in text
 
 
 def test_home_page_without_data_says_how_to_get_it(no_data):
@@ -193,7 +232,7 @@ def test_typing_a_data_folder_checks_again(shared_data, no_data):  # shared_data
 
 def test_home_page_shows_a_provisional_model_and_its_metrics(tmp_path, monkeypatch, shared_data):
     monkeypatch.setenv(DATA_ENV, str(shared_data))
-    monkeypatch.setattr(model.embed, "DEFAULT_CHECKPOINT", write_checkpoint(tmp_path / "tiny.pt", CPU_CARD))
+    monkeypatch.setattr(model.shipped, "DEFAULT_CHECKPOINT", write_checkpoint(tmp_path / "tiny.pt", CPU_CARD))
     app = run_app()
     text = page_text(app)
     assert "`tiny.pt`" in text and "provisional" in text
@@ -205,7 +244,7 @@ def test_home_page_reports_a_corrupt_checkpoint(tmp_path, monkeypatch, shared_da
     monkeypatch.setenv(DATA_ENV, str(shared_data))
     corrupt = tmp_path / "broken.pt"
     corrupt.write_bytes(b"\x00" * 100)
-    monkeypatch.setattr(model.embed, "DEFAULT_CHECKPOINT", corrupt)
+    monkeypatch.setattr(model.shipped, "DEFAULT_CHECKPOINT", corrupt)
     app = run_app()
     assert any("broken.pt is not a readable checkpoint" in e.value for e in app.error)
 

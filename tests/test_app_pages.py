@@ -58,11 +58,11 @@ def test_lesson_page_without_face_data_still_opens(lesson, no_data):
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[Path(lesson.page).stem for lesson in LESSONS])
 def test_lesson_page_with_a_corrupt_checkpoint_says_so_and_shows_the_rest(lesson, shared_data, tmp_path, monkeypatch):
-    import model.embed
+    import model.shipped
 
     corrupt = tmp_path / "facenet.pt"
     corrupt.write_bytes(b"\x80\x02 this is not a checkpoint")
-    monkeypatch.setattr(model.embed, "DEFAULT_CHECKPOINT", corrupt)
+    monkeypatch.setattr(model.shipped, "DEFAULT_CHECKPOINT", corrupt)
     app = open_page(lesson.page, shared_data)
     text = page_text(app)
     assert lesson.title in text and "Try this" in text and "Check yourself" in text

@@ -377,11 +377,11 @@ def test_without_the_lfw_photos_neighbours_are_names_and_distances(no_data, imag
 
 
 def test_with_a_broken_model_faces_are_still_found(shared_data, images, tmp_path, monkeypatch):
-    import model.embed
+    import model.shipped
 
     corrupt = tmp_path / "facenet.pt"
     corrupt.write_bytes(b"not a checkpoint")
-    monkeypatch.setattr(model.embed, "DEFAULT_CHECKPOINT", corrupt)
+    monkeypatch.setattr(model.shipped, "DEFAULT_CHECKPOINT", corrupt)
     app = open_page(PAGE, shared_data)
     upload(app, as_files(images, [BUSH[0]]))
     cached = list(app.session_state["yf_cache"].values())

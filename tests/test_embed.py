@@ -7,8 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from model.embed import DEFAULT_CHECKPOINT, CheckpointError, load_model
+from model.embed import CheckpointError, load_model
 from model.evaluate import evaluate_lfw, main as evaluate_main, pca_baseline_lfw
+from model.shipped import DEFAULT_CHECKPOINT
 
 CARD_KEYS = ("device", "torch", "dataset", "split", "hyperparameters", "wall_time_s", "images_per_s", "metrics")
 
@@ -117,7 +118,8 @@ def test_evaluate_command_line(shared_data, capsys, tmp_path):
 
 def test_shipped_lfw_embeddings_are_this_model_on_these_photos(model, lfw, lfw_root):
     from model.data import lfw_pairs, lfw_people
-    from model.embed import checkpoint_digest, lfw_embeddings_file, load_lfw_embeddings
+    from model.embed import load_lfw_embeddings
+    from model.shipped import checkpoint_digest, lfw_embeddings_file
 
     shipped = load_lfw_embeddings(model)
     assert lfw_embeddings_file(DEFAULT_CHECKPOINT).is_file()  # read from the file, not recomputed

@@ -371,9 +371,9 @@ def test_rerun_time_after_a_widget_change(shared_data):
 
 
 def test_page_without_the_model_still_teaches_with_2d_points(shared_data, tmp_path, monkeypatch):
-    import model.embed
+    import model.shipped
 
-    monkeypatch.setattr(model.embed, "DEFAULT_CHECKPOINT", tmp_path / "missing.pt")
+    monkeypatch.setattr(model.shipped, "DEFAULT_CHECKPOINT", tmp_path / "missing.pt")
     app = open_page(PAGE, shared_data)
     assert any("cannot be loaded" in str(x.value) for x in app.error)
     assert metrics(app)["Loss of this triplet"] == "0.390"  # the 2-D points need no model

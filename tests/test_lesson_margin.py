@@ -380,9 +380,9 @@ def test_rerun_time_after_a_widget_change(shared_data, runs_dir):
 
 
 def test_page_without_the_model_still_draws_the_rings_and_the_runs(shared_data, tmp_path, monkeypatch, runs_dir):
-    import model.embed
+    import model.shipped
 
-    monkeypatch.setattr(model.embed, "DEFAULT_CHECKPOINT", tmp_path / "missing.pt")
+    monkeypatch.setattr(model.shipped, "DEFAULT_CHECKPOINT", tmp_path / "missing.pt")
     write_runs(runs_dir, ["alpha-0.2"])
     app = open_page(PAGE, shared_data)
     assert any("cannot be loaded" in str(x.value) for x in app.error)
