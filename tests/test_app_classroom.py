@@ -259,7 +259,7 @@ STARTUP_PROBE = textwrap.dedent("""
 
 def test_the_whole_home_page_is_drawn_without_torch(shared_data, tmp_path):
     """In a fresh interpreter: app.py and the home page, its model and data checks included, import
-    neither torch nor umap nor the training code. Torch may be imported only by the background
+    neither torch nor scikit-learn nor umap nor the training code. Torch may be imported only by the background
     import the page starts once it is drawn (pages.serving.import_in_background), for the lessons."""
     probe = tmp_path / "probe.py"
     probe.write_text(STARTUP_PROBE.format(repo=str(REPO), app=str(REPO / "app.py")))
