@@ -15,9 +15,18 @@ import time
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
 TRIM_EVERY_S = 30.0
-_trimmer: dict = {"started": False, "lock": threading.Lock()}
-_importing: set[str] = set()
-_importing_lock = threading.Lock()
+TRIM_THREAD = "facenet-malloc-trim"
+_started: set[str] = set()  # what this server process has already started (both jobs run once)
+_started_lock = threading.Lock()
+
+
+def _first_call(job: str) -> bool:
+    """True for the first call with `job` in this process, False for every later one (any thread)."""
+    with _started_lock:
+        if job in _started:
+            return False
+        _started.add(job)
+        return True
 
 
 def glibc():
@@ -49,10 +58,8 @@ def hand_memory_back() -> None:
     dropped sessions is collected and the free pages are handed back (`malloc_trim`). Measured in
     bench/bench_load.py (README, Benchmarks: what came back, and why a fixed mmap threshold was
     left out)."""
-    with _trimmer["lock"]:
-        if _trimmer["started"]:
-            return
-        _trimmer["started"] = True
+    if not _first_call(TRIM_THREAD):
+        return
     libc = glibc()
     if libc is None:
         return
@@ -66,7 +73,7 @@ def hand_memory_back() -> None:
             gc.collect()
             trim_free_memory(libc)
 
-    threading.Thread(target=trim_forever, name="facenet-malloc-trim", daemon=True).start()
+    threading.Thread(target=trim_forever, name=TRIM_THREAD, daemon=True).start()
 
 
 def import_in_background(module: str) -> None:
@@ -75,10 +82,9 @@ def import_in_background(module: str) -> None:
     card), and while the visitor reads it, torch (2-3 s on a laptop CPU) is imported for the first
     lesson. A lesson that imports the module meanwhile waits for this import (Python's module
     lock) rather than starting a second one."""
-    with _importing_lock:
-        if module in _importing:
-            return
-        _importing.add(module)
+    name = f"facenet-import-{module}"  # the thread's name, and the job's
+    if not _first_call(name):
+        return
 
     def load():
         try:
@@ -86,4 +92,4 @@ def import_in_background(module: str) -> None:
         except Exception:  # the lesson that needs it imports it again and says what is wrong
             pass
 
-    threading.Thread(target=load, name=f"facenet-import-{module}", daemon=True).start()
+    threading.Thread(target=load, name=name, daemon=True).start()

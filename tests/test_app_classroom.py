@@ -350,7 +350,7 @@ del freed
 after_free = rss_mb()
 serving.trim_free_memory()
 print(json.dumps(dict(full=full, after_free=after_free, after_trim=rss_mb(), kept=len(kept),
-                      trimmers=sum(t.name == "facenet-malloc-trim" for t in threading.enumerate()))))
+                      trimmers=sum(t.name == serving.TRIM_THREAD for t in threading.enumerate()))))
 """
 
 
