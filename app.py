@@ -14,9 +14,10 @@ import streamlit as st
 from lessons import overview
 from pages.common import (default_data_path, forget_where_the_data_was, keep_gc_fast, presenter_mode,
                           presenter_switch)
-from pages.serving import hand_memory_back
+from pages.serving import hand_memory_back, skip_streamlit_repl_check
 
 hand_memory_back()  # see pages.serving: once a class has gone, its memory goes back to the system
+skip_streamlit_repl_check()  # see pages.serving: 0.1-0.2 s off a new server's first page
 presenting = presenter_mode()
 st.set_page_config(
     page_title="FaceNet, hands on",

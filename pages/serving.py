@@ -1,8 +1,8 @@
-"""The server process: its memory handed back once a class has gone, and the lessons' heavy code
-imported before the first lesson asks for it.
+"""The server process: its memory handed back once a class has gone, the lessons' heavy code
+imported before the first lesson asks for it, and a slow check of Streamlit's skipped.
 
-Free of Streamlit so that the benches can read TRIM_EVERY_S; app.py calls `hand_memory_back`, the
-welcome page `import_in_background`.
+Imports no Streamlit at module level, so that the benches can read TRIM_EVERY_S; app.py calls
+`hand_memory_back` and `skip_streamlit_repl_check`, the welcome page `import_in_background`.
 """
 
 from __future__ import annotations
@@ -93,3 +93,16 @@ def import_in_background(module: str) -> None:
             pass
 
     threading.Thread(target=load, name=name, daemon=True).start()
+
+
+def skip_streamlit_repl_check() -> None:
+    """Spare a new server's first page 0.1-0.2 s of CPU (measured in app.py's first run).
+
+    On the first element a process sends, Streamlit checks whether it runs in a Python REPL, to
+    print a usage warning there: `inspect.stack()` with source lines, which resolves the file of
+    every imported module (about 900 by then). A server started with `streamlit run` is never a
+    REPL, so the check is marked as done. The flag is private to the pinned Streamlit (1.67); if a
+    later one renames it, setting it does nothing and the check runs again, only slower."""
+    import streamlit.delta_generator as delta_generator
+
+    delta_generator._use_warning_has_been_displayed = True

@@ -305,6 +305,36 @@ def test_a_failed_background_import_is_quiet(monkeypatch):
     assert uncaught == [] and name not in sys.modules
 
 
+# In a fresh interpreter (Streamlit makes its REPL check once per process): how often the check
+# runs when the first element is sent, with and without app.py's skip.
+REPL_CHECK_PROBE = """
+import sys
+sys.path.insert(0, {repo!r})
+import streamlit.delta_generator as delta_generator
+from streamlit import env_util
+from pages import serving
+
+checks = []
+env_util.is_repl = lambda: checks.append(1) or False
+if sys.argv[1] == "skip":
+    serving.skip_streamlit_repl_check()
+delta_generator._maybe_print_use_warning()  # what Streamlit calls before sending each element
+delta_generator._maybe_print_use_warning()
+print(len(checks))
+"""
+
+
+@pytest.mark.parametrize("mode, checks", [("skip", 0), ("keep", 1)])
+def test_streamlits_repl_check_is_skipped(tmp_path, mode, checks):
+    """The flag app.py sets still guards the check in the pinned Streamlit (the "keep" case shows
+    the probe sees the check when it runs). A Streamlit that renames it fails here."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(REPL_CHECK_PROBE.format(repo=str(REPO)))
+    done = subprocess.run([sys.executable, str(probe), mode], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert int(done.stdout.strip().splitlines()[-1]) == checks
+
+
 def test_heavy_loads_are_frozen_once_so_each_run_collects_little():
     import gc
     import importlib
