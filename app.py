@@ -2,7 +2,7 @@
 
 Only the page list, the sidebar shared by every page and presenter mode live here; each page is a
 script under pages/. Nothing heavy is imported at this level so the app starts quickly: no torch
-(pages import it when they need it), and the home page draws its text before it loads the model.
+(the lessons import it when they need it; the home page describes the shipped model from its card).
 
 The URL carries what a teacher would share: the page is its path (/margin), presenter mode is
 `?presenter=true`, and each lesson binds its main controls (alpha, mining, thresholds, steps,

@@ -35,9 +35,10 @@ An error is a timeout, a failed check, or an exception on the page. The server's
 (RSS, from /proc) is sampled every 0.2 s: before each wave, at its peak and after its sessions
 close. Streamlit keeps a closed session 2 minutes for a reconnect (hence `--settle`) and drops the
 expired ones when it next stores a session, so one more visitor comes and goes before the last
-reading, taken once the server has next handed its free memory back (every 30 s). A second wave
-shows whether the memory of the first was reused (bounded) or keeps growing. Prints p50 / p95
-per kind of action, the errors, the CPU used and the memory. Not part of the test suite.
+reading, taken once the server has next handed its free memory back (every 30 s). Later waves
+show whether the memory of the first was reused (bounded) or keeps growing. Prints p50 / p95
+per kind of action, the errors, the CPU used and the memory, per wave and, with several waves,
+for all of them together. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -457,12 +458,31 @@ async def run(args) -> int:
                   + "".join(f"; {k} {v[0][0]:.2f} s" for k, v in warm.items() if v)
                   + (f"; ERRORS: {errors}" if errors else "") + f"; server RSS then {server.rss_mb():.0f} MB",
                   flush=True)
+            waves = []
             for number in range(1, args.waves + 1):
-                w = await wave(browser, server, args, photo)
-                report(number, w, args, photo)
-                failed = failed or bool(w["errors"])
+                waves.append(await wave(browser, server, args, photo))
+                report(number, waves[-1], args, photo)
+                failed = failed or bool(waves[-1]["errors"])
             await browser.close()
+    if len(waves) > 1:
+        summary(waves)
     return 1 if failed else 0
+
+
+def summary(waves: list[dict]) -> None:
+    """Every wave's actions pooled (one wave's p95 of 30 uploads is nearly its maximum), and the
+    memory class after class."""
+    print(f"\nall {len(waves)} waves together:")
+    kinds = {"The Chromium tabs (on screen):": "tab_results",
+             "The protocol clients (the whole page sent; no drawing):": "results"}
+    pooled = {title: {name: [pair for w in waves for pair in w[key][name]] for name in empty_results()}
+              for title, key in kinds.items()}
+    pooled = {title: results for title, results in pooled.items() if any(results.values())}
+    for title, results in pooled.items():
+        table(title if len(pooled) > 1 else "", results)  # titled only in a mixed class, as each wave
+    print(f"\nerrors: {sum(len(w['errors']) for w in waves)}")
+    print("server RSS after each class, its sessions dropped: " + ", ".join(f"{w['dropped']:.0f}" for w in waves)
+          + " MB; at each peak: " + ", ".join(f"{w['peak']:.0f}" for w in waves) + " MB", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
