@@ -402,15 +402,20 @@ def table(title: str, results: dict) -> None:
                   f"{max(shown):.2f} s | {statistics.median(answered):.2f} s | {percentile(answered, 0.95):.2f} s |")
 
 
+def tables(tab_results: dict, results: dict) -> None:
+    """The tabs' table and the protocol clients', each when there were any; titled only in a mixed class."""
+    kinds = {"The Chromium tabs (on screen):": tab_results,
+             "The protocol clients (the whole page sent; no drawing):": results}
+    kinds = {title: rows for title, rows in kinds.items() if any(rows.values())}
+    for title, rows in kinds.items():
+        table(title if len(kinds) > 1 else "", rows)
+
+
 def report(number: int, w: dict, args, photo) -> None:
     print(f"\nwave {number}: {who(args)} at once "
           f"(arriving within {args.arrive:g} s), {args.moves} slider moves each (pause 0-{2 * args.think:g} s before "
           f"each), {'one upload each' if photo else 'no upload'}: {w['wall']:.1f} s")
-    kinds = {"The Chromium tabs (on screen):": w["tab_results"],
-             "The protocol clients (the whole page sent; no drawing):": w["results"]}
-    kinds = {title: results for title, results in kinds.items() if any(results.values())}
-    for title, results in kinds.items():
-        table(title if len(kinds) > 1 else "", results)  # titled only in a mixed class
+    tables(w["tab_results"], w["results"])
     actions = sum(len(v) for v in w["results"].values()) + sum(len(v) for v in w["tab_results"].values())
     print(f"\nCPU: the server {w['cpu_server']:.1f} s ({1000 * w['cpu_server'] / max(actions, 1):.0f} ms per action, "
           f"page openings included); everything else on the machine ({'the clients' if args.client == 'protocol' else 'the browser and the clients'}) {w['cpu_all'] - w['cpu_server']:.1f}"
@@ -473,13 +478,9 @@ def summary(waves: list[dict]) -> None:
     """Every wave's actions pooled (one wave's p95 of 30 uploads is nearly its maximum), and the
     memory class after class."""
     print(f"\nall {len(waves)} waves together:")
-    kinds = {"The Chromium tabs (on screen):": "tab_results",
-             "The protocol clients (the whole page sent; no drawing):": "results"}
-    pooled = {title: {name: [pair for w in waves for pair in w[key][name]] for name in empty_results()}
-              for title, key in kinds.items()}
-    pooled = {title: results for title, results in pooled.items() if any(results.values())}
-    for title, results in pooled.items():
-        table(title if len(pooled) > 1 else "", results)  # titled only in a mixed class, as each wave
+    pooled = {key: {name: [pair for w in waves for pair in w[key][name]] for name in empty_results()}
+              for key in ("tab_results", "results")}
+    tables(pooled["tab_results"], pooled["results"])
     print(f"\nerrors: {sum(len(w['errors']) for w in waves)}")
     print("server RSS after each class, its sessions dropped: " + ", ".join(f"{w['dropped']:.0f}" for w in waves)
           + " MB; at each peak: " + ", ".join(f"{w['peak']:.0f}" for w in waves) + " MB", flush=True)
