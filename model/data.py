@@ -24,7 +24,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -198,14 +198,28 @@ def _candidate_folders(path: str | os.PathLike | None) -> Iterator[tuple[str, Pa
         yield "scikit-learn's data home", home
 
 
+def _search(path: str | os.PathLike | None, look_in: Callable[[Path], Path | None]) -> tuple[Path | None, list]:
+    """The first thing `look_in` finds in the candidate folders, in search order (None if nothing),
+    and the places looked in on the way, as (the place as messages name it, folder)."""
+    looked = []
+    for how, folder in _candidate_folders(path):
+        looked.append((how, folder))
+        found = look_in(folder)
+        if found is not None:
+            return found, looked
+    return None, looked
+
+
+def _not_found(sentence: str, looked: list) -> DataNotFoundError:
+    places = "\n".join(f"  - {how}: {where}" for how, where in looked) or "  (nowhere)"
+    return DataNotFoundError(f"{sentence} Looked in:\n{places}\n\n{HOW_TO_GET_DATA}")
+
+
 def find_lfw(path: str | os.PathLike | None = None, download: bool = False) -> Path:
     """The LFW root (the folder holding `lfw-deepfunneled/` and the protocol files)."""
-    places = []
-    for how, folder in _candidate_folders(path):
-        places.append((how, folder))
-        root = _lfw_root_in(folder)
-        if root is not None:
-            return root
+    root, looked = _search(path, _lfw_root_in)
+    if root is not None:
+        return root
     if download:
         try:
             from sklearn.datasets import fetch_lfw_pairs
@@ -216,21 +230,26 @@ def find_lfw(path: str | os.PathLike | None = None, download: bool = False) -> P
                 return root
         except Exception as err:  # offline, or the mirror is down
             raise DataNotFoundError(f"Downloading LFW failed ({err}).\n\n{HOW_TO_GET_DATA}") from err
-    looked = "\n".join(f"  - {how}: {where}" for how, where in places) or "  (nowhere)"
-    raise DataNotFoundError(f"LFW was not found. Looked in:\n{looked}\n\n{HOW_TO_GET_DATA}")
+    raise _not_found("LFW was not found.", looked)
+
+
+def _olivetti_file_in(folder: Path) -> Path | None:
+    """`olivettifaces.mat` or scikit-learn's `olivetti.pkz` at or under `folder`, or `folder` itself
+    when it is such a file."""
+    for candidate in (folder, folder / "olivetti"):
+        for name in ("olivettifaces.mat", "olivetti.pkz"):
+            if (candidate / name).is_file():
+                return candidate / name
+    if folder.is_file() and folder.suffix in (".mat", ".pkz"):
+        return folder
+    return None
 
 
 def find_olivetti(path: str | os.PathLike | None = None, download: bool = False) -> Path:
     """The Olivetti file: `olivettifaces.mat` or scikit-learn's cached `olivetti.pkz`."""
-    places = []
-    for how, folder in _candidate_folders(path):
-        places.append((how, folder))
-        for candidate in (folder, folder / "olivetti"):
-            for name in ("olivettifaces.mat", "olivetti.pkz"):
-                if (candidate / name).is_file():
-                    return candidate / name
-        if folder.is_file() and folder.suffix in (".mat", ".pkz"):
-            return folder
+    found, looked = _search(path, _olivetti_file_in)
+    if found is not None:
+        return found
     if download:
         try:
             from sklearn.datasets import fetch_olivetti_faces
@@ -239,8 +258,7 @@ def find_olivetti(path: str | os.PathLike | None = None, download: bool = False)
             return Path(_sklearn_data_home()) / "olivetti.pkz"
         except Exception as err:
             raise DataNotFoundError(f"Downloading Olivetti failed ({err}).\n\n{HOW_TO_GET_DATA}") from err
-    looked = "\n".join(f"  - {how}: {where}" for how, where in places) or "  (nowhere)"
-    raise DataNotFoundError(f"The Olivetti faces were not found. Looked in:\n{looked}\n\n{HOW_TO_GET_DATA}")
+    raise _not_found("The Olivetti faces were not found.", looked)
 
 
 # --------------------------------------------------------------------------------------------
