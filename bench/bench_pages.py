@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; data: {args.data}")
-    print(f"| page | first render, cold | first render, warm | widget changes | rerun median | rerun p90 | slowest change |")
+    print("| page | first render, cold | first render, warm | widget changes | rerun median | rerun p90 | slowest change |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for page in pages:
         r = bench_page(page, args.data, args.changes)

@@ -5,9 +5,8 @@ without the face data. Each lesson's own test file checks what its widgets compu
 from pathlib import Path
 
 import pytest
-import streamlit as st
 
-from conftest import REPO, figures, open_page, page_text
+from conftest import figures, open_page, page_text
 from lessons import overview
 
 LESSONS = [lesson for lesson in overview.COURSE if lesson.available]

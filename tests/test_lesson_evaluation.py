@@ -3,7 +3,6 @@ real LFW distances and against its model card, and the page's widgets against th
 
 from __future__ import annotations
 
-import base64
 import json
 import statistics
 import time
@@ -11,9 +10,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import streamlit as st
 
-from conftest import REPO, figures, open_page, page_text
+from conftest import REPO, figure_values, figures, open_page, page_text
 from lessons import evaluation as ev
 
 PAGE = "pages/evaluation.py"
@@ -237,14 +235,6 @@ def metric(app, label: str) -> str:
     return found[0]
 
 
-def arr(values) -> np.ndarray:
-    """A figure's data array: Plotly writes numpy arrays as {"dtype", "bdata" (base64)[, "shape"]}."""
-    if isinstance(values, dict) and "bdata" in values:
-        out = np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"]))
-        return out.reshape([int(n) for n in str(values["shape"]).split(",")]) if "shape" in values else out
-    return np.asarray(values)
-
-
 def captions(app) -> list[str]:
     return [im.caption for element in app.get("image") for im in element.proto.imgs]
 
@@ -266,7 +256,7 @@ def test_page_threshold_slider_gives_live_counts(app, shipped_embeddings, pairs)
         assert rf"\frac{{{ta}}}{{500}} = {ta / 500:.4f}" in latex and rf"\frac{{{fa}}}{{500}}" in latex
         hist, roc = figures(app)[:2]
         assert hist["layout"]["shapes"][0]["x0"] == threshold
-        assert np.sort(np.r_[arr(hist["data"][0]["x"]), arr(hist["data"][1]["x"])]) == pytest.approx(np.sort(pairs.distances))
+        assert np.sort(np.r_[figure_values(hist["data"][0]["x"]), figure_values(hist["data"][1]["x"])]) == pytest.approx(np.sort(pairs.distances))
         assert roc["data"][1]["x"] == [pytest.approx(fa / 500)] and roc["data"][1]["y"] == [pytest.approx(ta / 500)]
 
 
@@ -295,7 +285,7 @@ def test_page_roc_log_axis(app):
     app.toggle(key="eval-roc-log").set_value(True)
     app.run()
     roc = figures(app)[1]
-    assert roc["layout"]["xaxis"]["type"] == "log" and arr(roc["data"][0]["x"]).min() == pytest.approx(1e-4)
+    assert roc["layout"]["xaxis"]["type"] == "log" and figure_values(roc["data"][0]["x"]).min() == pytest.approx(1e-4)
     app.toggle(key="eval-roc-log").set_value(False)
     app.run()
     assert figures(app)[1]["layout"]["xaxis"]["type"] == "linear"

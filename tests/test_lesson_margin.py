@@ -8,7 +8,6 @@ import time
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-import streamlit as st
 import torch
 
 from conftest import figures, open_page, page_text

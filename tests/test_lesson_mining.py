@@ -7,10 +7,9 @@ import time
 
 import numpy as np
 import pytest
-import streamlit as st
 import torch
 
-from conftest import figures, open_page, page_text
+from conftest import figure_values, figures, open_page, page_text
 from lessons import mining
 from model import triplet
 
@@ -311,17 +310,6 @@ def test_run_comparison_says_which_runs_exist():
 # --------------------------------------------------------------------------------------------
 
 
-def decode(value):
-    """A Plotly array from the figure's JSON: a list, or plotly's {"dtype", "bdata", "shape"} encoding."""
-    if isinstance(value, dict) and "bdata" in value:
-        import base64
-
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
-    return np.array(value)
-
-
 def heat(app):
     return next(f for f in figures(app) if f["data"] and f["data"][0]["type"] == "heatmap")
 
@@ -344,7 +332,7 @@ def check_page(app, shipped_embeddings, people, photos, seed, unseen, alpha, str
     assert not app.exception, [e.value for e in app.exception]
     batch, a = expected(shipped_embeddings, people, photos, seed, unseen, alpha)
     b = people * photos
-    z = decode(heat(app)["data"][0]["z"])
+    z = figure_values(heat(app)["data"][0]["z"])
     assert z.shape == (b, b)
     np.testing.assert_allclose(z, a.distances, atol=1e-4)
     assert metric(app, "Valid triplets in the batch") == f"{b * (photos - 1) * (b - photos):,}"
@@ -372,8 +360,8 @@ def check_page(app, shipped_embeddings, people, photos, seed, unseen, alpha, str
         assert faces[0]["layout"]["yaxis"]["ticktext"] == names
     shrink = next(f for f in figures(app) if f["data"][0].get("name") == mining.STRATEGY_LABELS["random"])
     hard = next(t for t in shrink["data"] if t["name"] == mining.STRATEGY_LABELS["hard"])
-    assert decode(hard["y"])[-1] == pytest.approx(a.strategies["hard"].loss, abs=1e-5)
-    assert decode(hard["y"])[0] == pytest.approx(alpha, abs=1e-6)
+    assert figure_values(hard["y"])[-1] == pytest.approx(a.strategies["hard"].loss, abs=1e-5)
+    assert figure_values(hard["y"])[0] == pytest.approx(alpha, abs=1e-6)
     return batch, a
 
 
@@ -451,7 +439,7 @@ def test_page_shows_the_comparison_runs_or_says_they_are_missing(shared_data):
             steps, loss = runs[name].curve("loss")
             fig = next(f for f in figures(app) if any(t.get("name") == f"{label}: loss" for t in f["data"]))
             shown = next(t for t in fig["data"] if t.get("name") == f"{label}: loss")
-            assert decode(shown["y"]) == pytest.approx(loss)
+            assert figure_values(shown["y"]) == pytest.approx(loss)
             if name == mining.HARDEST_RUN:
                 stuck = mining.stuck_at_margin(steps, loss, runs[name].margin)
                 assert ("**collapsed**" in text) == (stuck is not None)
@@ -485,10 +473,10 @@ def test_page_without_the_model_still_explains_and_counts(shared_data, monkeypat
     assert "need the model's LFW embeddings" in text
     assert not any(f["data"][0]["type"] == "heatmap" for f in figures(app))
     scales = next(f for f in figures(app) if f["data"][0].get("name") == "valid triplets")
-    assert list(decode(scales["data"][0]["y"])) == [1800 * 39 * 1760, 32 * 3 * 28]  # FaceNet's batch, 8 x 4
+    assert list(figure_values(scales["data"][0]["y"])) == [1800 * 39 * 1760, 32 * 3 * 28]  # FaceNet's batch, 8 x 4
     assert "Why not always the hardest negatives?" in text
     widget(app, "slider", "mining_people").set_value(3).run()
     assert not app.exception
     scales = next(f for f in figures(app) if f["data"][0].get("name") == "valid triplets")
-    assert decode(scales["data"][0]["y"])[-1] == 12 * 3 * 8
+    assert figure_values(scales["data"][0]["y"])[-1] == 12 * 3 * 8
 

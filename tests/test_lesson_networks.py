@@ -11,7 +11,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import streamlit as st
 from torch import nn
 
 from conftest import REPO, figures, open_page, page_text

@@ -10,7 +10,6 @@ import time
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-import streamlit as st
 import torch
 
 from conftest import figure_values, figures, open_page, page_text

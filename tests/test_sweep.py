@@ -4,8 +4,6 @@ its card where the lessons read it."""
 import json
 from dataclasses import fields
 
-import pytest
-
 from model import sweep
 from model.train import TrainConfig
 
