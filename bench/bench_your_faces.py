@@ -11,6 +11,8 @@
    without the network and the drawing): the first render with empty caches, then `--uploads`
    uploads that each add one new photo (so each run finds, crops, embeds and places exactly one
    face and redraws everything), then reruns that change a widget with those photos in place.
+3. The map's figure, which every run of the page sends: from its traces to its JSON, built as
+   lists on every run against the page's way (the 3,023 photos cached as arrays, the stars added).
 
 The photos are bench/photo_fixtures.py's three, made in memory from one LFW photo
 (George_W_Bush_0001.jpg): the 250 x 250 JPEG, a small face (~115 px) in a 3000 x 4000 phone frame,
@@ -204,12 +206,62 @@ def page_table(data: str, images: Path, uploads: int) -> None:
           f"{np.percentile(changes, 90):.2f}) | {statistics.median(changes):.2f} |")
 
 
+# --------------------------------------------------------------------------------------------
+# 3. The map's figure
+# --------------------------------------------------------------------------------------------
+
+
+def to_browser(traces: list[dict], dims: int) -> int:
+    """What a page run does with the map's traces until they are on their way to the browser: the
+    course's figure (pages.common.chart), then the two steps of st.plotly_chart (Plotly's copy of
+    the figure as a dict, and its JSON). Returns the JSON's length."""
+    import plotly.io
+    import plotly.tools
+
+    from lessons import explorer as ex
+    from pages.common import chart
+
+    figure = chart(traces, "The shipped model's map", height=600, **ex.map_layout(dims))
+    as_dict = plotly.tools.return_figure_from_figure_or_data(figure, validate_figure=True)
+    return len(plotly.io.to_json(as_dict, validate=False))
+
+
+def map_figure_table(repeats: int) -> None:
+    """The map of the Your-faces page (3,023 photos and one star), per page run: its traces built
+    as lists on every run, against the page's way (the photos' traces built once as arrays,
+    `pages.common.as_arrays`, and only the stars built per run)."""
+    from lessons import explorer as ex
+    from model.maps import SHIPPED, load_explorer_maps
+    from pages.common import as_arrays
+
+    maps = load_explorer_maps()
+    run = maps.runs[SHIPPED]
+    print(f"\nThe Your-faces map's figure per page run, from its traces to its JSON (median of {repeats})\n")
+    print("| view | traces built as lists on every run | photos cached as arrays, stars per run | JSON sent |")
+    print("|---|---:|---:|---|")
+    for dims in (2, 3):
+        points = run.points(int(run.steps[-1]), dims)
+        stars = [ex.ExtraPoint(tuple(float(v) for v in points[0]), "1")]
+        cached = [as_arrays(t) for t in ex.map_traces(maps, points)]
+        ways = {"lists": lambda: to_browser([*ex.map_traces(maps, points), *ex.star_traces(stars, dims)], dims),
+                "arrays": lambda: to_browser([*cached, *ex.star_traces(stars, dims)], dims)}
+        times, sizes = {}, {}
+        for _ in range(repeats):
+            for way, draw in ways.items():  # alternating, so that both see the same machine
+                t0 = time.perf_counter()
+                sizes[way] = draw()
+                times.setdefault(way, []).append(time.perf_counter() - t0)
+        ms = {way: 1000 * statistics.median(t) for way, t in times.items()}
+        print(f"| {dims}-D | {ms['lists']:.1f} ms | {ms['arrays']:.1f} ms | "
+              f"{sizes['lists'] / 1024:.0f} KB / {sizes['arrays'] / 1024:.0f} KB |", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=default_data(), help="data folder (default: $FACENET_DATA, else ../shared/data)")
     parser.add_argument("--repeats", type=int, default=20, help="warm landings per photo (median reported)")
     parser.add_argument("--uploads", type=int, default=8, help="photos uploaded one by one on the page")
-    parser.add_argument("--skip-page", action="store_true", help="only the landing, not the page")
+    parser.add_argument("--skip-page", action="store_true", help="the landing and the map only, not the page")
     parser.add_argument("--cold", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--images", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -220,6 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_page:
         os.environ.setdefault("FACENET_DATA", args.data)
         page_table(args.data, images, args.uploads)
+    map_figure_table(args.repeats)
 
 
 if __name__ == "__main__":

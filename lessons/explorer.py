@@ -163,12 +163,12 @@ def _trace_rows(maps: ExplorerMaps, selected) -> list[np.ndarray]:
 
 
 def map_traces(maps: ExplorerMaps, points: np.ndarray, *, colour_by: np.ndarray | None = None,
-               selected: list[int] | tuple[int, ...] = (), extra: list[ExtraPoint] | tuple = (),
-               show_names: bool = False) -> list[dict]:
+               selected: list[int] | tuple[int, ...] = (), show_names: bool = False) -> list[dict]:
     """Plotly traces of the map: the photos of people seen in training (filled circles), those of
-    people never seen (open diamonds), the selected photos ringed, the people's names at their
-    median position, and extra points as stars, in that order. `colour_by` (N,) ints recolours the
-    photos (cluster ids); by default each person has a colour. `customdata` of a photo is its row."""
+    people never seen (open diamonds), the selected photos ringed and the people's names at their
+    median position, in that order. `colour_by` (N,) ints recolours the photos (cluster ids); by
+    default each person has a colour. `customdata` of a photo is its row. Points that are not in
+    the explorer set go on top as `star_traces`."""
     dims = points.shape[1]
     labels = maps.labels
     groups = labels if colour_by is None else np.asarray(colour_by)
@@ -197,12 +197,25 @@ def map_traces(maps: ExplorerMaps, points: np.ndarray, *, colour_by: np.ndarray 
         centres = _name_positions(maps, points)
         traces.append({"type": kind, "mode": "text", "name": "Names", **_positions(centres, np.arange(len(centres))),
                        "text": [n.replace("_", " ") for n in maps.names], "textfont": {"size": 10}, "hoverinfo": "skip"})
+    return traces
+
+
+STAR_COLOUR = "#E69F00"  # Okabe-Ito orange
+
+
+def star_traces(extra: list[ExtraPoint] | tuple, dims: int, colours: dict[str, str] | None = None) -> list[dict]:
+    """Plotly traces of points that are not in the explorer set, drawn on a map of `dims` dimensions
+    as labelled stars: one trace per group, in order of first appearance, coloured by `colours`
+    (group -> colour; orange for a group it leaves out)."""
+    colours = colours or {}
+    traces = []
     for group in dict.fromkeys(p.group for p in extra):
         xyz = np.array([p.position for p in extra if p.group == group], dtype=np.float64)
-        traces.append({"type": kind, "mode": "markers+text", "name": group, **_positions(xyz, np.arange(len(xyz))),
+        traces.append({"type": "scatter" if dims == 2 else "scatter3d", "mode": "markers+text", "name": group,
+                       **_positions(xyz, np.arange(len(xyz))),
                        "text": [p.label for p in extra if p.group == group], "textposition": "top center",
-                       "marker": {"symbol": "star", "size": 18 if dims == 2 else 9, "color": "#E69F00",
-                                  "line": {"width": 1.5, "color": "black"}}})
+                       "marker": {"symbol": "star", "size": 18 if dims == 2 else 9,
+                                  "color": colours.get(group, STAR_COLOUR), "line": {"width": 1.5, "color": "black"}}})
     return traces
 
 

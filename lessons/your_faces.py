@@ -241,16 +241,6 @@ def nearest_people(vector: np.ndarray, embeddings: np.ndarray, labels: np.ndarra
     return found
 
 
-def colour_groups(traces: list[dict], colours: dict[str, str]) -> list[dict]:
-    """Give the extra-point traces of `lessons.explorer.map_traces` (one per group, all orange
-    stars) a colour per group, so your photos, your enrolled people and a class's people differ."""
-    for trace in traces:
-        colour = colours.get(trace.get("name"))
-        if colour and trace.get("mode") == "markers+text":
-            trace["marker"] = {**trace["marker"], "color": colour}
-    return traces
-
-
 # --------------------------------------------------------------------------------------------
 # Verification: same person or not, and what the answer is worth
 # --------------------------------------------------------------------------------------------

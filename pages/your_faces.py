@@ -18,9 +18,9 @@ from lessons import explorer as ex
 from lessons import your_faces as yf
 from lessons.quiz import Question
 from model.maps import SHIPPED
-from pages.common import (BLUE, GREEN, ORANGE, PURPLE, SAME_DIFFERENT_COLORS, SKY_BLUE, VERMILLION, chart,
-                          check_yourself, devtest_pairs, explorer_maps, face_model, lesson_header, lfw_embeddings,
-                          lfw_photos, photo_index, plot, try_this, unseen_pairs_reference)
+from pages.common import (BLUE, GREEN, ORANGE, PURPLE, SAME_DIFFERENT_COLORS, SKY_BLUE, VERMILLION, as_arrays,
+                          chart, check_yourself, devtest_pairs, explorer_maps, face_model, lesson_header,
+                          lfw_embeddings, lfw_photos, photo_index, plot, try_this, unseen_pairs_reference)
 
 PAPER = "Schroff, Kalenichenko & Philbin, *FaceNet*, CVPR 2015"
 UPLOAD_KEY, CAMERA_KEY = "your_faces_upload", "your_faces_camera"
@@ -45,6 +45,13 @@ def shipped_map(stamp: str, _maps) -> dict:
     run = _maps.runs[SHIPPED]
     step = int(run.steps[-1])
     return {"step": step, "embeddings": run.embeddings(step), 2: run.points(step, 2), 3: run.points(step, 3)}
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def shipped_map_traces(stamp: str, dims: int, show_names: bool, _maps, _points) -> tuple[dict, ...]:
+    """The map's 3,023 photos (and names), the same for everyone: built once per view, as arrays
+    (`as_arrays`), and drawn under each visitor's own stars."""
+    return tuple(as_arrays(trace) for trace in ex.map_traces(_maps, _points, show_names=show_names))
 
 
 # --------------------------------------------------------------------------------------------
@@ -400,7 +407,8 @@ if maps is not None and SHIPPED in maps.runs:
             means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
             where = yf.place(means, sm["embeddings"], points)
             extra += [ex.ExtraPoint(tuple(float(v) for v in xy), e.person, group) for e, xy in zip(entries, where)]
-    traces = yf.colour_groups(ex.map_traces(maps, points, extra=extra, show_names=show_names), colours)
+    traces = [*shipped_map_traces(maps.shipped_sha256, dims, show_names, maps, points),
+              *ex.star_traces(extra, dims, colours)]
     title = "The shipped model's map" + (f" with your {len(ready)} photo{'s' if len(ready) != 1 else ''}" if ready else "")
     plot(chart(traces, title, height=600, **ex.map_layout(dims)), key="yf_map")
     st.caption("Stars are your photos (numbered as above), your enrolled people and a class gallery's people. "

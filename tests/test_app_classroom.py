@@ -70,6 +70,31 @@ def test_for_projector_enlarges_a_copy_of_the_figure():
         common.PLOTLY_DEFAULT_HEIGHT * common.PRESENTER_HEIGHT)
 
 
+def test_a_trace_as_arrays_sends_the_same_figure_and_stays_as_it_was():
+    import numpy as np
+    import plotly.io
+
+    from conftest import figure_values
+
+    trace = {"type": "scatter", "mode": "markers", "x": [0.5, 1.25, -2.0], "y": [1, 2, 3], "customdata": [4, 5, 6],
+             "text": ["a", "b<br>c", "d"], "hovertemplate": "%{text}<extra></extra>", "name": "photos",
+             "marker": {"size": 5, "color": ["rgb(1,2,3)", "red", "blue"], "line": {"width": 1, "color": ["red"] * 3}}}
+    arrays = common.as_arrays(trace)
+    assert trace["x"] == [0.5, 1.25, -2.0] and trace["marker"]["color"] == ["rgb(1,2,3)", "red", "blue"]
+    for value in (arrays["x"], arrays["customdata"], arrays["text"], arrays["marker"]["line"]["color"]):
+        assert isinstance(value, np.ndarray) and not value.flags.writeable  # shared through a cache
+    with pytest.raises(ValueError):
+        arrays["x"][0] = 9.0
+    assert common.as_arrays({"mixed": [1, "a"], "empty": []}) == {"mixed": [1, "a"], "empty": []}
+    sent = [json.loads(plotly.io.to_json(common.chart([t], "t"), validate=False))["data"][0] for t in (trace, arrays)]
+    assert isinstance(sent[1]["x"], dict)  # numbers go as binary
+    for key in ("x", "y", "customdata"):
+        np.testing.assert_array_equal(figure_values(sent[0][key]), figure_values(sent[1][key]))
+    assert sent[1]["text"] == trace["text"] and sent[1]["marker"] == sent[0]["marker"]
+    assert {k: v for k, v in sent[1].items() if k not in ("x", "y", "customdata")} == \
+        {k: v for k, v in sent[0].items() if k not in ("x", "y", "customdata")}
+
+
 def test_long_titles_are_wrapped_for_the_projector_and_short_ones_kept():
     title = "Around the anchor: hard (inside), semi-hard (ring), easy (outside)"
     big = common.for_projector({"data": [], "layout": {"title": {"text": title, "x": 0}}})["layout"]["title"]

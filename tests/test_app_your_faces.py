@@ -97,6 +97,14 @@ def test_uploads_are_found_shown_and_land_next_to_their_person(shared_data, imag
     np.testing.assert_allclose(figure_values(stars["x"]), where[:, 0], atol=2e-3)
     np.testing.assert_allclose(figure_values(stars["y"]), where[:, 1], atol=2e-3)
     assert stars["text"] == ["1", "2", "3", "4"]
+    # under them, every photo of the explorer set where the shipped map has it (built once, as arrays)
+    rows = {}
+    for name in ("People seen in training", "People never seen in training"):
+        photos_trace = trace(the_map(app), name)
+        rows[name] = figure_values(photos_trace["customdata"]).astype(int)
+        np.testing.assert_allclose(figure_values(photos_trace["x"]), points[rows[name], 0], atol=2e-3)
+        assert len(photos_trace["text"]) == len(rows[name]) == len(photos_trace["marker"]["color"])
+    assert sorted(np.concatenate(list(rows.values())).tolist()) == list(range(len(points)))
     # the first photo's nearest people, with distances: its own person first
     text = page_text(app)
     nearest = yf.nearest_people(got[0].embedding, embeddings, maps.labels, k=3)

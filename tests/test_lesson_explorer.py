@@ -94,8 +94,7 @@ def test_metrics_at_a_step_come_from_the_card_history():
 def test_map_traces_split_seen_and_unseen_and_carry_rows(maps):
     run = maps.runs[mp.SHIPPED]
     step = int(run.steps[-1])
-    traces = ex.map_traces(maps, run.points(step, 2), selected=[5, 7],
-                           extra=[ex.ExtraPoint((0.0, 1.0), "you")], show_names=True)
+    traces = ex.map_traces(maps, run.points(step, 2), selected=[5, 7], show_names=True)
     seen, unseen = traces[0], traces[1]
     assert len(seen["x"]) == maps.seen.sum() and len(unseen["x"]) == (~maps.seen).sum()
     assert set(seen["customdata"]) | set(unseen["customdata"]) == set(range(len(maps)))
@@ -103,11 +102,25 @@ def test_map_traces_split_seen_and_unseen_and_carry_rows(maps):
     assert seen["marker"]["symbol"] != unseen["marker"]["symbol"]  # not told apart by colour alone
     names = {t["name"]: t for t in traces}
     assert names["Selected"]["customdata"] == [5, 7]
-    assert len(names["Names"]["text"]) == 62 and names["Your photos"]["text"] == ["you"]
+    assert len(names["Names"]["text"]) == 62 and list(names) == [
+        "People seen in training", "People never seen in training", "Selected", "Names"]
     row = seen["customdata"][0]
     assert seen["x"][0] == pytest.approx(run.points(step, 2)[row, 0], abs=1e-3)
     three = ex.map_traces(maps, run.points(step, 3))
     assert three[0]["type"] == "scatter3d" and len(three[0]["z"]) == maps.seen.sum()
+
+
+def test_star_traces_are_one_per_group_in_its_colour():
+    extra = [ex.ExtraPoint((0.0, 1.0), "1"), ex.ExtraPoint((2.0, 3.0), "Me", "Enrolled: Me"),
+             ex.ExtraPoint((4.0, 5.0), "2")]
+    stars = ex.star_traces(extra, 2, {"Enrolled: Me": "#0072B2"})
+    assert [t["name"] for t in stars] == ["Your photos", "Enrolled: Me"]
+    assert stars[0]["text"] == ["1", "2"] and stars[0]["x"] == [0.0, 4.0] and stars[0]["y"] == [1.0, 5.0]
+    assert stars[0]["marker"]["color"] == ex.STAR_COLOUR and stars[1]["marker"]["color"] == "#0072B2"
+    assert all(t["type"] == "scatter" and t["marker"]["symbol"] == "star" for t in stars)
+    three = ex.star_traces([ex.ExtraPoint((0.0, 1.0, 2.0), "you")], 3)
+    assert three[0]["type"] == "scatter3d" and three[0]["z"] == [2.0]
+    assert ex.star_traces([], 2) == []
 
 
 def test_selected_rows_reads_streamlit_selection_state():

@@ -267,17 +267,6 @@ def test_place_is_the_explorers_rule(shipped):
     assert yf.place(np.zeros((0, 128)), shipped["embeddings"], shipped[2]).shape == (0, 2)
 
 
-def test_colour_groups_recolours_only_the_extra_points(maps, shipped):
-    from lessons.explorer import ExtraPoint, map_traces
-
-    extra = [ExtraPoint((0.0, 0.0), "1", "Your photos"), ExtraPoint((1.0, 1.0), "Me", "Enrolled: Me")]
-    traces = yf.colour_groups(map_traces(maps, shipped[2], extra=extra), {"Enrolled: Me": "#0072B2"})
-    by_name = {t["name"]: t for t in traces}
-    assert by_name["Enrolled: Me"]["marker"]["color"] == "#0072B2"
-    assert by_name["Your photos"]["marker"]["color"] == "#E69F00"
-    assert isinstance(traces[0]["marker"]["color"], list)  # the LFW photos keep their colour per person
-
-
 # --------------------------------------------------------------------------------------------
 # Verification, thresholds and the honest percentage
 # --------------------------------------------------------------------------------------------
