@@ -41,10 +41,12 @@ def curve_for(sha: str, people: int, photos: int, seed: int, _distances, _labels
     return lesson.active_curve(_distances, _labels, lesson.curve_alphas())
 
 
-@st.cache_data(show_spinner=False)
-def runs_for(stamp: tuple) -> list[lesson.AlphaRun]:
-    """The margin runs; `stamp` (file times and sizes) makes a newly finished run show up."""
-    return lesson.alpha_runs()
+@st.cache_resource(show_spinner=False)
+def runs_for(stamp: tuple) -> tuple[lesson.AlphaRun, ...]:
+    """The margin runs, read by every session as they are (st.cache_data would unpickle a copy of
+    all their cards on each slider move); `stamp` (file times and sizes) makes a newly finished run
+    show up."""
+    return tuple(lesson.alpha_runs())
 
 
 @st.cache_resource(show_spinner=False)

@@ -42,9 +42,13 @@ def class_galleries() -> yf.ClassGalleries:
 
 @st.cache_resource(show_spinner=False)
 def shipped_map(stamp: str, _maps) -> dict:
+    """The shipped model's map, its embeddings and its 62 people as a gallery: one copy for every
+    session (a session's page keeps what its last run made until the session is dropped)."""
     run = _maps.runs[SHIPPED]
     step = int(run.steps[-1])
-    return {"step": step, "embeddings": run.embeddings(step), 2: run.points(step, 2), 3: run.points(step, 3)}
+    embeddings = run.embeddings(step)
+    return {"step": step, "embeddings": embeddings, 2: run.points(step, 2), 3: run.points(step, 3),
+            "gallery": tuple(yf.lfw_gallery(_maps, embeddings))}
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -534,7 +538,7 @@ for code in state["yf_classes"]:
     gallery += [yf.GalleryPerson(e.person, e.embeddings, "class") for e in class_galleries().entries(code)
                 if e.owner != state["yf_owner"]]
 if use_lfw and sm is not None:
-    gallery += yf.lfw_gallery(maps, sm["embeddings"])
+    gallery += sm["gallery"]
 gallery_photos = sum(len(g.embeddings) for g in gallery)
 if selected is None or threshold is None:
     st.info("Upload a photo with a face (and have the model loaded) to identify it.", icon=":material/person_search:")
