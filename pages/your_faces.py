@@ -52,10 +52,11 @@ def shipped_map(stamp: str, _maps) -> dict:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def shipped_map_traces(stamp: str, dims: int, show_names: bool, _maps, _points) -> tuple[dict, ...]:
+def shipped_map_traces(stamp: str, dims: int, show_names: bool, _maps) -> tuple[dict, ...]:
     """The map's 3,023 photos (and names), the same for everyone: built once per view, as arrays
     (`as_arrays`), and drawn under each visitor's own stars."""
-    return tuple(as_arrays(trace) for trace in ex.map_traces(_maps, _points, show_names=show_names))
+    points = shipped_map(stamp, _maps)[dims]
+    return tuple(as_arrays(trace) for trace in ex.map_traces(_maps, points, show_names=show_names))
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,7 +412,7 @@ if maps is not None and SHIPPED in maps.runs:
             means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
             where = yf.place(means, sm["embeddings"], points)
             extra += [ex.ExtraPoint(tuple(float(v) for v in xy), e.person, group) for e, xy in zip(entries, where)]
-    traces = [*shipped_map_traces(maps.shipped_sha256, dims, show_names, maps, points),
+    traces = [*shipped_map_traces(maps.shipped_sha256, dims, show_names, maps),
               *ex.star_traces(extra, dims, colours)]
     title = "The shipped model's map" + (f" with your {len(ready)} photo{'s' if len(ready) != 1 else ''}" if ready else "")
     plot(chart(traces, title, height=600, **ex.map_layout(dims)), key="yf_map")
