@@ -36,7 +36,10 @@ An error is a timeout, a failed check, or an exception on the page. The server's
 close. Streamlit keeps a closed session 2 minutes for a reconnect (hence `--settle`) and drops the
 expired ones when it next stores a session, so one more visitor comes and goes before the last
 reading, taken once the server has next handed its free memory back (every 30 s). Later waves
-show whether the memory of the first was reused (bounded) or keeps growing. Prints p50 / p95
+show whether the memory of the first was reused (bounded) or keeps growing. Beside the RSS, the
+server's allocators report what they hold in use and what they keep free (bench/heap_probe, put on
+the server's PYTHONPATH; Linux with glibc): memory a class returned on closing is back in the free
+count, whether or not the system got its pages. Prints p50 / p95
 per kind of action, the errors, the CPU used and the memory, per wave and, with several waves,
 for all of them together. Not part of the test suite.
 """
@@ -47,8 +50,10 @@ import argparse
 import asyncio
 import os
 import random
+import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -65,6 +70,23 @@ LESSON_URL = "/margin"
 LESSON_KEY = "margin-alpha"  # its first slider
 UPLOAD_PAGE = "pages/your_faces.py"
 TIMEOUT = 180_000  # ms
+HEAP_PROBE = REPO / "bench" / "heap_probe"  # its sitecustomize.py reports the server's allocators
+
+
+def heap_probe_env(folder: str) -> dict[str, str]:
+    """Environment for the server that loads the heap probe, which writes to `folder`/heap.json."""
+    path = os.pathsep.join(p for p in (str(HEAP_PROBE), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHONPATH": path, "BENCH_HEAP_FILE": os.path.join(folder, "heap.json")}
+
+
+def heap(server: AppServer) -> dict | None:
+    """The server's allocators' latest reading (MB in use and free in malloc, Python's blocks in
+    use), or None where the probe cannot read them."""
+    try:
+        with open(server.env["BENCH_HEAP_FILE"]) as reading:
+            return json.load(reading)
+    except (KeyError, OSError, ValueError):
+        return None
 
 
 async def settle(page) -> None:
@@ -332,7 +354,7 @@ async def wave(browser, server: AppServer, args, photo) -> dict:
     rss: list[float] = []
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample(server, rss, stop))
-    before = server.rss_mb()
+    before, heap_before = server.rss_mb(), heap(server)
     tabs = tab_count(args)
     context = None
     if tabs:
@@ -366,11 +388,12 @@ async def wave(browser, server: AppServer, args, photo) -> dict:
     await visitor.close()
     # The server hands free memory back every TRIM_EVERY_S seconds (pages.serving.hand_memory_back).
     await asyncio.sleep(TRIM_EVERY_S + 5)
-    dropped = server.rss_mb()
+    dropped, heap_dropped = server.rss_mb(), heap(server)
     stop.set()
     await sampler
     return dict(results=results, tab_results=tab_results, errors=errors, wall=wall, cpu_server=cpu_server,
-                cpu_all=cpu_all, before=before, peak=max(rss), after=after, dropped=dropped)
+                cpu_all=cpu_all, before=before, peak=max(rss), after=after, dropped=dropped,
+                heap_before=heap_before, heap_dropped=heap_dropped)
 
 
 def empty_results() -> dict[str, list[tuple[float, float]]]:
@@ -430,6 +453,12 @@ def report(number: int, w: dict, args, photo) -> None:
           + f", {w['dropped']:.0f} MB {TRIM_EVERY_S + 5:.0f} s after the next visitor came and went (the closed sessions "
             "dropped)",
           flush=True)
+    if w["heap_before"] and w["heap_dropped"]:
+        b, d = w["heap_before"], w["heap_dropped"]
+        print(f"the server's allocators, before the class and after its sessions were dropped: malloc in use "
+              f"{b['malloc_in_use_mb']:.1f} -> {d['malloc_in_use_mb']:.1f} MB, malloc free but kept "
+              f"{b['malloc_free_mb']:.1f} -> {d['malloc_free_mb']:.1f} MB, Python's small blocks in use "
+              f"{b['python_blocks']:,} -> {d['python_blocks']:,}", flush=True)
 
 
 async def run(args) -> int:
@@ -446,7 +475,9 @@ async def run(args) -> int:
     options = dict(option.split("=", 1) for option in args.option)
     if options:
         print("Streamlit options: " + ", ".join(f"{k} = {v}" for k, v in options.items()))
-    with AppServer(args.data, file_watcher=watcher, options=options) as server:
+    probe_folder = tempfile.TemporaryDirectory(prefix="facenet-heap-")
+    with probe_folder, AppServer(args.data, file_watcher=watcher, options=options,
+                                 env=heap_probe_env(probe_folder.name)) as server:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=chromium_path())
             # The first student: the model, the embeddings and the face finder load now.
@@ -484,6 +515,11 @@ def summary(waves: list[dict]) -> None:
     print(f"\nerrors: {sum(len(w['errors']) for w in waves)}")
     print("server RSS after each class, its sessions dropped: " + ", ".join(f"{w['dropped']:.0f}" for w in waves)
           + " MB; at each peak: " + ", ".join(f"{w['peak']:.0f}" for w in waves) + " MB", flush=True)
+    if all(w["heap_dropped"] for w in waves):
+        print("malloc in use after each class: " + ", ".join(f"{w['heap_dropped']['malloc_in_use_mb']:.1f}" for w in waves)
+              + " MB; free but kept: " + ", ".join(f"{w['heap_dropped']['malloc_free_mb']:.0f}" for w in waves)
+              + " MB; Python's small blocks in use: " + ", ".join(f"{w['heap_dropped']['python_blocks']:,}" for w in waves),
+              flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

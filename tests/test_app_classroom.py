@@ -409,7 +409,7 @@ print(json.dumps(dict(full=full, after_free=after_free, after_trim=rss_mb(), kep
 """
 
 
-@pytest.mark.skipif(serving.glibc() is None, reason="malloc_trim and mallopt are glibc's (Linux)")
+@pytest.mark.skipif(serving.glibc() is None, reason="malloc_trim is glibc's (Linux)")
 def test_freed_memory_goes_back_to_the_system(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text(TRIM_PROBE.format(repo=str(REPO)))
@@ -419,6 +419,49 @@ def test_freed_memory_goes_back_to_the_system(tmp_path):
     assert mb["trimmers"] == 1  # one trimming thread per server, however many runs call it
     assert mb["after_free"] > mb["full"] - 50  # freed, but the pages stay with the process...
     assert mb["after_trim"] < mb["after_free"] - 120  # ...until trimmed: ~190 MB of the 200 go back
+
+
+# In a fresh interpreter that loads the load bench's heap probe (bench/heap_probe on PYTHONPATH):
+# 100 MB of malloc'd buffers, then freed with every 64th kept, so the heap cannot shrink from its top.
+HEAP_READINGS = """
+import json, os, time
+
+def fresh_reading():
+    asked = time.time()
+    while not os.path.exists(os.environ["BENCH_HEAP_FILE"]) or os.stat(os.environ["BENCH_HEAP_FILE"]).st_mtime <= asked:
+        time.sleep(0.05)
+    with open(os.environ["BENCH_HEAP_FILE"]) as reading:
+        return json.load(reading)
+
+start = fresh_reading()
+kept, freed = [], []
+for i in range(100_000):
+    (kept if i % 64 == 0 else freed).append(bytearray(1024))
+full = fresh_reading()
+del freed
+after_free = fresh_reading()
+print(json.dumps(dict(start=start, full=full, after_free=after_free)))
+"""
+
+
+@pytest.mark.skipif(serving.glibc() is None or not hasattr(serving.glibc(), "mallinfo2"),
+                    reason="mallinfo2 is glibc's (2.33 and later)")
+def test_the_load_benchs_heap_probe_tells_memory_in_use_from_memory_kept_free(tmp_path):
+    """bench/bench_load.py reads the server's allocators through this probe: what a closed class
+    gave back must show as free, not in use, even while the process keeps the pages."""
+    script = tmp_path / "readings.py"
+    script.write_text(HEAP_READINGS)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO / "bench" / "heap_probe"),
+                                                                     os.environ.get("PYTHONPATH")) if p),
+           "BENCH_HEAP_FILE": str(tmp_path / "heap.json")}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    mb = json.loads(done.stdout.strip().splitlines()[-1])
+    in_use = [mb[k]["malloc_in_use_mb"] for k in ("start", "full", "after_free")]
+    assert 95 < in_use[1] - in_use[0] < 120  # 100,000 buffers of 1 kB (and their malloc headers)
+    assert in_use[1] - in_use[2] > 90  # freed: no longer in use...
+    assert mb["after_free"]["malloc_free_mb"] - mb["full"]["malloc_free_mb"] > 80  # ...but kept, free, by malloc
+    assert mb["full"]["python_blocks"] - mb["start"]["python_blocks"] >= 100_000  # each bytearray's own object
 
 
 # Parameters a student sets; a cache keyed by them grows with every value anyone tries.
