@@ -13,7 +13,6 @@ import importlib
 import threading
 import time
 
-M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
 TRIM_EVERY_S = 30.0
 TRIM_THREAD = "facenet-malloc-trim"
 _started: set[str] = set()  # what this server process has already started (both jobs run once)
@@ -33,7 +32,7 @@ def glibc():
     """The C library when it is glibc (Linux), else None: the calls below exist only there."""
     try:
         libc = ctypes.CDLL(None)
-        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+        return libc if hasattr(libc, "malloc_trim") else None
     except (OSError, TypeError, AttributeError):  # Windows has no CDLL(None); macOS, musl: no malloc_trim
         return None
 
@@ -51,19 +50,19 @@ def trim_free_memory(libc=None) -> bool:
 def hand_memory_back() -> None:
     """Called by app.py on every run; the first call, once per server, does the work (glibc only).
 
-    Streamlit runs each script run on a new thread, and glibc gives threads up to 8 malloc arenas
-    per core: the objects of a class of 30 sessions were scattered over many arenas, and once the
-    sessions closed, their free pages stayed with the server (+80 MB that never went back). So
-    arenas created from now on are capped at two (`mallopt`), and every 30 s the garbage of
-    dropped sessions is collected and the free pages are handed back (`malloc_trim`). Measured in
-    bench/bench_load.py (README, Benchmarks: what came back, and why a fixed mmap threshold was
-    left out)."""
+    Python frees a dropped session's objects, but glibc's malloc keeps their free pages: a class
+    of 30 sessions left the server 80 MB larger for good. So every 30 s the garbage of dropped
+    sessions is collected and the free pages are handed back (`malloc_trim`). A page that still
+    holds a block in use stays: Streamlit runs each script run on a new thread, and glibc spreads
+    threads over up to 8 malloc arenas per core, each with its own partly used pages. A cap on the
+    arenas (`mallopt(M_ARENA_MAX)`) comes too late from here: glibc fixes its limit when a process
+    makes its 9th arena, and a server that a browser opened had more than 8 before app.py first
+    ran (16 with the cap, as without). Measured in bench/bench_load.py (README, Benchmarks: Memory)."""
     if not _first_call(TRIM_THREAD):
         return
     libc = glibc()
     if libc is None:
         return
-    libc.mallopt(M_ARENA_MAX, 2)
 
     def trim_forever():
         while True:
