@@ -457,8 +457,8 @@ def report(number: int, w: dict, args, photo) -> None:
         b, d = w["heap_before"], w["heap_dropped"]
         print(f"the server's allocators, before the class and after its sessions were dropped: malloc in use "
               f"{b['malloc_in_use_mb']:.1f} -> {d['malloc_in_use_mb']:.1f} MB, malloc free but kept "
-              f"{b['malloc_free_mb']:.1f} -> {d['malloc_free_mb']:.1f} MB, Python's small blocks in use "
-              f"{b['python_blocks']:,} -> {d['python_blocks']:,}", flush=True)
+              f"{b['malloc_free_mb']:.1f} -> {d['malloc_free_mb']:.1f} MB in {d['malloc_arenas']} arenas, Python's "
+              f"small blocks in use {b['python_blocks']:,} -> {d['python_blocks']:,}", flush=True)
 
 
 async def run(args) -> int:
