@@ -2,9 +2,11 @@
 face, with the time from each action to the updated page, the errors and the server's memory.
 
     python bench/bench_load.py [--sessions 30] [--client browser|protocol|mixed] [--tabs 1] [--moves 5]
-                               [--think 5] [--arrive 10] [--waves 2] [--settle 150] [--data ../shared/data]
+                               [--think 5] [--arrive 10] [--waves 2] [--settle 150] [--arena-max 2]
+                               [--data ../shared/data]
 
-The server runs on 127.0.0.1 (`streamlit run app.py`, as a teacher would start it). After one
+The server runs on 127.0.0.1 (`MALLOC_ARENA_MAX=2 streamlit run app.py`, as the README tells a
+teacher to start it for a class; `--arena-max 0` leaves out the variable). After one
 warm-up visit (the first student, who waits for the model and the data to load: reported apart),
 all sessions start together, as when a teacher says "open lesson 2, and move alpha", and each:
 
@@ -73,10 +75,15 @@ TIMEOUT = 180_000  # ms
 HEAP_PROBE = REPO / "bench" / "heap_probe"  # its sitecustomize.py reports the server's allocators
 
 
-def heap_probe_env(folder: str) -> dict[str, str]:
-    """Environment for the server that loads the heap probe, which writes to `folder`/heap.json."""
+def server_env(folder: str, arena_max: int) -> dict[str, str]:
+    """Environment for the server: it loads the heap probe, which writes to `folder`/heap.json, and
+    with `arena_max` > 0 it is started as the README's classroom command starts it
+    (MALLOC_ARENA_MAX=2 streamlit run app.py); 0 leaves glibc's default (8 arenas per core)."""
     path = os.pathsep.join(p for p in (str(HEAP_PROBE), os.environ.get("PYTHONPATH", "")) if p)
-    return {"PYTHONPATH": path, "BENCH_HEAP_FILE": os.path.join(folder, "heap.json")}
+    env = {"PYTHONPATH": path, "BENCH_HEAP_FILE": os.path.join(folder, "heap.json")}
+    if arena_max > 0:
+        env["MALLOC_ARENA_MAX"] = str(arena_max)
+    return env
 
 
 def heap(server: AppServer) -> dict | None:
@@ -475,9 +482,10 @@ async def run(args) -> int:
     options = dict(option.split("=", 1) for option in args.option)
     if options:
         print("Streamlit options: " + ", ".join(f"{k} = {v}" for k, v in options.items()))
+    print(f"malloc arenas: {f'at most {args.arena_max} (MALLOC_ARENA_MAX)' if args.arena_max > 0 else 'glibc default'}")
     probe_folder = tempfile.TemporaryDirectory(prefix="facenet-heap-")
     with probe_folder, AppServer(args.data, file_watcher=watcher, options=options,
-                                 env=heap_probe_env(probe_folder.name)) as server:
+                                 env=server_env(probe_folder.name, args.arena_max)) as server:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=chromium_path())
             # The first student: the model, the embeddings and the face finder load now.
@@ -540,6 +548,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="Streamlit's source-file watcher: as .streamlit/config.toml says, or forced")
     parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                         help="a Streamlit option for the server, e.g. runner.postScriptGC=false (repeatable)")
+    parser.add_argument("--arena-max", type=int, default=2,
+                        help="MALLOC_ARENA_MAX for the server, as the README's classroom command sets it; 0: glibc's default")
     parser.add_argument("--data", default=os.environ.get("FACENET_DATA") or str(REPO.parent / "shared" / "data"))
     args = parser.parse_args(argv)
     missing = None if args.client == "protocol" else why_no_browser()

@@ -57,7 +57,9 @@ def hand_memory_back() -> None:
     threads over up to 8 malloc arenas per core, each with its own partly used pages. A cap on the
     arenas (`mallopt(M_ARENA_MAX)`) comes too late from here: glibc fixes its limit when a process
     makes its 9th arena, and a server that a browser opened had more than 8 before app.py first
-    ran (16 with the cap, as without). Measured in bench/bench_load.py (README, Benchmarks: Memory)."""
+    ran (16 with the cap, as without). Set before the server starts, the cap holds: the README
+    starts a class's server as `MALLOC_ARENA_MAX=2 streamlit run app.py`. Measured in
+    bench/bench_load.py (README, Benchmarks: Memory)."""
     if not _first_call(TRIM_THREAD):
         return
     libc = glibc()
