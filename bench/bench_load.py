@@ -50,9 +50,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
-import json
 import statistics
 import sys
 import tempfile
@@ -87,8 +87,8 @@ def server_env(folder: str, arena_max: int) -> dict[str, str]:
 
 
 def heap(server: AppServer) -> dict | None:
-    """The server's allocators' latest reading (MB in use and free in malloc, Python's blocks in
-    use), or None where the probe cannot read them."""
+    """The server's allocators' latest reading (malloc's MB in use and free, its arenas, Python's
+    small blocks in use), or None where the probe cannot read them."""
     try:
         with open(server.env["BENCH_HEAP_FILE"]) as reading:
             return json.load(reading)
