@@ -38,6 +38,18 @@ def figures(app: AppTest) -> list[dict]:
     return [json.loads(element.proto.spec) for element in app.get("plotly_chart")]
 
 
+def last_line_of_fresh_python(tmp_path: Path, script: str, *args: str, env: dict | None = None,
+                               timeout: float | None = None) -> str:
+    """Run `script` in a new interpreter (from the project folder) and return the last line it
+    printed: what a module does at import, or to the C heap, is seen only in a process of its own."""
+    path = tmp_path / "probe.py"
+    path.write_text(script)
+    done = subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True, cwd=REPO,
+                          env=env, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
 def widget(app: AppTest, key: str):
     return next(w for kind in ("slider", "select_slider", "toggle", "number_input", "segmented_control")
                 for w in app.get(kind) if getattr(w, "key", None) == key)
@@ -286,12 +298,8 @@ def test_the_whole_home_page_is_drawn_without_torch(shared_data, tmp_path):
     """In a fresh interpreter: app.py and the home page, its model and data checks included, import
     neither torch nor scikit-learn nor umap nor the training code. Torch may be imported only by the background
     import the page starts once it is drawn (pages.serving.import_in_background), for the lessons."""
-    probe = tmp_path / "probe.py"
-    probe.write_text(STARTUP_PROBE.format(repo=str(REPO), app=str(REPO / "app.py")))
-    done = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ, "FACENET_DATA": str(shared_data)})
-    assert done.returncode == 0, done.stderr[-3000:]
-    first = json.loads(done.stdout.strip().splitlines()[-1])
+    first = json.loads(last_line_of_fresh_python(tmp_path, STARTUP_PROBE.format(repo=str(REPO), app=str(REPO / "app.py")),
+                                                 env={**os.environ, "FACENET_DATA": str(shared_data)}))
     assert not {"umap", "sklearn", "model.train", "model.maps"} & set(first), {k: v[-6:] for k, v in first.items()}
     if "torch" in first:
         files = {Path(file).name for file, _ in first["torch"]}
@@ -353,11 +361,7 @@ print(len(checks))
 def test_streamlits_repl_check_is_skipped(tmp_path, mode, checks):
     """The flag app.py sets still guards the check in the pinned Streamlit (the "keep" case shows
     the probe sees the check when it runs). A Streamlit that renames it fails here."""
-    probe = tmp_path / "probe.py"
-    probe.write_text(REPL_CHECK_PROBE.format(repo=str(REPO)))
-    done = subprocess.run([sys.executable, str(probe), mode], capture_output=True, text=True, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert int(done.stdout.strip().splitlines()[-1]) == checks
+    assert int(last_line_of_fresh_python(tmp_path, REPL_CHECK_PROBE.format(repo=str(REPO)), mode)) == checks
 
 
 def test_heavy_loads_are_frozen_once_so_each_run_collects_little():
@@ -411,11 +415,7 @@ print(json.dumps(dict(full=full, after_free=after_free, after_trim=rss_mb(), kep
 
 @pytest.mark.skipif(serving.glibc() is None, reason="malloc_trim is glibc's (Linux)")
 def test_freed_memory_goes_back_to_the_system(tmp_path):
-    probe = tmp_path / "probe.py"
-    probe.write_text(TRIM_PROBE.format(repo=str(REPO)))
-    done = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-3000:]
-    mb = json.loads(done.stdout.strip().splitlines()[-1])
+    mb = json.loads(last_line_of_fresh_python(tmp_path, TRIM_PROBE.format(repo=str(REPO))))
     assert mb["trimmers"] == 1  # one trimming thread per server, however many runs call it
     assert mb["after_free"] > mb["full"] - 50  # freed, but the pages stay with the process...
     assert mb["after_trim"] < mb["after_free"] - 120  # ...until trimmed: ~190 MB of the 200 go back
@@ -449,14 +449,10 @@ print(json.dumps(dict(start=start, full=full, after_free=after_free)))
 def test_the_load_benchs_heap_probe_tells_memory_in_use_from_memory_kept_free(tmp_path):
     """bench/bench_load.py reads the server's allocators through this probe: what a closed class
     gave back must show as free, not in use, even while the process keeps the pages."""
-    script = tmp_path / "readings.py"
-    script.write_text(HEAP_READINGS)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO / "bench" / "heap_probe"),
                                                                      os.environ.get("PYTHONPATH")) if p),
            "BENCH_HEAP_FILE": str(tmp_path / "heap.json")}
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)
-    assert done.returncode == 0, done.stderr[-3000:]
-    mb = json.loads(done.stdout.strip().splitlines()[-1])
+    mb = json.loads(last_line_of_fresh_python(tmp_path, HEAP_READINGS, env=env, timeout=60))
     in_use = [mb[k]["malloc_in_use_mb"] for k in ("start", "full", "after_free")]
     assert 95 < in_use[1] - in_use[0] < 120  # 100,000 buffers of 1 kB (and their malloc headers)
     assert in_use[1] - in_use[2] > 90  # freed: no longer in use...
