@@ -12,12 +12,14 @@ seeds) to query parameters named after their keys, e.g. /margin?margin-alpha=0.5
 import streamlit as st
 
 from lessons import overview
-from pages.common import (default_data_path, forget_where_the_data_was, keep_gc_fast, presenter_mode,
-                          presenter_switch)
-from pages.serving import hand_memory_back, skip_streamlit_repl_check
+from server.memory import keep_gc_fast
+from ui.loaders import default_data_path, forget_where_the_data_was
+from ui.presenter import presenter_mode, presenter_switch
+from server.memory import hand_memory_back
+from server.startup import skip_streamlit_repl_check
 
-hand_memory_back()  # see pages.serving: once a class has gone, its memory goes back to the system
-skip_streamlit_repl_check()  # see pages.serving: 0.1-0.2 s off a new server's first page
+hand_memory_back()  # see server.memory: once a class has gone, its memory goes back to the system
+skip_streamlit_repl_check()  # see server.startup: 0.1-0.2 s off a new server's first page
 presenting = presenter_mode()
 st.set_page_config(
     page_title="FaceNet, hands on",
@@ -57,4 +59,4 @@ if presenter_switch(presenting) != presenting:
     st.rerun()  # switched on the first run of a link's session: lay the page out again for it
 
 page.run()
-keep_gc_fast()  # see pages.common: a class of students must not each pay a full garbage collection
+keep_gc_fast()  # see server.memory: a class of students must not each pay a full garbage collection

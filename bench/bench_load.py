@@ -63,7 +63,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from lessons.overview import COURSE  # noqa: E402
-from pages.serving import TRIM_EVERY_S  # noqa: E402
+from server.memory import TRIM_EVERY_S
 from tests.browser.server import (ARM_JS, CHANGED_JS, EXCEPTION, SETTLED_JS, SIGNATURE_JS, SLIDER,  # noqa: E402
                                   AppServer,
                                   chromium_path, lfw_photo, why_no_browser)
@@ -393,7 +393,7 @@ async def wave(browser, server: AppServer, args, photo) -> dict:
     await visitor.connect()
     await visitor.run(page_name=LESSON_URL.strip("/"))  # a page every student has seen: no first load
     await visitor.close()
-    # The server hands free memory back every TRIM_EVERY_S seconds (pages.serving.hand_memory_back).
+    # The server hands free memory back every TRIM_EVERY_S seconds (server.memory.hand_memory_back).
     await asyncio.sleep(TRIM_EVERY_S + 5)
     dropped, heap_dropped = server.rss_mb(), heap(server)
     stop.set()

@@ -213,13 +213,13 @@ def page_table(data: str, images: Path, uploads: int) -> None:
 
 def to_browser(traces: list[dict], dims: int) -> int:
     """What a page run does with the map's traces until they are on their way to the browser: the
-    course's figure (pages.common.chart), then the two steps of st.plotly_chart (Plotly's copy of
+    course's figure (ui.widgets.chart), then the two steps of st.plotly_chart (Plotly's copy of
     the figure as a dict, and its JSON). Returns the JSON's length."""
     import plotly.io
     import plotly.tools
 
     from lessons import explorer as ex
-    from pages.common import chart
+    from ui.widgets import chart
 
     figure = chart(traces, "The shipped model's map", height=600, **ex.map_layout(dims))
     as_dict = plotly.tools.return_figure_from_figure_or_data(figure, validate_figure=True)
@@ -229,10 +229,10 @@ def to_browser(traces: list[dict], dims: int) -> int:
 def map_figure_table(repeats: int) -> None:
     """The map of the Your-faces page (3,023 photos and one star), per page run: its traces built
     as lists on every run, against the page's way (the photos' traces built once as arrays,
-    `pages.common.as_arrays`, and only the stars built per run)."""
+    `ui.widgets.as_arrays`, and only the stars built per run)."""
     from lessons import explorer as ex
     from model.maps import SHIPPED, load_explorer_maps
-    from pages.common import as_arrays
+    from ui.widgets import as_arrays
 
     maps = load_explorer_maps()
     run = maps.runs[SHIPPED]

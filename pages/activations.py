@@ -9,8 +9,9 @@ import streamlit as st
 
 from lessons import activations as act
 from lessons.quiz import Question
-from pages.common import (BLACK, BLUE, GREEN, GREY, ORANGE, VERMILLION, chart, check_yourself, data_path,
-                          lesson_header, lfw_photos, plot, try_this)
+from ui.colors import BLACK, BLUE, GREEN, GREY, ORANGE, VERMILLION
+from ui.loaders import data_path, lfw_photos
+from ui.widgets import chart, check_yourself, lesson_header, plot, try_this
 
 PAGE = "pages/activations.py"
 COLORS = {"sigmoid": ORANGE, "tanh": GREEN, "relu": BLUE}

@@ -11,9 +11,10 @@ import streamlit as st
 
 from lessons import evaluation as ev
 from lessons.quiz import Question
-from pages.common import (BLUE, GREEN, GREY, ORANGE, SAME_DIFFERENT_COLORS, VERMILLION, check_yourself, data_path,
-                          devtest_pairs, face_model, lesson_header, lfw_embeddings, lfw_photos, photo_index, plot,
-                          try_this, unseen_pairs_reference)
+from ui.colors import BLUE, GREEN, GREY, ORANGE, SAME_DIFFERENT_COLORS, VERMILLION
+from ui.loaders import (data_path, devtest_pairs, face_model, lfw_embeddings, lfw_photos, photo_index,
+                        unseen_pairs_reference)
+from ui.widgets import check_yourself, lesson_header, plot, try_this
 
 SAME, DIFF = SAME_DIFFERENT_COLORS["same person"], SAME_DIFFERENT_COLORS["different people"]
 PAPER = "Schroff, Kalenichenko & Philbin, *FaceNet*, CVPR 2015"

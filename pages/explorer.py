@@ -12,8 +12,9 @@ from lessons import explorer as ex
 from lessons import live_training as live
 from lessons.quiz import Question
 from model import sweep
-from pages.common import (BLUE, GREY, ORANGE, VERMILLION, chart, check_yourself, data_path, explorer_maps,
-                          face_model, lesson_header, lfw_photos, photo_index, plot, try_this)
+from ui.colors import BLUE, GREY, ORANGE, VERMILLION
+from ui.loaders import data_path, explorer_maps, face_model, lfw_photos, photo_index
+from ui.widgets import chart, check_yourself, lesson_header, plot, try_this
 
 PAPER = "Schroff, Kalenichenko & Philbin, *FaceNet*, CVPR 2015"
 MAP_KEY = "explorer_map"

@@ -6,8 +6,9 @@ Only layout lives here; everything it shows is worked out in lessons/overview.py
 import streamlit as st
 
 from lessons import overview
-from pages.common import data_path, data_status_cached, load_model_cached, run_through_app_py
-from pages.serving import import_in_background
+from ui.loaders import data_path, data_status_cached, load_model_cached
+from ui.widgets import run_through_app_py
+from server.startup import import_in_background
 
 run_through_app_py()
 

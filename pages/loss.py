@@ -6,8 +6,9 @@ import streamlit as st
 from lessons import loss as lesson
 from lessons.quiz import Question
 from model.triplet import KIND_NAMES
-from pages.common import (GREY, KIND_COLORS, ROLE_COLORS, check_yourself, lesson_header, lfw_embeddings, lfw_photos,
-                          photo_index, plot, try_this)
+from ui.colors import GREY, KIND_COLORS, ROLE_COLORS
+from ui.loaders import lfw_embeddings, lfw_photos, photo_index
+from ui.widgets import check_yourself, lesson_header, plot, try_this
 
 PAGE = "pages/loss.py"
 MODES = ("Points you move (2-D)", "Real faces (128-D)")

@@ -10,8 +10,9 @@ from lessons import mining
 from lessons.quiz import Question
 from model import sweep
 from model.triplet import KIND_NAMES
-from pages.common import (BLACK, GREY, KIND_COLORS, PALETTE, ROLE_COLORS, check_yourself, lesson_header,
-                          lfw_embeddings, lfw_photos, photo_index, plot, try_this)
+from ui.colors import BLACK, GREY, KIND_COLORS, PALETTE, ROLE_COLORS
+from ui.loaders import lfw_embeddings, lfw_photos, photo_index
+from ui.widgets import check_yourself, lesson_header, plot, try_this
 
 PAGE = "pages/margin.py"
 FALLBACK_D_AP = 0.6  # for the rings when there are no embeddings to measure a real pair

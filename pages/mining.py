@@ -17,8 +17,9 @@ import streamlit as st
 from lessons import mining
 from lessons.quiz import Question
 from model import sweep, triplet
-from pages.common import (BLACK, BLUE, GREY, KIND_COLORS, ORANGE, ROLE_COLORS, SKY_BLUE, VERMILLION, check_yourself,
-                          lesson_header, lfw_embeddings, lfw_photos, photo_index, plot, try_this)
+from ui.colors import BLACK, BLUE, GREY, KIND_COLORS, ORANGE, ROLE_COLORS, SKY_BLUE, VERMILLION
+from ui.loaders import lfw_embeddings, lfw_photos, photo_index
+from ui.widgets import check_yourself, lesson_header, plot, try_this
 
 PAGE = "pages/mining.py"
 KINDS = ("hard", "semi-hard", "easy")

@@ -9,8 +9,9 @@ import streamlit as st
 
 from lessons import networks as nets
 from lessons.quiz import Question
-from pages.common import (BLUE, GREEN, GREY, ORANGE, PURPLE, SKY_BLUE, VERMILLION, check_yourself, face_model,
-                          lesson_header, plot, try_this)
+from ui.colors import BLUE, GREEN, GREY, ORANGE, PURPLE, SKY_BLUE, VERMILLION
+from ui.loaders import face_model
+from ui.widgets import check_yourself, lesson_header, plot, try_this
 
 ARCH_COLORS = {"zf": ORANGE, "inception": BLUE}
 PAPER = "Schroff, Kalenichenko & Philbin, *FaceNet*, CVPR 2015"

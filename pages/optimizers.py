@@ -9,7 +9,8 @@ import streamlit as st
 from lessons import optimizers as opt
 from lessons.quiz import Question
 from model.sweep import LESSONS_CPU_BASE, load_runs, runs_stamp
-from pages.common import BLACK, BLUE, GREEN, GREY, ORANGE, SKY_BLUE, chart, check_yourself, lesson_header, plot, try_this
+from ui.colors import BLACK, BLUE, GREEN, GREY, ORANGE, SKY_BLUE
+from ui.widgets import chart, check_yourself, lesson_header, plot, try_this
 
 PAGE = "pages/optimizers.py"
 COLORS = {"SGD": ORANGE, "AdaGrad": BLUE}

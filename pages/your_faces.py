@@ -18,9 +18,10 @@ from lessons import explorer as ex
 from lessons import your_faces as yf
 from lessons.quiz import Question
 from model.maps import SHIPPED
-from pages.common import (BLUE, GREEN, ORANGE, PURPLE, SAME_DIFFERENT_COLORS, SKY_BLUE, VERMILLION, as_arrays,
-                          chart, check_yourself, devtest_pairs, explorer_maps, face_model, lesson_header,
-                          lfw_embeddings, lfw_photos, photo_index, plot, try_this, unseen_pairs_reference)
+from ui.colors import BLUE, GREEN, ORANGE, PURPLE, SAME_DIFFERENT_COLORS, SKY_BLUE, VERMILLION
+from ui.loaders import (devtest_pairs, explorer_maps, face_model, lfw_embeddings, lfw_photos, photo_index,
+                        unseen_pairs_reference)
+from ui.widgets import as_arrays, chart, check_yourself, lesson_header, plot, try_this
 
 PAPER = "Schroff, Kalenichenko & Philbin, *FaceNet*, CVPR 2015"
 UPLOAD_KEY, CAMERA_KEY = "your_faces_upload", "your_faces_camera"

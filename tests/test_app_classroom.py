@@ -15,7 +15,8 @@ from types import SimpleNamespace
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages import common, serving
+from server import memory, startup
+from ui import loaders, presenter, widgets
 from conftest import page_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,20 +67,20 @@ def test_for_projector_enlarges_a_copy_of_the_figure():
                        "title": {"text": "t", "font": {"size": 15}},
                        "annotations": [{"text": "a", "font": {"size": 12, "color": "red"}}]}}
     before = json.dumps(spec, sort_keys=True)
-    big = common.for_projector(spec)
+    big = presenter.for_projector(spec)
     assert json.dumps(spec, sort_keys=True) == before  # the (maybe cached, shared) figure is untouched
-    scale = common.PRESENTER_FONT / 12
+    scale = presenter.PRESENTER_FONT / 12
     layout = big["layout"]
-    assert layout["height"] == round(400 * common.PRESENTER_HEIGHT)
-    assert layout["font"]["size"] == common.PRESENTER_FONT
+    assert layout["height"] == round(400 * presenter.PRESENTER_HEIGHT)
+    assert layout["font"]["size"] == presenter.PRESENTER_FONT
     assert layout["title"]["font"]["size"] == round(15 * scale, 1)
     assert layout["annotations"][0]["font"] == {"size": round(12 * scale, 1), "color": "red"}
     assert big["data"][0]["textfont"]["size"] == round(10 * scale, 1)
     assert big["data"][0]["x"] == [1, 2]  # data untouched
     assert layout["margin"] == {"l": round(10 * scale), "r": round(10 * scale), "t": round(95 * scale),
                                 "b": round(10 * scale), "pad": 4}
-    assert common.for_projector({"data": [], "layout": {}})["layout"]["height"] == round(
-        common.PLOTLY_DEFAULT_HEIGHT * common.PRESENTER_HEIGHT)
+    assert presenter.for_projector({"data": [], "layout": {}})["layout"]["height"] == round(
+        presenter.PLOTLY_DEFAULT_HEIGHT * presenter.PRESENTER_HEIGHT)
 
 
 def test_a_trace_as_arrays_sends_the_same_figure_and_stays_as_it_was():
@@ -91,14 +92,14 @@ def test_a_trace_as_arrays_sends_the_same_figure_and_stays_as_it_was():
     trace = {"type": "scatter", "mode": "markers", "x": [0.5, 1.25, -2.0], "y": [1, 2, 3], "customdata": [4, 5, 6],
              "text": ["a", "b<br>c", "d"], "hovertemplate": "%{text}<extra></extra>", "name": "photos",
              "marker": {"size": 5, "color": ["rgb(1,2,3)", "red", "blue"], "line": {"width": 1, "color": ["red"] * 3}}}
-    arrays = common.as_arrays(trace)
+    arrays = widgets.as_arrays(trace)
     assert trace["x"] == [0.5, 1.25, -2.0] and trace["marker"]["color"] == ["rgb(1,2,3)", "red", "blue"]
     for value in (arrays["x"], arrays["customdata"], arrays["text"], arrays["marker"]["line"]["color"]):
         assert isinstance(value, np.ndarray) and not value.flags.writeable  # shared through a cache
     with pytest.raises(ValueError):
         arrays["x"][0] = 9.0
-    assert common.as_arrays({"mixed": [1, "a"], "empty": []}) == {"mixed": [1, "a"], "empty": []}
-    sent = [json.loads(plotly.io.to_json(common.chart([t], "t"), validate=False))["data"][0] for t in (trace, arrays)]
+    assert widgets.as_arrays({"mixed": [1, "a"], "empty": []}) == {"mixed": [1, "a"], "empty": []}
+    sent = [json.loads(plotly.io.to_json(widgets.chart([t], "t"), validate=False))["data"][0] for t in (trace, arrays)]
     assert isinstance(sent[1]["x"], dict)  # numbers go as binary
     for key in ("x", "y", "customdata"):
         np.testing.assert_array_equal(figure_values(sent[0][key]), figure_values(sent[1][key]))
@@ -109,23 +110,23 @@ def test_a_trace_as_arrays_sends_the_same_figure_and_stays_as_it_was():
 
 def test_long_titles_are_wrapped_for_the_projector_and_short_ones_kept():
     title = "Around the anchor: hard (inside), semi-hard (ring), easy (outside)"
-    big = common.for_projector({"data": [], "layout": {"title": {"text": title, "x": 0}}})["layout"]["title"]
+    big = presenter.for_projector({"data": [], "layout": {"title": {"text": title, "x": 0}}})["layout"]["title"]
     lines = big["text"].split("<br>")
     assert len(lines) == 2 and " ".join(lines) == title  # every word kept, in order
-    assert all(len(line) <= common.PRESENTER_TITLE_CHARS for line in lines) and big["x"] == 0
+    assert all(len(line) <= presenter.PRESENTER_TITLE_CHARS for line in lines) and big["x"] == 0
     # The chart's top margin grows by the added line, so the title does not run into the plot.
     spec = {"data": [], "layout": {"title": {"text": title}, "margin": {"t": 40}}}
-    assert common.for_projector(spec)["layout"]["margin"]["t"] == round(40 * common.PRESENTER_FONT_SCALE) + round(
-        1.3 * common.PRESENTER_FONT)
-    assert common.wrap_title("Loss over alpha") == "Loss over alpha"
-    assert common.wrap_title("Already<br>two lines of a title that is quite long indeed") == (
+    assert presenter.for_projector(spec)["layout"]["margin"]["t"] == round(40 * presenter.PRESENTER_FONT_SCALE) + round(
+        1.3 * presenter.PRESENTER_FONT)
+    assert presenter.wrap_title("Loss over alpha") == "Loss over alpha"
+    assert presenter.wrap_title("Already<br>two lines of a title that is quite long indeed") == (
         "Already<br>two lines of a title that is quite long indeed")
 
 
 def test_every_chart_uses_the_okabe_ito_palette(shared_data):
     for page in ("pages/loss.py", "pages/evaluation.py"):
         app = run(page, data=shared_data)
-        assert figures(app) and all(f["layout"]["colorway"] == common.PALETTE for f in figures(app)), page
+        assert figures(app) and all(f["layout"]["colorway"] == widgets.PALETTE for f in figures(app)), page
 
 
 def test_a_presenter_link_opens_without_the_sidebar_and_with_large_charts(shared_data):
@@ -144,9 +145,9 @@ def test_a_presenter_link_opens_without_the_sidebar_and_with_large_charts(shared
     small, big = figures(normal), figures(shown)
     assert len(small) == len(big)
     for a, b in zip(small, big):
-        assert b["layout"]["height"] == round((a["layout"].get("height") or common.PLOTLY_DEFAULT_HEIGHT)
-                                              * common.PRESENTER_HEIGHT)
-        assert b["layout"]["font"]["size"] >= common.PRESENTER_FONT
+        assert b["layout"]["height"] == round((a["layout"].get("height") or presenter.PLOTLY_DEFAULT_HEIGHT)
+                                              * presenter.PRESENTER_HEIGHT)
+        assert b["layout"]["font"]["size"] >= presenter.PRESENTER_FONT
         assert b["data"] == a["data"]  # the same chart, only drawn bigger
 
 
@@ -156,7 +157,7 @@ def test_switching_presenter_mode_on_and_off_keeps_the_page_and_its_settings(sha
     app.sidebar.toggle(key="presenter").set_value(True).run()
     assert not app.exception
     assert not app.sidebar.get("text_input") and app.slider(key="margin-alpha").value == 0.6
-    assert figures(app)[0]["layout"]["font"]["size"] >= common.PRESENTER_FONT
+    assert figures(app)[0]["layout"]["font"]["size"] >= presenter.PRESENTER_FONT
     app.main.toggle(key="presenter").set_value(False).run()
     assert not app.exception
     assert app.sidebar.text_input(key="data_path_box").value == str(shared_data)
@@ -268,7 +269,7 @@ def test_the_lessons_bind_their_main_controls_to_the_address():
 def test_the_data_folder_variable_is_the_loaders():
     from model.data import DATA_ENV
 
-    assert common.DATA_ENV == DATA_ENV
+    assert loaders.DATA_ENV == DATA_ENV
 
 
 STARTUP_PROBE = textwrap.dedent("""
@@ -297,13 +298,13 @@ STARTUP_PROBE = textwrap.dedent("""
 def test_the_whole_home_page_is_drawn_without_torch(shared_data, tmp_path):
     """In a fresh interpreter: app.py and the home page, its model and data checks included, import
     neither torch nor scikit-learn nor umap nor the training code. Torch may be imported only by the background
-    import the page starts once it is drawn (pages.serving.import_in_background), for the lessons."""
+    import the page starts once it is drawn (server.startup.import_in_background), for the lessons."""
     first = json.loads(last_line_of_fresh_python(tmp_path, STARTUP_PROBE.format(repo=str(REPO), app=str(REPO / "app.py")),
                                                  env={**os.environ, "FACENET_DATA": str(shared_data)}))
     assert not {"umap", "sklearn", "model.train", "model.maps"} & set(first), {k: v[-6:] for k, v in first.items()}
     if "torch" in first:
         files = {Path(file).name for file, _ in first["torch"]}
-        assert "serving.py" in files and not files & {"app.py", "home.py"}, first["torch"][-8:]
+        assert "startup.py" in files and not files & {"app.py", "home.py"}, first["torch"][-8:]
 
 
 def test_a_background_import_happens_once_on_its_own_thread(monkeypatch):
@@ -315,14 +316,14 @@ def test_a_background_import_happens_once_on_its_own_thread(monkeypatch):
 
     monkeypatch.setattr(serving, "importlib", SimpleNamespace(import_module=slow_import))
     name = f"lesson_code_{uuid.uuid4().hex}"
-    serving.import_in_background(name)
-    serving.import_in_background(name)  # a second visitor while the first import runs: nothing more
+    startup.import_in_background(name)
+    startup.import_in_background(name)  # a second visitor while the first import runs: nothing more
     running = [t for t in threading.enumerate() if t.name == f"facenet-import-{name}"]
     assert len(running) == 1 and running[0].daemon
     release.set()
     running[0].join(30)
     assert imported == [(name, f"facenet-import-{name}")]
-    serving.import_in_background(name)  # and none after it
+    startup.import_in_background(name)  # and none after it
     assert len(imported) == 1
 
 
@@ -332,7 +333,7 @@ def test_a_failed_background_import_is_quiet(monkeypatch):
     uncaught = []
     monkeypatch.setattr(threading, "excepthook", uncaught.append)
     name = f"no_such_module_{uuid.uuid4().hex}"
-    serving.import_in_background(name)
+    startup.import_in_background(name)
     for thread in [t for t in threading.enumerate() if t.name == f"facenet-import-{name}"]:
         thread.join(30)
     assert uncaught == [] and name not in sys.modules
@@ -345,12 +346,12 @@ import sys
 sys.path.insert(0, {repo!r})
 import streamlit.delta_generator as delta_generator
 from streamlit import env_util
-from pages import serving
+from server import memory, startup
 
 checks = []
 env_util.is_repl = lambda: checks.append(1) or False
 if sys.argv[1] == "skip":
-    serving.skip_streamlit_repl_check()
+    startup.skip_streamlit_repl_check()
 delta_generator._maybe_print_use_warning()  # what Streamlit calls before sending each element
 delta_generator._maybe_print_use_warning()
 print(len(checks))
@@ -368,22 +369,22 @@ def test_heavy_loads_are_frozen_once_so_each_run_collects_little():
     import gc
     import importlib
 
-    common.keep_gc_fast()
+    memory.keep_gc_fast()
     frozen = gc.get_freeze_count()
-    common.keep_gc_fast()
+    memory.keep_gc_fast()
     assert gc.get_freeze_count() == frozen  # nothing new: no collection, no freeze
     name = next(n for n in ("colorsys", "wave", "sndhdr", "this") if n not in __import__("sys").modules)
     importlib.import_module(name)
-    common.keep_gc_fast()
+    memory.keep_gc_fast()
     assert gc.get_freeze_count() > frozen  # a new module: everything alive is moved out of the GC's way
     frozen = gc.get_freeze_count()
-    common._loaded("a test loader")
+    memory.first_load("a test loader")
     keep = [[] for _ in range(1000)]  # new tracked objects
-    common.keep_gc_fast()
+    memory.keep_gc_fast()
     assert gc.get_freeze_count() >= frozen + 1000 and keep
     frozen = gc.get_freeze_count()
-    common._loaded("a test loader")  # its second load (a cleared cache): not frozen again
-    common.keep_gc_fast()
+    memory.first_load("a test loader")  # its second load (a cleared cache): not frozen again
+    memory.keep_gc_fast()
     assert gc.get_freeze_count() == frozen
 
 
@@ -393,27 +394,27 @@ def test_heavy_loads_are_frozen_once_so_each_run_collects_little():
 TRIM_PROBE = """
 import json, sys, threading
 sys.path.insert(0, {repo!r})
-from pages import serving
+from server import memory, startup
 
 def rss_mb():
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
 
-serving.hand_memory_back()
-serving.hand_memory_back()
+memory.hand_memory_back()
+memory.hand_memory_back()
 kept, freed = [], []
 for i in range(200_000):
     (kept if i % 64 == 0 else freed).append(bytearray(1024))
 full = rss_mb()
 del freed
 after_free = rss_mb()
-serving.trim_free_memory()
+memory.trim_free_memory()
 print(json.dumps(dict(full=full, after_free=after_free, after_trim=rss_mb(), kept=len(kept),
-                      trimmers=sum(t.name == serving.TRIM_THREAD for t in threading.enumerate()))))
+                      trimmers=sum(t.name == memory.TRIM_THREAD for t in threading.enumerate()))))
 """
 
 
-@pytest.mark.skipif(serving.glibc() is None, reason="malloc_trim is glibc's (Linux)")
+@pytest.mark.skipif(memory.glibc() is None, reason="malloc_trim is glibc's (Linux)")
 def test_freed_memory_goes_back_to_the_system(tmp_path):
     mb = json.loads(last_line_of_fresh_python(tmp_path, TRIM_PROBE.format(repo=str(REPO))))
     assert mb["trimmers"] == 1  # one trimming thread per server, however many runs call it
@@ -444,7 +445,7 @@ print(json.dumps(dict(start=start, full=full, after_free=after_free)))
 """
 
 
-@pytest.mark.skipif(serving.glibc() is None or not hasattr(serving.glibc(), "mallinfo2"),
+@pytest.mark.skipif(memory.glibc() is None or not hasattr(memory.glibc(), "mallinfo2"),
                     reason="mallinfo2 is glibc's (2.33 and later)")
 def test_the_load_benchs_heap_probe_tells_memory_in_use_from_memory_kept_free(tmp_path):
     """bench/bench_load.py reads the server's allocators through this probe: what a closed class

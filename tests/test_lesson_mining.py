@@ -465,9 +465,9 @@ def test_page_without_photos_lists_names_and_says_how_to_get_them(no_data, shipp
 def test_page_without_the_model_still_explains_and_counts(shared_data, monkeypatch):
     """face_model() failing makes lfw_embeddings() None (after its error box): the counts, the collapse
     and the training runs need no model and are still there."""
-    import pages.common
+    import ui.loaders
 
-    monkeypatch.setattr(pages.common, "lfw_embeddings", lambda: None)
+    monkeypatch.setattr(ui.loaders, "lfw_embeddings", lambda: None)
     app = open_page(PAGE, shared_data)
     text = page_text(app)
     assert "need the model's LFW embeddings" in text

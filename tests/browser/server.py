@@ -170,7 +170,7 @@ class AppServer:
 
 
 # True once the app has been idle for 400 ms (a page's first visit runs twice in a row: see
-# pages.common.run_through_app_py), no element is still a placeholder (Streamlit loads the code of
+# ui.widgets.run_through_app_py), no element is still a placeholder (Streamlit loads the code of
 # some elements, the charts among them, only when a page first shows one) and every chart is drawn.
 SETTLED_JS = """() => {
   const state = document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state');

@@ -1,0 +1,138 @@
+"""The words of the course, read from plain files a teacher can edit without touching Python.
+
+Each lesson has two files in ``content/<language>/`` (English is ``content/en/``):
+
+* ``<lesson>.md``: its prose in named sections. A line ``<!-- section: name -->`` starts the section
+  ``name``, which runs to the next such line. Everything is Markdown, with LaTeX between ``$...$``.
+* ``<lesson>.toml``: its check-yourself questions, each a ``[[question]]`` table with ``prompt``,
+  ``options``, ``answer`` (one of the options, verbatim), ``explanation`` and a ``[question.hints]``
+  table giving, for every wrong option, what that choice misses.
+
+Live numbers are placeholders, ``{{name}}`` or ``{{name:.3f}}`` (a Python format spec), which the
+page fills in. A page that asks for a placeholder it does not fill fails loudly (a test runs
+every page), so a typo in a content file never reaches a student as a half-filled sentence.
+
+A second language is a second folder (``content/de/``, say) selected with ``FACENET_LANGUAGE``;
+whatever it does not translate yet, a whole file or one section, is read from English. Values
+filled in are inserted verbatim: never pass text a user typed, which would then be read as
+Markdown (pages show such text with ``st.text`` or as a widget's value instead).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from lessons.quiz import Question
+
+CONTENT = Path(__file__).resolve().parents[1] / "content"
+LANGUAGE_ENV = "FACENET_LANGUAGE"
+DEFAULT_LANGUAGE = "en"
+
+SECTION = re.compile(r"^<!--\s*section:\s*([\w-]+)\s*-->\s*$", re.MULTILINE)
+PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*(?::([^}]*))?\}\}")
+
+
+class ContentError(LookupError):
+    """A section, a placeholder's value or a content file that a page asked for is missing."""
+
+
+def language() -> str:
+    """The language the course speaks: $FACENET_LANGUAGE, else English."""
+    return os.environ.get(LANGUAGE_ENV, "").strip() or DEFAULT_LANGUAGE
+
+
+def parse_sections(text: str) -> dict[str, str]:
+    """``{name: body}`` of a lesson's Markdown file; text before the first marker is ignored (a
+    place for notes to other teachers). Bodies are stripped of surrounding blank lines."""
+    parts = SECTION.split(text)
+    sections: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2]):
+        if name in sections:
+            raise ContentError(f"the section {name!r} appears twice")
+        sections[name] = body.strip("\n").rstrip()
+    return sections
+
+
+def placeholders(template: str) -> set[str]:
+    """The names of the placeholders in `template`."""
+    return {match.group(1) for match in PLACEHOLDER.finditer(template)}
+
+
+def fill(template: str, values: dict) -> str:
+    """`template` with each ``{{name}}`` / ``{{name:spec}}`` replaced by ``format(values[name], spec)``."""
+    def one(match: re.Match) -> str:
+        name, spec = match.group(1), match.group(2) or ""
+        if name not in values:
+            raise ContentError(f"no value for the placeholder {{{{{name}}}}}")
+        return format(values[name], spec.strip())
+
+    return PLACEHOLDER.sub(one, template)
+
+
+@lru_cache(maxsize=256)
+def _read(path: Path, modified_ns: int) -> str:
+    """A content file's text; `modified_ns` is part of the key, so an edited file is read again
+    by a running server."""
+    return path.read_text(encoding="utf-8")
+
+
+def _file(folder: Path, lesson: str, suffix: str) -> str | None:
+    path = folder / f"{lesson}{suffix}"
+    try:
+        return _read(path, path.stat().st_mtime_ns)
+    except FileNotFoundError:
+        return None
+
+
+@dataclass(frozen=True)
+class LessonText:
+    """The words of one lesson (``LessonText("loss")`` reads ``content/<language>/loss.*``).
+
+    Pages create one at the top and ask it for sections by name: ``words("intro", alpha=0.2)``.
+    """
+
+    lesson: str
+    lang: str | None = None  # None: language() at each call
+    root: Path = CONTENT
+
+    def _folders(self) -> list[Path]:
+        lang = self.lang or language()
+        return [self.root / lang] + ([self.root / DEFAULT_LANGUAGE] if lang != DEFAULT_LANGUAGE else [])
+
+    def sections(self) -> dict[str, str]:
+        """Every section, the chosen language's over English's."""
+        merged: dict[str, str] = {}
+        for folder in reversed(self._folders()):
+            text = _file(folder, self.lesson, ".md")
+            if text is not None:
+                merged.update(parse_sections(text))
+        return merged
+
+    def __call__(self, section: str, **values) -> str:
+        """The section `section`, its placeholders filled from `values`."""
+        sections = self.sections()
+        if section not in sections:
+            raise ContentError(f"content/{DEFAULT_LANGUAGE}/{self.lesson}.md has no section {section!r}")
+        try:
+            return fill(sections[section], values)
+        except ContentError as err:
+            raise ContentError(f"{self.lesson}.md, section {section!r}: {err}") from None
+
+    def questions(self, **values) -> list[Question]:
+        """The lesson's check-yourself questions, placeholders filled from `values`."""
+        for folder in self._folders():
+            text = _file(folder, self.lesson, ".toml")
+            if text is not None:
+                break
+        else:
+            raise ContentError(f"content/{DEFAULT_LANGUAGE}/{self.lesson}.toml does not exist")
+        rows = tomllib.loads(text).get("question", [])
+        put = lambda s: fill(s, values)  # noqa: E731
+        return [Question(put(row["prompt"]), tuple(put(o) for o in row["options"]), put(row["answer"]),
+                         put(row["explanation"]), {put(k): put(v) for k, v in row.get("hints", {}).items()})
+                for row in rows]
