@@ -4,13 +4,14 @@ import numpy as np
 import streamlit as st
 
 from lessons import loss as lesson
-from lessons.quiz import Question
+from lessons.content import LessonText
 from model.triplet import KIND_NAMES
 from ui.colors import GREY, KIND_COLORS, ROLE_COLORS
 from ui.loaders import lfw_embeddings, lfw_photos, photo_index
 from ui.widgets import check_yourself, lesson_header, plot, try_this
 
 PAGE = "pages/loss.py"
+words = LessonText("loss")
 MODES = ("Points you move (2-D)", "Real faces (128-D)")
 SOURCES = ("Random LFW triplets", "Random points on the circle")
 LIMIT = 2.0  # the sliders' range, -LIMIT..LIMIT
@@ -153,30 +154,15 @@ def batch_figure(batch: lesson.BatchOfTriplets, hover_names: list[str] | None, a
 # --------------------------------------------------------------------------------------------
 
 lesson_header(PAGE)
-st.markdown(
-    r"""
-FaceNet turns every face photo $x$ into a point $f(x)$, its *embedding*. Training looks at three
-photos at a time: an **anchor** $x^a$, a **positive** $x^p$ (another photo of the same person) and a
-**negative** $x^n$ (somebody else). What it wants is written in one line (Schroff, Kalenichenko &
-Philbin, *FaceNet*, CVPR 2015, Sec. 3.1): the anchor should be closer to the positive than to the
-negative, by at least a margin $\alpha$, measured in **squared** distance:
-"""
-)
+st.markdown(words("intro"))
 st.latex(r"\|f(x^a)-f(x^p)\|_2^2 + \alpha \;<\; \|f(x^a)-f(x^n)\|_2^2")
-st.markdown(
-    r"""
-The loss measures by how much a triplet breaks that wish, and is zero when it does not:
-$L = \big[\, \|f(x^a)-f(x^p)\|_2^2 - \|f(x^a)-f(x^n)\|_2^2 + \alpha \,\big]_+$, where $[z]_+ = \max(z, 0)$.
-Below, each piece is computed live by the course's training code (`model.triplet`), and the arrows
-show where one step of gradient descent moves each point.
-"""
-)
+st.markdown(words("after-formula"))
 
 left, right = st.columns([3, 2])
 alpha = left.slider("Margin α", 0.0, 2.0, 0.2, 0.05, key="loss-alpha", bind="query-params",
-                    help="FaceNet used α = 0.2 (Sec. 3.1). The same α is used everywhere on this page.")
+                    help=words("help-alpha"))
 collapse = right.toggle("Collapse everything to one point", key="loss-collapse", bind="query-params",
-                        help="A network that gives every face the same embedding, f(x) = constant.")
+                        help=words("help-collapse"))
 
 # --------------------------------------------------------------------------------------------
 # One triplet
@@ -186,18 +172,16 @@ st.header("One triplet")
 mode = st.segmented_control("The three points", MODES, default=MODES[0], required=True, key="loss-mode",
                             bind="query-params")
 lr = st.slider("Step size η of the arrows", 0.05, 0.5, 0.1, 0.05, key="loss-lr", bind="query-params",
-               help="Each arrow is -η times the gradient: where one gradient-descent step with learning rate η "
-                    "would move the point.")
+               help=words("help-step-size"))
 
 emb = lfw_embeddings() if mode == MODES[1] else None
 if mode == MODES[1] and emb is None:
-    st.info("Real faces need the shipped model and its LFW embeddings (see above). Showing the 2-D points instead.")
+    st.info(words("no-real-faces"))
 faces_mode = emb is not None
 
 if not faces_mode:
-    on_circle = st.toggle("Put the points on the unit circle, as FaceNet puts embeddings on the unit sphere",
-                          key="loss-unit-circle", bind="query-params",
-                          help="Each point is divided by its length, so only its direction counts.")
+    on_circle = st.toggle(words("label-unit-circle"), key="loss-unit-circle", bind="query-params",
+                          help=words("help-unit-circle"))
     columns = st.columns(3)
     for column, role in zip(columns, lesson.ROLES):
         with column:
@@ -205,16 +189,12 @@ if not faces_mode:
             st.slider(f"{role} x", -LIMIT, LIMIT, step=0.05, key=slider_key(role, "x"), disabled=collapse)
             st.slider(f"{role} y", -LIMIT, LIMIT, step=0.05, key=slider_key(role, "y"), disabled=collapse)
     st.button("Take one gradient-descent step", key="loss-step-button", on_click=take_step, disabled=collapse,
-              icon=":material/arrow_forward:", help="Moves the sliders along the arrows.")
+              icon=":material/arrow_forward:", help=words("help-step-button"))
     points = shown_points(raw_points(), on_circle, collapse)
     result = lesson.one_triplet(points, alpha)
     labels = ["f(a)", "f(p)", "f(n)"]
     view_points, view_steps = result.points, -lr * result.gradients
-    picture_note = ("The points are where the loss sees them" + (", on the unit circle (dashed)" if on_circle else "")
-                    + ". Arrows: -η × gradient, computed by autograd on the training code's loss.")
-    if on_circle:
-        picture_note += (" On the circle only the part of an arrow along the circle matters: the network's last "
-                         "layer rescales every embedding to length 1, so that is all the step can keep.")
+    picture_note = words("note-points-on-circle" if on_circle else "note-points")
 else:
     on_circle = False
     people, start = face_lists(emb.checkpoint_sha256, emb)
@@ -246,12 +226,8 @@ else:
     flat = lesson.plane_through(result.points, result.gradients)
     labels = [person.replace("_", " "), person.replace("_", " "), negative_person.replace("_", " ")]
     view_points, view_steps = flat.points, -lr * flat.gradients
-    picture_note = (f"The real 128-D embeddings, drawn in the flat plane through the three points (anchor at the "
-                    f"origin, positive on the x axis). Three points always lie in one plane and every gradient of "
-                    f"this loss is made of differences between them, so the picture keeps the distances and "
-                    f"{flat.kept_share:.1%} of the gradients' length: it is exact, not an approximation. The "
-                    f"gradient is taken with respect to the embeddings as the loss sees them.")
-    photos = lfw_photos("Showing the three faces needs the LFW photos")
+    picture_note = words("note-real-faces", kept_share=flat.kept_share)
+    photos = lfw_photos(words("photos-needed"))
     if photos is not None:
         where = photo_index(photos)
         crops = [where.get(emb.files[row]) for row in chosen]
@@ -283,77 +259,44 @@ with text_col:
     if not result.active:
         st.latex(r"-\frac{\partial L}{\partial f(x^a)} = -\frac{\partial L}{\partial f(x^p)} = "
                  r"-\frac{\partial L}{\partial f(x^n)} = 0")
-        st.markdown("The bracket is at or below zero, where the hinge is flat: this triplet already keeps its "
-                    "promise and teaches the network nothing.")
+        st.markdown(words("inactive"))
     elif faces_mode:
         norms = result.gradient_norms
         st.latex(rf"\left\|2\,(f(x^p) - f(x^n))\right\| = {fmt(norms[0])}\quad\text{{(anchor)}}")
         st.latex(rf"\left\|2\,(f(x^a) - f(x^p))\right\| = {fmt(norms[1])}\quad\text{{(positive)}}")
         st.latex(rf"\left\|2\,(f(x^n) - f(x^a))\right\| = {fmt(norms[2])}\quad\text{{(negative)}}")
-        st.markdown("These live in 128 dimensions: shown are their lengths, and in the figure the arrows themselves.")
+        st.markdown(words("arrows-in-128d"))
     else:
         g = -result.gradients
         st.latex(rf"-\frac{{\partial L}}{{\partial f(x^a)}} = 2\,(f(x^p) - f(x^n)) = {vec(g[0])}")
         st.latex(rf"-\frac{{\partial L}}{{\partial f(x^p)}} = 2\,(f(x^a) - f(x^p)) = {vec(g[1])}")
         st.latex(rf"-\frac{{\partial L}}{{\partial f(x^n)}} = 2\,(f(x^n) - f(x^a)) = {vec(g[2])}")
     if result.active:
-        st.markdown("The anchor moves toward the positive and away from the negative; the positive comes to the "
-                    "anchor; the negative is pushed away.")
+        st.markdown(words("arrows-active"))
 
 # --------------------------------------------------------------------------------------------
 # The hinge and the margin
 # --------------------------------------------------------------------------------------------
 
 st.header("Why the hinge, and what α is for")
-st.markdown(
-    rf"""
-**The hinge $[\,\cdot\,]_+$ keeps the loss from going negative, not $\alpha$.** Adding $\alpha$ only
-shifts the bracket up: here the bracket is **{result.inside:.3f}**, and a negative far enough away
-makes it as negative as you like. Without the hinge, triplets that are already fine would keep
-lowering the loss the further their negative went, and the network would spend its effort polishing
-them instead of fixing the ones that are wrong. With the hinge, a satisfied triplet counts zero and
-pushes nothing.
-
-**$\alpha$ is there to rule out a cheat.** Drop it and the wish becomes
-$\|f(x^a)-f(x^p)\|^2 \le \|f(x^a)-f(x^n)\|^2$, which a network that sends every face to the same
-point satisfies with equality: every distance is 0 and the loss is 0, a perfect score for a network
-that tells nobody apart. With $\alpha > 0$ that collapsed network scores $[0 - 0 + \alpha]_+ = \alpha$ on
-every triplet, so it is no longer a way out. Flip **Collapse everything to one point** above to see it.
-"""
-)
+st.markdown(words("hinge-and-margin", inside=result.inside))
 if collapse:
-    verdict = ("a perfect score for a useless network: that is why FaceNet needs α > 0" if alpha == 0
-               else "α on every triplet, so the collapse is penalised")
-    st.info(rf"Collapsed: every face sits at the same point (1, 0, …), so $d_{{ap}} = {fmt(result.d_ap)}$ and "
-            rf"$d_{{an}} = {fmt(result.d_an)}$, and the loss is "
-            rf"$[\,0 - 0 + {alpha:.2f}\,]_+ = {fmt(result.loss)}$: {verdict}. The arrows have gone too: at the "
-            "collapse every gradient of the triplet is zero, so gradient descent alone never leaves it. Schroff "
-            "et al. (Sec. 3.2) warn that the hardest negatives can drive training into exactly this collapsed "
-            "model, f(x) = 0.", icon=":material/compress:")
+    verdict = words("collapsed-verdict-zero" if alpha == 0 else "collapsed-verdict-positive")
+    st.info(words("collapsed", d_ap=result.d_ap, d_an=result.d_an, alpha=alpha, loss=result.loss, verdict=verdict),
+            icon=":material/compress:")
 
 # --------------------------------------------------------------------------------------------
 # A batch of triplets
 # --------------------------------------------------------------------------------------------
 
 st.header("A batch: adding up N triplets")
-st.markdown(
-    r"""
-The paper's loss is the **sum** of the terms over all $N$ triplets,
-$L = \sum_{i=1}^{N} [\,d_{ap}^{(i)} - d_{an}^{(i)} + \alpha\,]_+$ (Sec. 3.1). Training code usually takes a mean
-instead, and there are two ways to take it. Ours (`model.triplet`) does this:
-
-- **mining "semi-hard"** (how the shipped model was trained), "hard" and "random": the mean over the
-  selected triplets, **zero terms included**: sum / N;
-- **mining "all"** (`batch_all_loss`): the mean over the **active triplets only** (those with a non-zero
-  term): sum / number active, and 0 when none is active.
-"""
-)
+st.markdown(words("batch-intro"))
 b1, b2, b3 = st.columns([2, 2, 1])
 source = b1.segmented_control("Where the triplets come from", SOURCES, default=SOURCES[0], required=True,
                               key="loss-batch-source", bind="query-params")
 n = b2.slider("N, triplets in the batch", 1, 32, 12, key="loss-batch-n", bind="query-params")
 seed = b3.number_input("Draw number", 0, 999, 0, key="loss-batch-seed", bind="query-params",
-                        help="Another number, another random batch.")
+                        help=words("help-draw-number"))
 
 batch_emb = lfw_embeddings() if source == SOURCES[0] else None
 hover_names = None
@@ -363,23 +306,22 @@ if batch_emb is not None:
     anchors, positives, negatives = e[drawn[:, 0]], e[drawn[:, 1]], e[drawn[:, 2]]
     name = lambda r: batch_emb.names[batch_emb.labels[r]].replace("_", " ")  # noqa: E731
     hover_names = [f"{name(a)} vs {name(neg)}" for a, _, neg in drawn]
-    batch_note = "Each triplet: two photos of one LFW person and one photo of somebody else, drawn at random."
+    batch_note = words("batch-note-lfw")
 else:
     if source == SOURCES[0]:
-        st.info("The LFW embeddings are not available; using random points on the unit circle instead.")
+        st.info(words("no-lfw-embeddings"))
     pts = lesson.random_circle_triplets(n, seed)
     anchors, positives, negatives = pts[:, 0], pts[:, 1], pts[:, 2]
-    batch_note = "Each triplet: three points drawn at random on the unit circle."
+    batch_note = words("batch-note-circle")
 if collapse:
     everything = lesson.collapsed(np.concatenate([anchors, positives, negatives]))
     anchors, positives, negatives = everything[:n], everything[n:2 * n], everything[2 * n:]
-    batch_note += " Collapsed: every point has been moved to the same place, (1, 0, ..., 0)."
+    batch_note += " " + words("batch-note-collapsed")
 batch = lesson.batch_of_triplets(anchors, positives, negatives, alpha)
 
 fig = batch_figure(batch, hover_names, alpha)
 plot(fig, key="loss-batch-figure")
-st.caption(batch_note + " Grey outlines: the bracket before the hinge, negative for easy triplets. Filled bars: "
-           "the term after the hinge, coloured by kind; easy triplets have none.")
+st.caption(batch_note + " " + words("batch-caption"))
 
 counts = {name: int(np.count_nonzero(batch.kinds == k)) for k, name in enumerate(KIND_NAMES)}
 s1, s2, s3 = st.columns(3)
@@ -391,49 +333,8 @@ st.latex(rf"\sum_{{i=1}}^{{{n}}} [\,\cdot\,]_+ = {fmt(batch.total)},\qquad "
          rf"\frac{{1}}{{N_{{\text{{active}}}}}}\sum = "
          + (rf"\frac{{{fmt(batch.total)}}}{{{batch.active}}} = {fmt(batch.mean_active)}" if batch.active
             else r"0 \;\;(\text{nothing is active})"))
-st.markdown(
-    f"Of these {n} triplets, **{batch.active} are active** ({counts['hard']} hard, {counts['semi-hard']} "
-    f"semi-hard) and {counts['easy']} are easy. Dividing by N or by the number of active triplets does not change "
-    "which way the points move, only how far: it scales the gradient like a different learning rate. Dividing by "
-    "the active count keeps the steps from fading away as most triplets become easy during training."
-)
+st.markdown(words("batch-counts", n=n, active=batch.active, hard=counts["hard"], semi_hard=counts["semi-hard"],
+                  easy=counts["easy"]))
 
-try_this(
-    "Drag the negative far from the anchor: the bracket goes negative, the loss stays at 0 and all three arrows "
-    "vanish. An easy triplet teaches nothing.",
-    "Drag the negative right next to the anchor: it becomes *hard*, and the arrows on the anchor and the negative "
-    "grow the closer they are. Then press *Take one gradient-descent step* a few times and watch the loss fall.",
-    "Set α = 0 and switch on *Collapse everything to one point*: loss 0. Now raise α: the loss follows α exactly, "
-    "and in the batch every bar has height α.",
-    "Switch to *Real faces*: most random LFW triplets in the batch are easy for the trained network at α = 0.2. "
-    "Raise α to 1 and count how many wake up.",
-)
-
-check_yourself([
-    Question(
-        "A triplet has d_ap = 0.30 and d_an = 0.45, with α = 0.2. What is its loss?",
-        ("0", "0.05", "0.35", "−0.05"), "0.05",
-        "0.30 − 0.45 + 0.2 = 0.05, which is positive, so the hinge lets it through: the negative is further than "
-        "the positive, but not by the margin (a semi-hard triplet).",
-        hints={"0": "The negative is further than the positive, but is it further by at least α?",
-               "0.35": "Check the sign: the anchor-negative distance is subtracted.",
-               "−0.05": "Compute 0.30 − 0.45 + 0.2 again, and remember the hinge never lets a value below 0 out."}),
-    Question(
-        "What keeps the triplet loss from ever being negative?",
-        ("The margin α", "The hinge [·]₊", "Squaring the distances", "Putting embeddings on the unit sphere"),
-        "The hinge [·]₊",
-        "max(z, 0) cuts every negative value to 0. α only shifts the bracket; a far negative still makes the "
-        "bracket negative.",
-        hints={"The margin α": "α is added inside the bracket: a far enough negative still makes the bracket negative.",
-               "Squaring the distances": "Distances are never negative, but their difference d_ap − d_an can be.",
-               "Putting embeddings on the unit sphere": "That bounds the distances, but d_ap − d_an can still be "
-                                                        "below zero."}),
-    Question(
-        "A network maps every face to the same point. With α = 0.2, what is the loss of each triplet?",
-        ("0", "0.2", "0.4", "It cannot be computed"), "0.2",
-        "Both distances are 0, so each term is [0 − 0 + 0.2]₊ = 0.2. Without the margin it would be 0: a perfect "
-        "score for a network that tells nobody apart.",
-        hints={"0": "That would be the answer with α = 0. What does α add to the bracket?",
-               "0.4": "α is added once per triplet, not once per distance.",
-               "It cannot be computed": "The distances are perfectly well defined: they are both zero."}),
-], key="loss")
+try_this(words("try"))
+check_yourself(words.questions(), key="loss")
