@@ -98,11 +98,11 @@ class LessonText:
 
     lesson: str
     lang: str | None = None  # None: language() at each call
-    root: Path = CONTENT
+    root: Path | None = None  # None: CONTENT at each call
 
     def _folders(self) -> list[Path]:
-        lang = self.lang or language()
-        return [self.root / lang] + ([self.root / DEFAULT_LANGUAGE] if lang != DEFAULT_LANGUAGE else [])
+        lang, root = self.lang or language(), self.root or CONTENT
+        return [root / lang] + ([root / DEFAULT_LANGUAGE] if lang != DEFAULT_LANGUAGE else [])
 
     def sections(self) -> dict[str, str]:
         """Every section, the chosen language's over English's."""
