@@ -56,7 +56,7 @@ def main() -> int:
     parser.add_argument("--data", default=os.environ.get("FACENET_DATA", str(REPO.parent / "shared" / "data")))
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    from conftest import open_page
+    from tests.helpers import open_page
 
     t0 = time.perf_counter()
     app = open_page("pages/explorer.py", args.data, timeout=600)

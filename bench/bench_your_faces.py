@@ -154,7 +154,7 @@ def timed_run(app) -> float:
 def page_table(data: str, images: Path, uploads: int) -> None:
     import streamlit as st
 
-    from conftest import open_page
+    from tests.helpers import open_page
 
     st.cache_data.clear()
     st.cache_resource.clear()

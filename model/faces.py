@@ -728,7 +728,7 @@ def _prepare(data, face: int | None, size: int) -> PreparedFace:
 
 
 # --------------------------------------------------------------------------------------------
-# Calibration (run by bench/bench_faces.py --calibrate, checked by tests/test_faces.py)
+# Calibration (run by bench/bench_faces.py --calibrate, checked by tests/model/test_faces.py)
 # --------------------------------------------------------------------------------------------
 
 

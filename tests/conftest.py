@@ -1,16 +1,12 @@
-"""Shared fixtures. The tests read the real data from `../shared/data` beside the repository
-(or from $FACENET_DATA when it is set), as CI provides it."""
+"""Shared fixtures (helpers are in tests/helpers.py). The tests read the real data from
+`../shared/data` beside the repository (or from $FACENET_DATA when it is set), as CI provides it."""
 
-import builtins
-import contextlib
-import io
 import os
-import tempfile
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
 
 
 @pytest.fixture(scope="session")
@@ -64,121 +60,8 @@ def images(shared_data) -> Path:
     return shared_data / "lfw" / "lfw-deepfunneled"
 
 
-def lfw_image(images: Path, rel: str):
-    """The LFW photo `rel` ("Tony_Blair/Tony_Blair_0001.jpg") as an RGB Pillow image."""
-    from PIL import Image
-
-    with Image.open(images / rel) as im:
-        return im.convert("RGB")
-
-
-def encode(im, fmt: str, **kw) -> bytes:
-    """A Pillow image saved in memory as `fmt` ("JPEG", "PNG", ...), with Pillow's save options."""
-    out = io.BytesIO()
-    im.save(out, fmt, **kw)
-    return out.getvalue()
-
-
 @pytest.fixture(scope="session")
 def lfw_root(shared_data):
     from model.data import find_lfw
 
     return find_lfw(shared_data)
-
-
-def open_page(page: str, data_path: str | os.PathLike | None = None, timeout: float = 120):
-    """Run the app as a browser would and go to `page` ("pages/loss.py"), reading the data from
-    `data_path` (as if typed in the sidebar); fails on any exception the page raised."""
-    from streamlit.testing.v1 import AppTest
-
-    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
-    if data_path is not None:
-        app.session_state["data_path"] = str(data_path)
-    app.run()
-    app.switch_page(page).run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
-
-
-def page_text(app) -> str:
-    """Everything a student reads on the page: text elements, alerts, metrics, LaTeX and captions."""
-    kinds = ("title", "header", "subheader", "markdown", "caption", "info", "success", "warning", "error",
-             "code", "latex")
-    parts = [str(element.value) for kind in kinds for element in app.get(kind)]
-    parts += [f"{metric.label}: {metric.value}" for metric in app.metric]
-    return "\n".join(parts)
-
-
-def figures(app) -> list[dict]:
-    """The page's Plotly figures in page order, each as its JSON dict ({"data": [...], "layout": {...}})."""
-    import json
-
-    return [json.loads(element.proto.spec) for element in app.get("plotly_chart")]
-
-
-def figure_values(array):
-    """A Plotly JSON array (a list, or a base64 typed array {"dtype", "bdata", "shape"}) as a numpy float array."""
-    import base64
-
-    import numpy as np
-
-    if isinstance(array, dict):
-        out = np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
-        if "shape" in array:
-            out = out.reshape([int(k) for k in str(array["shape"]).split(",")])
-        return out.astype(np.float64)
-    return np.array([np.nan if v is None else v for v in array], dtype=np.float64)
-
-
-# --------------------------------------------------------------------------------------------
-# Faces are personal data: the checks that nothing of a photo reaches the disk
-# --------------------------------------------------------------------------------------------
-
-
-def listing(folder: Path) -> dict[str, tuple[int, int]]:
-    """Every path under `folder` with its (mtime, size)."""
-    found = {}
-    for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            st = (Path(root) / name).lstat()
-            found[str(Path(root) / name)] = (st.st_mtime_ns, st.st_size)
-    return found
-
-
-def fresh_temp_dir(tmp_path: Path, monkeypatch) -> Path:
-    """An empty folder made the temp folder of Python (tempfile) and of C libraries ($TMPDIR)."""
-    import streamlit.testing.v1  # noqa: F401  (makes a folder in the temp folder when first imported)
-
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    monkeypatch.setenv("TMPDIR", str(temp))
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    assert Path(tempfile.gettempdir()) == temp
-    return temp
-
-
-@contextlib.contextmanager
-def watching_file_writes():
-    """Yields a list that collects every path opened for writing inside the block: Python's open
-    (modes w, a, x, +) and os.open (with a writing flag)."""
-    writes: list[str] = []
-    real_open, real_os_open = builtins.open, os.open
-    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-
-    def watching_open(file, mode="r", *args, **kwargs):
-        if any(c in str(mode) for c in "wax+"):
-            writes.append(str(file))
-        return real_open(file, mode, *args, **kwargs)
-
-    def watching_os_open(path, flags, *args, **kwargs):
-        if flags & write_flags:
-            writes.append(str(path))
-        return real_os_open(path, flags, *args, **kwargs)
-
-    builtins.open = io.open = watching_open
-    os.open = watching_os_open
-    try:
-        yield writes
-    finally:
-        builtins.open = io.open = real_open
-        os.open = real_os_open

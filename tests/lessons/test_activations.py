@@ -1,21 +1,14 @@
 """Lesson 5, ReLU vs sigmoid/tanh: derivatives against autograd, the deep network's gradients and dead
-units against an independent nn.Sequential and hand counts, on LFW faces, and the page with every
-widget moved."""
+units against an independent nn.Sequential and hand counts, on LFW faces. The page with every widget
+moved: tests/pages/test_activations.py."""
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 import torch
 
-from conftest import figure_values, figures, open_page, page_text
 from lessons import activations as act
-
-PAGE = "pages/activations.py"
 
 
 pytestmark = pytest.mark.usefixtures("fresh_caches")
@@ -24,8 +17,6 @@ pytestmark = pytest.mark.usefixtures("fresh_caches")
 @pytest.fixture(scope="module")
 def faces(lfw):
     return act.face_batch(lfw.images)
-
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,128 +153,3 @@ def test_one_large_step_kills_relu_units(faces):
 def test_timing_the_three_functions():
     timings = act.time_activations(n=200_000, repeats=3)
     assert set(timings) == set(act.ACTIVATIONS) and all(0 < t < 1 for t in timings.values())
-
-
-# --------------------------------------------------------------------------------------------
-# The page
-# --------------------------------------------------------------------------------------------
-
-
-def named(figure: dict) -> dict[str, dict]:
-    return {d["name"]: d for d in figure["data"] if d.get("name")}
-
-
-def test_page_draws_what_it_computes(shared_data, faces):
-    app = open_page(PAGE, shared_data)
-    functions, gradients, dead = figures(app)
-    for figure in (functions, gradients, dead):
-        go.Figure(figure)  # raises if a property is not valid Plotly (the page skips that check)
-    traces = named(functions)
-    assert set(traces) == {"sigmoid", "sigmoid′ (derivative)", "tanh", "tanh′ (derivative)",
-                           "ReLU", "ReLU′ (derivative)"}
-    assert np.allclose(figure_values(traces["tanh′ (derivative)"]["y"]), act.derivative("tanh", figure_values(traces["tanh"]["x"])))
-    # The gradient chart: depth 20, width 128, He init, LFW faces by default.
-    assert "LFW face crops" in gradients["layout"]["title"]["text"]
-    for name in act.ACTIVATIONS:
-        expected = act.gradient_report(faces, name, 20, 128, "he").grad_norms
-        assert np.allclose(figure_values(named(gradients)[act.LABELS[name]]["y"]), expected, rtol=1e-6)
-    relu = act.gradient_report(faces, "relu", 20, 128, "he")
-    assert np.allclose(figure_values(named(dead)["at initialisation"]["y"]), 100 * relu.dead_share)
-    metrics = {m.label: m.value for m in app.metric}
-    assert metrics["ReLU: first layer vs last"] == f"× {relu.first_over_last:.2g}"
-    assert metrics["Dead ReLU units at initialisation"] == f"{100 * relu.dead_share.mean():.1f}%"
-    text = page_text(app)
-    assert r"0.25^{19} = 3.64\times 10^{-12}" in text and "Sec. 3.3" in text  # 0.25^19 = 3.637978807e-12
-
-
-def test_every_widget_changes_the_computation(shared_data, faces):
-    app = open_page(PAGE, shared_data)
-    # The x readout and the function toggles.
-    app.slider(key="act-x").set_value(-1.5).run()
-    text = page_text(app)
-    assert f"{act.activation('sigmoid', -1.5):.4f}" in text and f"{act.derivative('tanh', -1.5):.4f}" in text
-    app.toggle(key="act-show-tanh").set_value(False).run()
-    app.toggle(key="act-show-sigmoid").set_value(False).run()
-    functions, gradients, _ = figures(app)
-    assert {d.get("name") for d in functions["data"]} - {None} == {"ReLU", "ReLU′ (derivative)"}
-    assert [d["name"] for d in gradients["data"]] == ["ReLU"]
-    app.toggle(key="act-show-relu").set_value(False).run()
-    assert not figures(app)[1]["data"] and "Switch on at least one function" in page_text(app)
-    for key in ("act-show-sigmoid", "act-show-tanh", "act-show-relu"):
-        app.toggle(key=key).set_value(True).run()
-    # Depth, width, initialisation, inputs: each changes the network the chart shows.
-    app.slider(key="act-depth").set_value(35).run()
-    app.select_slider(key="act-width").set_value(64).run()
-    app.button_group(key="act-init").set_value("xavier").run()
-    app.button_group(key="act-inputs").set_value("random").run()
-    assert not app.exception
-    gradients = figures(app)[1]
-    assert "35 layers × 64 units, random numbers" in gradients["layout"]["title"]["text"]
-    for name in act.ACTIVATIONS:
-        expected = act.gradient_report(act.random_batch(), name, 35, 64, "xavier").grad_norms
-        shown = figure_values(named(gradients)[act.LABELS[name]]["y"])
-        assert np.allclose(np.nan_to_num(shown), np.where(expected > 0, expected, 0), rtol=1e-6)
-    assert act.INIT_LATEX["xavier"] in page_text(app) and r"0.25^{34} = 3.39\times 10^{-21}" in page_text(app)
-    # The bias shift and one large step: more dead units, as the metrics say.
-    before = {m.label: m.value for m in app.metric}["Dead ReLU units at initialisation"]
-    app.slider(key="act-bias-shift").set_value(-0.5).run()
-    shifted = act.gradient_report(act.random_batch(), "relu", 35, 64, "xavier", -0.5).dead_share
-    metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Dead ReLU units at initialisation"] == f"{100 * shifted.mean():.1f}%"
-    assert float(metrics["Dead ReLU units at initialisation"][:-1]) > float(before[:-1])
-    app.slider(key="act-bias-shift").set_value(0.0).run()
-    app.button_group(key="act-init").set_value("he").run()
-    app.select_slider(key="act-step-lr").set_value(1.0).run()
-    after = act.dead_after_step(act.random_batch(), 35, 64, "he", 0.0, 1.0)
-    dead = named(figures(app)[2])
-    assert np.allclose(figure_values(dead["after one step of η = 1"]["y"]), 100 * after)
-    assert {m.label: m.value for m in app.metric}["Dead after one step of η = 1"] == f"{100 * after.mean():.1f}%"
-    # Back to the faces, then time the functions.
-    app.button_group(key="act-inputs").set_value("faces").run()
-    assert "LFW face crops" in figures(app)[1]["layout"]["title"]["text"]
-    app.button(key="act-time").click().run()
-    table = app.dataframe[0].value
-    assert list(table["function"]) == ["sigmoid", "tanh", "ReLU"] and (table["× the fastest"] >= 1).all()
-    # The quiz.
-    app.radio(key="act-quiz-1").set_value("Each layer multiplies the gradient by a slope of at most 0.25").run()
-    app.radio(key="act-quiz-2").set_value("A unit whose output is always 1").run()
-    app.radio(key="act-quiz-3").set_value("Its slope is 1 for positive inputs and it costs only a comparison").run()
-    assert sum(str(s.value).startswith("Right.") for s in app.success) == 2
-    assert any("not capped at 1" in str(w.value) for w in app.warning)
-    assert not app.exception
-
-
-def test_page_without_face_data_uses_random_inputs(no_data):
-    app = open_page(PAGE, no_data)
-    text = page_text(app)
-    assert "they were not found" in text and "Using random numbers as inputs instead" in text
-    assert any(e.label == "How to get the data" for e in app.expander)
-    gradients = figures(app)[1]
-    assert "random numbers" in gradients["layout"]["title"]["text"]
-    expected = act.gradient_report(act.random_batch(), "relu", 20, 128, "he").grad_norms
-    assert np.allclose(figure_values(named(gradients)["ReLU"]["y"]), expected, rtol=1e-6)
-    assert "Traceback" not in text
-
-
-def test_rerun_time(shared_data):
-    """Printed, not asserted: the median time of a rerun after a widget change, and the worst case
-    (a network of depth 50 and width 256 not computed before)."""
-    app = open_page(PAGE, shared_data)
-    times = []
-    for key, kind, value in (("act-x", "slider", 0.5), ("act-show-tanh", "toggle", False),
-                             ("act-show-tanh", "toggle", True), ("act-depth", "slider", 30),
-                             ("act-depth", "slider", 10), ("act-bias-shift", "slider", -0.25),
-                             ("act-width", "select_slider", 64), ("act-step-lr", "select_slider", 0.1),
-                             ("act-init", "button_group", "default"), ("act-depth", "slider", 20)):
-        start = time.perf_counter()
-        getattr(app, kind)(key=key).set_value(value).run()
-        times.append(time.perf_counter() - start)
-    app.select_slider(key="act-step-lr").set_value(0.0).run()
-    app.select_slider(key="act-width").set_value(256).run()
-    start = time.perf_counter()
-    app.slider(key="act-depth").set_value(50).run()
-    worst = time.perf_counter() - start
-    print(f"\nactivations page: median rerun {1000 * statistics.median(times):.0f} ms over {len(times)} changes; "
-          f"new depth-50 x width-256 network {1000 * worst:.0f} ms")
-    assert not app.exception
-

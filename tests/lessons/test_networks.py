@@ -1,23 +1,20 @@
 """Lesson 6, "Two CNN families": the costs of lessons/networks.py against hand counts and against
-model/net.py's own counters, and the page's widgets against the numbers they must show."""
+model/net.py's own counters. The page: tests/pages/test_networks.py."""
 
 from __future__ import annotations
 
 import json
 import math
-import statistics
-import time
 from dataclasses import replace
 
 import numpy as np
 import pytest
 from torch import nn
 
-from conftest import REPO, figures, open_page, page_text
 from lessons import networks as nets
 from model.net import Inception, NetConfig, build_net, count_macs, count_parameters
+from tests.helpers import REPO
 
-PAGE = "pages/networks.py"
 CARD = json.loads((REPO / "model" / "weights" / "facenet_inception_cpu.json").read_text())
 
 
@@ -182,181 +179,3 @@ def test_module_diagram_adds_up():
 def test_paper_ratio_is_about_twenty():
     nn1, nn2 = (next(p for p in nets.PAPER_NETWORKS if p.name == name) for name in ("NN1", "NN2"))
     assert nn1.flops == nn2.flops and 15 < nn1.params / nn2.params < 25
-
-
-# --------------------------------------------------------------------------------------------
-# The page
-# --------------------------------------------------------------------------------------------
-
-
-def metric(app, label: str) -> str:
-    found = [m.value for m in app.metric if m.label == label]
-    assert found, f"no metric {label!r}: {[m.label for m in app.metric]}"
-    return found[0]
-
-
-def count(text: str) -> int:
-    return int(text.replace(",", ""))
-
-
-def module_widgets(app) -> dict:
-    return {s.key: s.value for s in app.slider if s.key and s.key.startswith("module-")}
-
-
-@pytest.fixture(scope="module")
-def app(shared_data):
-    return open_page(PAGE, shared_data)
-
-
-def test_page_shows_our_networks_costs_live(app):
-    text = page_text(app)
-    assert "NN1" in text and "140" in text
-    for size, width_label, width in ((64, "x1", 1.0), (224, "x1", 1.0), (96, "x2", 2.0), (32, "x0.5", 0.5)):
-        app.select_slider(key="nets-input-size").set_value(size)
-        app.select_slider(key="nets-width").set_value(width_label)
-        app.run()
-        assert not app.exception
-        zf = build_net(NetConfig(arch="zf", input_size=size, width=width))
-        inc = build_net(NetConfig(arch="inception", input_size=size, width=width))
-        assert metric(app, "Zeiler & Fergus: parameters") == nets.compact(count_parameters(zf))
-        assert metric(app, "Inception: parameters") == nets.compact(count_parameters(inc))
-        assert metric(app, "Zeiler & Fergus: multiply-adds") == nets.compact(count_macs(zf))
-        cost_map = figures(app)[0]
-        ours = next(t for t in cost_map["data"] if t["name"].startswith("ours"))
-        assert ours["x"] == [count_macs(zf), count_macs(inc)]
-        assert ours["y"] == [count_parameters(zf), count_parameters(inc)]
-        assert f"{count_parameters(zf) / count_parameters(inc):.1f} times" in page_text(app)
-
-
-def test_page_layer_chart_follows_its_controls(app):
-    app.select_slider(key="nets-input-size").set_value(64)
-    app.select_slider(key="nets-width").set_value("x1")
-    app.run()
-    zf = build_net(NetConfig(arch="zf"))
-    inc = build_net(NetConfig(arch="inception"))
-    bars = figures(app)[1]
-    assert [t["name"] for t in bars["data"]] == ["Zeiler & Fergus-style", "Inception-style"]
-    assert sum(bars["data"][0]["y"]) == count_parameters(zf)
-    assert sum(bars["data"][1]["y"]) == count_parameters(inc)
-    assert "inception3a" in bars["data"][1]["x"] and "fc1" in bars["data"][0]["x"]
-
-    app.segmented_control(key="nets-measure").set_value("multiply-adds")
-    app.run()
-    bars = figures(app)[1]
-    assert sum(bars["data"][0]["y"]) == count_macs(zf) and sum(bars["data"][1]["y"]) == count_macs(inc)
-
-    app.toggle(key="nets-by-block").set_value(False)
-    app.run()
-    bars = figures(app)[1]
-    assert len(bars["data"][1]["x"]) == len(nets.net_costs("inception")) == 65
-    assert sum(bars["data"][1]["y"]) == count_macs(inc)
-
-    app.toggle(key="nets-log-y").set_value(True)
-    app.run()
-    assert figures(app)[1]["layout"]["yaxis"]["type"] == "log"
-    app.segmented_control(key="nets-measure").set_value("parameters")
-    app.toggle(key="nets-by-block").set_value(True)
-    app.toggle(key="nets-log-y").set_value(False)
-    app.run()
-    assert figures(app)[1]["layout"]["yaxis"]["type"] == "linear"
-    assert not app.exception
-
-
-def test_page_module_builder_counts_every_slider(app):
-    shape = nets.ModuleShape(c_in=96, c1=32, r3=48, c3=64, r5=8, c5=16, pool_proj=24, size=12)
-    keys = {"module-c-in": "c_in", "module-c1": "c1", "module-r3": "r3", "module-c3": "c3", "module-r5": "r5",
-            "module-c5": "c5", "module-pool": "pool_proj", "module-size": "size"}
-    for key, attr in keys.items():
-        app.slider(key=key).set_value(getattr(shape, attr))
-        app.run()
-        assert not app.exception
-    hand = hand_module(shape)
-    params, macs = sum(p for p, _ in hand.values()), sum(m for _, m in hand.values())
-    assert count(metric(app, "Parameters")) == params
-    assert metric(app, "Multiply-adds") == nets.compact(macs)
-    off_macs = sum(m for _, m in hand_module(replace(shape, reductions=False)).values())
-    assert f"from **{off_macs:,}** to **{macs:,}** multiply-adds" in page_text(app)
-    assert count(metric(app, "Output channels")) == shape.c1 + shape.c3 + shape.c5 + shape.pool_proj
-    diagram = figures(app)[2]
-    labels = " ".join(next(t for t in diagram["data"] if t.get("name") == "layers")["text"])
-    for width in (shape.c_in, shape.c1, shape.r3, shape.c3, shape.r5, shape.c5, shape.pool_proj):
-        assert f"{width} ch" in labels
-    off = hand_module(replace(shape, reductions=False))
-    branches = figures(app)[3]["data"]
-    assert branches[0]["y"] == [hand[b][1] for b in nets.BRANCHES]
-    assert branches[1]["y"] == [off[b][1] for b in nets.BRANCHES]
-    saved = sum(m for _, m in off.values()) - macs
-    assert metric(app, "Saved by reductions") == f"{saved / sum(m for _, m in off.values()):.0%}"
-
-    app.toggle(key="module-reductions").set_value(False)
-    app.run()
-    assert count(metric(app, "Parameters")) == sum(p for p, _ in off.values())
-    assert metric(app, "Multiply-adds") == nets.compact(sum(m for _, m in off.values()))
-    assert count(metric(app, "Output channels")) == shape.c1 + shape.c3 + shape.c5 + shape.c_in
-    labels = " ".join(next(t for t in figures(app)[2]["data"] if t.get("name") == "layers")["text"])
-    assert "reduce" not in labels
-    app.toggle(key="module-reductions").set_value(True)
-    app.run()
-
-    # A reduction wider than the input: the page says it saves nothing.
-    app.slider(key="module-r5").set_value(200)
-    app.slider(key="module-r3").set_value(200)
-    app.run()
-    assert any("do **not** save" in str(w.value) for w in app.warning)
-
-
-def test_page_presets_load_a_module(app):
-    ours = nets.module_inputs(64, 1.0)
-    options = app.selectbox(key="module-preset").options
-    for option in options[1:] + options[:1]:  # the first one is already selected: end with it
-        app.selectbox(key="module-preset").set_value(option)
-        app.run()
-        assert not app.exception
-        shape = nets.GOOGLENET_3A if option.startswith("GoogLeNet") else ours[option.split()[1]]
-        w = module_widgets(app)
-        assert (w["module-c-in"], w["module-c1"], w["module-r3"], w["module-c3"], w["module-r5"], w["module-c5"],
-                w["module-pool"], w["module-size"]) == (shape.c_in, *shape.widths, shape.size)
-        assert metric(app, "Multiply-adds") == nets.compact(sum(m for _, m in hand_module(shape).values()))
-        assert count(metric(app, "Parameters")) == sum(p for p, _ in hand_module(shape).values())
-
-
-def test_page_shows_the_shipped_model_from_its_card(app):
-    text = page_text(app)
-    assert metric(app, "Shipped model: parameters") == f"{CARD['parameters']:,}"
-    assert metric(app, "Shipped model: accuracy") == f"{CARD['metrics']['view1_devtest_accuracy']:.1%}"
-    assert f"{CARD['metrics']['view1_devtest_accuracy']:.1%}" in text
-    assert "20 times fewer parameters" in text
-    assert "multiply-adds" in text and "FLOPS" in text
-
-
-def test_page_quiz_grades_the_right_answers(app):
-    radios = [r for r in app.radio if r.key and r.key.startswith("networks-quiz-")]
-    assert len(radios) == 3
-    rights = ["Its fully connected layers use each weight only once per image", "About 10 times",
-              "It has about 20 times fewer parameters"]
-    for radio, right in zip(radios, rights):
-        radio.set_value(right)
-    app.run()
-    assert sum(str(s.value).startswith("Right.") for s in app.success) == 3
-
-
-def test_page_rerun_time(app):
-    """Prints (does not assert) the median rerun time after a widget change."""
-    times = []
-    for size in (32, 96, 64, 160, 64):
-        app.select_slider(key="nets-input-size").set_value(size)
-        start = time.perf_counter()
-        app.run()
-        times.append(time.perf_counter() - start)
-    for value in (40, 44, 48, 52, 56):
-        app.slider(key="module-c5").set_value(value)
-        start = time.perf_counter()
-        app.run()
-        times.append(time.perf_counter() - start)
-    print(f"\nnetworks page: median rerun after a widget change {statistics.median(times) * 1000:.0f} ms")
-
-
-def test_page_without_face_data(no_data):
-    app = open_page(PAGE, no_data)
-    assert len(figures(app)) == 4  # nothing on this page needs the photos
-    assert "Traceback" not in page_text(app)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import encode, lfw_image
+from tests.helpers import encode, lfw_image
 from lessons import evaluation as ev
 from lessons import your_faces as yf
 from model.maps import SHIPPED, load_explorer_maps, place_on_map

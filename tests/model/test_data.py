@@ -11,7 +11,7 @@ from model import data
 from model.data import (DataNotFoundError, PKSampler, crop_and_resize, find_lfw, find_olivetti, lfw_pairs, lfw_people,
                         load_folder, load_olivetti, preprocess, read_people, to_model_input)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

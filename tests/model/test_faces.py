@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import encode, fresh_temp_dir, lfw_image, listing, watching_file_writes
+from tests.helpers import encode, fresh_temp_dir, lfw_image, listing, watching_file_writes
 from model import faces
 from model.data import INPUT_SIZE, cache_dir, crop_and_resize
 from model.embed import load_lfw_embeddings, load_model
 from model.faces import MAX_UPLOAD_BYTES, FaceInputError, PreparedFace, prepare_face
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BLAIR = "Tony_Blair/Tony_Blair_0001.jpg"
 # Squared distance between the embeddings of our crop and of the training pipeline's crop of the
 # same photo, below which they count as the same crop. On LFW photos the median is 0.04, the 90th

@@ -12,7 +12,7 @@ import torch
 from model.embed import load_checkpoint
 from model.train import TrainConfig, augment, parse_args, train
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def olivetti_config(shared_data, out, **changes) -> TrainConfig:

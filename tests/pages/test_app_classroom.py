@@ -17,9 +17,9 @@ from streamlit.testing.v1 import AppTest
 
 from server import memory, startup
 from ui import loaders, presenter, widgets
-from conftest import page_text
+from tests.helpers import page_text
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run(page: str | None = None, query: dict | None = None, data=None) -> AppTest:
@@ -87,7 +87,7 @@ def test_a_trace_as_arrays_sends_the_same_figure_and_stays_as_it_was():
     import numpy as np
     import plotly.io
 
-    from conftest import figure_values
+    from tests.helpers import figure_values
 
     trace = {"type": "scatter", "mode": "markers", "x": [0.5, 1.25, -2.0], "y": [1, 2, 3], "customdata": [4, 5, 6],
              "text": ["a", "b<br>c", "d"], "hovertemplate": "%{text}<extra></extra>", "name": "photos",

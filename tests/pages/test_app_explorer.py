@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import figure_values, figures, open_page, page_text
+from tests.helpers import figure_values, figures, open_page, page_text
 from model import maps as mp
 
 pytestmark = pytest.mark.usefixtures("fresh_caches")

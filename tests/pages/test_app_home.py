@@ -12,7 +12,7 @@ import model.shipped
 from lessons import overview
 from model.data import DATA_ENV, HOW_TO_GET_DATA
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import figures, open_page, page_text
+from tests.helpers import figures, open_page, page_text
 from lessons import overview
 
 LESSONS = [lesson for lesson in overview.COURSE if lesson.available]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import (encode, figure_values, figures, fresh_temp_dir, lfw_image, listing, open_page, page_text,
+from tests.helpers import (encode, figure_values, figures, fresh_temp_dir, lfw_image, listing, open_page, page_text,
                       watching_file_writes)
 from lessons import your_faces as yf
 from model.maps import SHIPPED, load_explorer_maps

@@ -1,0 +1,168 @@
+"""Lesson 4, SGD vs AdaGrad: pages/optimizers.py through AppTest, with every widget moved.
+The logic: tests/lessons/test_optimizers.py."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from lessons import optimizers as opt
+from model.sweep import load_runs
+from tests.helpers import figure_values, figures, open_page, page_text
+
+PAGE = "pages/optimizers.py"
+
+
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
+
+def race_traces(app) -> dict[str, dict]:
+    race = figures(app)[0]
+    return {d["name"].split(" ")[0]: d for d in race["data"] if d.get("name", "").startswith(("SGD", "AdaGrad"))}
+
+
+def test_page_shows_the_race_it_computes(shared_data):
+    app = open_page(PAGE, shared_data)
+    for figure in figures(app):
+        go.Figure(figure)  # raises if a property is not valid Plotly (the page skips that check)
+    text = page_text(app)
+    assert r"\sqrt{G_t} + \varepsilon" in text and "torch.optim.Adagrad" in text
+    bowl = opt.SURFACES["bowl"]
+    assert bowl.latex in text
+    traces = race_traces(app)
+    for name in opt.OPTIMIZERS:
+        expected = opt.run(bowl, name, bowl.suggested_lr[name], bowl.start, 200)
+        assert np.allclose(figure_values(traces[name]["x"]), expected.w[:, 0])
+        assert np.allclose(figure_values(traces[name]["y"]), expected.w[:, 1])
+    metrics = {m.label: m.value for m in app.metric}
+    expected_steps = opt.steps_to_reach(opt.run(bowl, "AdaGrad", 0.5, bowl.start, 200), bowl, 0.01)
+    assert metrics["AdaGrad reaches the bottom (±0.01)"] == f"step {expected_steps}"
+    # The effective learning rates: AdaGrad per parameter, SGD constant.
+    lr_figure = figures(app)[2]
+    names = [d["name"] for d in lr_figure["data"]]
+    assert names == ["AdaGrad, w1", "AdaGrad, w2", "SGD, w1 and w2 (η)"]
+    ada = opt.run(bowl, "AdaGrad", 0.5, bowl.start, 200)
+    assert np.allclose(figure_values(lr_figure["data"][0]["y"]), ada.effective_lr[:, 0])
+    assert np.allclose(figure_values(lr_figure["data"][2]["y"]), 0.1)
+
+
+def test_every_widget_of_the_race_changes_what_is_shown(shared_data):
+    app = open_page(PAGE, shared_data)
+    # Surfaces: each resets the start and the learning rates, and is drawn with its formula.
+    for key, surface in opt.SURFACES.items():
+        app.button_group(key="opt-surface").set_value(key).run()
+        assert not app.exception
+        assert app.slider(key="opt-start-w1").value == surface.start[0]
+        assert app.select_slider(key="opt-lr-adagrad").value == surface.suggested_lr["AdaGrad"]
+        assert surface.latex in page_text(app)
+        assert surface.name in figures(app)[0]["layout"]["title"]["text"]
+    # Now on the rare surface: learning rates, start point, steps and the replay slider.
+    app.select_slider(key="opt-lr-sgd").set_value(0.02).run()
+    app.select_slider(key="opt-lr-adagrad").set_value(0.2).run()
+    app.slider(key="opt-start-w1").set_value(-1.0).run()
+    app.slider(key="opt-start-w2").set_value(0.5).run()
+    app.slider(key="opt-steps").set_value(50).run()
+    assert app.slider(key="opt-step").value == 50 and app.slider(key="opt-step").max == 50
+    rare = opt.SURFACES["rare"]
+    traces = race_traces(app)
+    for name, lr in (("SGD", 0.02), ("AdaGrad", 0.2)):
+        expected = opt.run(rare, name, lr, (-1.0, 0.5), 50)
+        assert np.allclose(figure_values(traces[name]["x"]), expected.w[:, 0])
+        assert f"η = {lr:g}" in traces[name]["name"]
+    app.slider(key="opt-step").set_value(5).run()
+    assert not app.exception
+    traces = race_traces(app)
+    assert len(figure_values(traces["SGD"]["x"])) == 6  # the start and 5 steps
+    expected = opt.run(rare, "AdaGrad", 0.2, (-1.0, 0.5), 50)
+    assert np.allclose(figure_values(traces["AdaGrad"]["y"]), expected.w[:6, 1])
+    text = page_text(app)
+    assert r"\text{AdaGrad, } t = 5" in text
+    assert f"{expected.accumulated[4, 0]:.4g}" in text  # G_5 of w1, substituted into the formula
+    assert {m.label: m.value for m in app.metric}["AdaGrad loss after 5 steps"] == f"{expected.loss[5]:.4g}"
+    # Fewer steps than the replay position: the replay follows.
+    app.slider(key="opt-steps").set_value(20).run()
+    assert not app.exception and app.slider(key="opt-step").value == 20
+
+
+def test_a_diverging_run_is_reported(shared_data):
+    app = open_page(PAGE, shared_data)
+    app.button_group(key="opt-surface").set_value("ravine").run()
+    app.select_slider(key="opt-lr-sgd").set_value(0.05).run()
+    ravine = opt.SURFACES["ravine"]
+    diverged = opt.run(ravine, "SGD", 0.05, ravine.start, 200).diverged_at
+    assert any("SGD diverged" in str(w.value) and f"step {diverged}" in str(w.value) for w in app.warning)
+    assert {m.label: m.value for m in app.metric}["SGD reaches the bottom (±0.01)"] == f"diverged at step {diverged}"
+
+
+def test_real_runs_are_shown_or_said_to_be_missing(shared_data):
+    app = open_page(PAGE, shared_data)
+    runs = load_runs("lessons-cpu")
+    text = page_text(app)
+    plotted = {d["name"] for f in figures(app)[3:] for d in f["data"]}
+    for optimizer, name in opt.RUN_NAMES.items():
+        if name in runs:
+            assert optimizer in plotted
+            accuracy = runs[name].metrics.get("view1_devtest_accuracy")
+            if accuracy is not None:
+                assert f"{100 * accuracy:.1f}%" in text
+        else:
+            assert f"`{name}`) has not been trained yet" in text and optimizer not in plotted
+    sentence = opt.verdict(opt.training_curves(runs))
+    if all(name in runs for name in opt.RUN_NAMES.values()):
+        assert sentence is not None and sentence in text
+
+
+def test_quiz_answers_get_feedback(shared_data):
+    app = open_page(PAGE, shared_data)
+    app.radio(key="opt-quiz-1").set_value("0.02").run()
+    assert any(str(s.value).startswith("Right.") for s in app.success)
+    app.radio(key="opt-quiz-2").set_value("Because η is lowered by a schedule").run()
+    assert any("Plain AdaGrad keeps η fixed" in str(w.value) for w in app.warning)
+    app.radio(key="opt-quiz-3").set_value("The steep direction needs a small η, the flat one a large η").run()
+    assert sum(str(s.value).startswith("Right.") for s in app.success) == 2
+
+
+def test_page_without_face_data(no_data):
+    app = open_page(PAGE, no_data)  # the race needs no photos at all
+    assert len(figures(app)) >= 3
+    assert "Traceback" not in page_text(app)
+
+
+def test_rerun_time(shared_data):
+    """Printed, not asserted: the median time of a rerun after a widget change."""
+    app = open_page(PAGE, shared_data)
+    times = []
+    for value in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5):
+        start = time.perf_counter()
+        app.select_slider(key="opt-lr-sgd").set_value(value).run()
+        times.append(time.perf_counter() - start)
+    for value in (10, 50, 100, 150, 200):
+        start = time.perf_counter()
+        app.slider(key="opt-step").set_value(value).run()
+        times.append(time.perf_counter() - start)
+    print(f"\noptimizers page: median rerun {1000 * statistics.median(times):.0f} ms over {len(times)} changes")
+    assert not app.exception
+
+
+@pytest.mark.parametrize("shipped", [(), ("alpha-0.2",)], ids=["none", "adagrad-only"])
+def test_page_says_which_runs_do_not_exist_yet(shared_data, monkeypatch, shipped):
+    import model.sweep
+
+    real = load_runs("lessons-cpu")
+    if not all(name in real for name in shipped):
+        pytest.skip("the AdaGrad run has not been shipped yet")
+    monkeypatch.setattr(model.sweep, "load_runs", lambda plan="lessons-cpu", folder=None: {
+        name: real[name] for name in shipped})
+    app = open_page(PAGE, shared_data)
+    text = page_text(app)
+    assert "The **SGD** run (`sgd`) has not been trained yet" in text
+    plotted = {d["name"] for f in figures(app)[3:] for d in f["data"]}
+    if shipped:
+        assert plotted == {"AdaGrad"} and "AdaGrad: accuracy on unseen people" in text
+    else:
+        assert "The **AdaGrad** run (`alpha-0.2`) has not been trained yet" in text
+        assert len(figures(app)) == 3 and "No run of the comparison has been shipped yet" in text
