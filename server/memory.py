@@ -35,18 +35,9 @@ def trim_free_memory(libc=None) -> bool:
 
 
 def hand_memory_back() -> None:
-    """Called by app.py on every run; the first call, once per server, does the work (glibc only).
-
-    Python frees a dropped session's objects, but glibc's malloc keeps their free pages: a class
-    of 30 sessions left the server 80 MB larger for good. So every 30 s the garbage of dropped
-    sessions is collected and the free pages are handed back (`malloc_trim`). A page that still
-    holds a block in use stays: Streamlit runs each script run on a new thread, and glibc spreads
-    threads over up to 8 malloc arenas per core, each with its own partly used pages. A cap on the
-    arenas (`mallopt(M_ARENA_MAX)`) comes too late from here: glibc fixes its limit when a process
-    makes its 9th arena, and a server that a browser opened had more than 8 before app.py first
-    ran (16 with the cap, as without). Set before the server starts, the cap holds: the README
-    starts a class's server as `MALLOC_ARENA_MAX=2 streamlit run app.py`. Measured in
-    bench/bench_load.py (README, Benchmarks: Memory)."""
+    """Called by app.py on every run. The first call in a server (glibc only) starts a thread that,
+    every 30 s, collects the garbage of dropped sessions and hands the free pages back to the
+    system, so a class's memory goes back once it has left. See docs/serving.md."""
     if not first_call(TRIM_THREAD):
         return
     libc = glibc()
@@ -69,13 +60,10 @@ _frozen = {"modules": 0, "pending": set(), "done": set()}
 
 
 def keep_gc_fast() -> None:
-    """Called by app.py after each run. Streamlit runs a full garbage collection after every script
-    run (`runner.postScriptGC`), and a full collection walks every object of the process: once torch,
-    the model and the data are loaded, about 0.2 s of CPU per click, per student. So when new modules
-    have been imported, or a loader below has run for the first time, this collects once and then
-    moves everything alive into the permanent generation (`gc.freeze`), which later collections skip.
-    That happens a bounded number of times per server. Objects are still freed as soon as nothing
-    refers to them; only reference cycles alive at such a moment are kept for good."""
+    """Called by app.py after each run. Streamlit runs a full garbage collection after every run,
+    which costs about 0.2 s per click once torch and the model are loaded; so after new imports or
+    a loader's first run, this collects once and freezes what is alive (`gc.freeze`), which later
+    collections skip. See docs/serving.md."""
     if len(sys.modules) != _frozen["modules"] or _frozen["pending"]:
         gc.collect()
         gc.freeze()
