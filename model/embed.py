@@ -183,8 +183,10 @@ class LFWEmbeddings:
                            trained_on=z["trained_on"].astype(bool), devtest_left=z["devtest_left"].astype(np.int64),
                            devtest_right=z["devtest_right"].astype(np.int64),
                            devtest_same=z["devtest_same"].astype(bool), checkpoint_sha256=str(z["checkpoint_sha256"]))
-        except Exception as err:
-            raise CheckpointError(f"{Path(path).name} is not a readable LFW embeddings file ({err}).") from err
+        except Exception as err:  # numpy's own text can give bad advice (allow_pickle): not shown
+            raise CheckpointError(f"{Path(path).name} is not a readable LFW embeddings file: it is damaged or "
+                                  "from another model. Restore it from git, or compute it again with "
+                                  "`python -m model.embed`.") from err
 
 
 def compute_lfw_embeddings(model: FaceEmbedder, faces: FaceSet, root: Path) -> LFWEmbeddings:

@@ -120,8 +120,10 @@ class ExplorerMaps:
                 return cls(labels=z["labels"].astype(np.int64), names=[str(n) for n in z["names"]],
                            files=[str(f) for f in z["files"]], trained_on=z["trained_on"].astype(bool),
                            runs=runs, shipped_sha256=str(z["shipped_sha256"]))
-        except Exception as err:
-            raise ValueError(f"{Path(path).name} is not a readable explorer file ({err}).") from err
+        except Exception as err:  # numpy's own text can give bad advice (allow_pickle): not shown
+            raise ValueError(f"{Path(path).name} is not a readable explorer file: it is damaged or from another "
+                             "version of the course. Restore it from git, or rebuild it with "
+                             "`python -m model.maps`.") from err
 
 
 def load_explorer_maps(path: str | Path = EXPLORER_FILE) -> ExplorerMaps:

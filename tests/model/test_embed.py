@@ -181,3 +181,27 @@ def test_a_broken_embeddings_file_is_a_checkpoint_error(tmp_path):
     bad.write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(CheckpointError, match="bad.lfw.npz"):
         LFWEmbeddings.read(bad)
+
+
+@pytest.mark.parametrize("reader", ["explorer maps", "LFW embeddings"])
+@pytest.mark.parametrize("content", ["random bytes", "pickled objects"])
+def test_a_damaged_shipped_file_gets_advice_that_works_not_numpys(tmp_path, reader, content):
+    """numpy's "load it unsafely using allow_pickle=True" must never reach a user: it is bad advice
+    for a file the course shipped, and would run code from whoever wrote the file."""
+    import numpy as np
+
+    from model.embed import CheckpointError, LFWEmbeddings
+    from model.maps import ExplorerMaps
+
+    path = tmp_path / "damaged.npz"
+    if content == "random bytes":
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+    else:
+        np.savez(path, format=np.array([{"a": 1}], dtype=object))  # an object array needs pickle
+    read, error = ((ExplorerMaps.read, ValueError) if reader == "explorer maps"
+                   else (LFWEmbeddings.read, CheckpointError))
+    with pytest.raises(error) as caught:
+        read(path)
+    message = str(caught.value)
+    assert "damaged.npz is not a readable" in message and "Restore it from git" in message
+    assert "pickle" not in message.lower() and "Traceback" not in message
