@@ -27,12 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+from model.data import CACHE_ENV, DATA_ENV, find_lfw, lfw_image_dir, load_lfw
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-from model.data import CACHE_ENV, DATA_ENV, find_lfw, lfw_image_dir, load_lfw  # noqa: E402
 
 
 def print_machine() -> None:

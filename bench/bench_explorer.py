@@ -21,8 +21,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
 
 def changes(app) -> list[tuple[str, object]]:
@@ -56,7 +54,7 @@ def main() -> int:
     parser.add_argument("--data", default=os.environ.get("FACENET_DATA", str(REPO.parent / "shared" / "data")))
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    from tests.helpers import open_page
+    from tools.apptest import open_page
 
     t0 = time.perf_counter()
     app = open_page("pages/explorer.py", args.data, timeout=600)

@@ -33,14 +33,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
+from photo_fixtures import lfw_images, phone_photos
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from photo_fixtures import lfw_images, phone_photos  # noqa: E402
-
 PHOTO = "Tony_Blair/Tony_Blair_0001.jpg"
 
 

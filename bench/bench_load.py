@@ -59,15 +59,12 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from lessons.overview import COURSE  # noqa: E402
+from lessons.overview import COURSE
 from server.memory import TRIM_EVERY_S
-from tests.browser.server import (ARM_JS, CHANGED_JS, EXCEPTION, SETTLED_JS, SIGNATURE_JS, SLIDER,  # noqa: E402
-                                  AppServer,
-                                  chromium_path, lfw_photo, why_no_browser)
+from tools.browser import (ARM_JS, CHANGED_JS, EXCEPTION, SETTLED_JS, SIGNATURE_JS, SLIDER, AppServer,
+                           chromium_path, lfw_photo, why_no_browser)
 
+REPO = Path(__file__).resolve().parents[1]
 LESSON_URL = "/margin"
 LESSON_KEY = "margin-alpha"  # its first slider
 UPLOAD_PAGE = "pages/your_faces.py"

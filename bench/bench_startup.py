@@ -35,12 +35,10 @@ import sys
 import time
 from pathlib import Path
 
+from lessons.overview import COURSE
+from tools.browser import AppServer, free_port, launch, open_lesson, wait_idle, why_no_browser
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from lessons.overview import COURSE  # noqa: E402
-from tests.browser.server import AppServer, free_port, launch, open_lesson, wait_idle, why_no_browser  # noqa: E402
-
 LESSON = "pages/evaluation.py"
 VIEWPORT = {"width": 1280, "height": 900}
 BROWSERS = ("new browser", "returning browser")

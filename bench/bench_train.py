@@ -26,21 +26,19 @@ import contextlib
 import io
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+import model.train as train_module
+from model.data import DATA_ENV
+from model.net import NetConfig, build_net
+from model.train import LOG_EVERY, TrainConfig, make_optimizer
+from model.triplet import triplet_loss
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-import model.train as train_module  # noqa: E402
-from model.data import DATA_ENV  # noqa: E402
-from model.net import NetConfig, build_net  # noqa: E402
-from model.train import LOG_EVERY, TrainConfig, make_optimizer  # noqa: E402
-from model.triplet import triplet_loss  # noqa: E402
 
 
 def print_machine() -> None:

@@ -30,14 +30,10 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import torch
 
-import torch  # noqa: E402
-
-from model.triplet import MINING, squared_distances, triplet_loss  # noqa: E402
+from model.triplet import MINING, squared_distances, triplet_loss
 
 MARGIN = 0.2
 

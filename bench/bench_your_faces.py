@@ -31,15 +31,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
+from photo_fixtures import SMALL_FACE, jpeg, lfw_images, phone_photos
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
-
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from photo_fixtures import SMALL_FACE, jpeg, lfw_images, phone_photos  # noqa: E402
-
 PHOTO = "George_W_Bush/George_W_Bush_0001.jpg"
 PAGE = "pages/your_faces.py"
 
@@ -154,7 +151,7 @@ def timed_run(app) -> float:
 def page_table(data: str, images: Path, uploads: int) -> None:
     import streamlit as st
 
-    from tests.helpers import open_page
+    from tools.apptest import open_page
 
     st.cache_data.clear()
     st.cache_resource.clear()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lessons.overview import COURSE
 
-from .server import REPO, AppServer, launch, open_lesson, wait_idle, why_no_browser
+from tools.browser import REPO, AppServer, launch, open_lesson, wait_idle, why_no_browser
 
 HIDE_IMAGES = """() => {
   const style = document.createElement('style');

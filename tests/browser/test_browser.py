@@ -17,8 +17,8 @@ import pytest
 
 from lessons.overview import COURSE
 
-from .server import (EXCEPTION, SLIDER, AppServer, launch, lfw_photo, nudge_slider, open_lesson, watch_charts,
-                     upload, wait_for_change, wait_idle, why_no_browser)
+from tools.browser import (EXCEPTION, SLIDER, AppServer, launch, lfw_photo, nudge_slider, open_lesson, watch_charts,
+                           upload, wait_for_change, wait_idle, why_no_browser)
 
 MISSING = why_no_browser()
 if MISSING:

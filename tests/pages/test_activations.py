@@ -3,9 +3,6 @@ the numbers shown checked against lessons/activations.py. The logic: tests/lesso
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -114,26 +111,3 @@ def test_page_without_face_data_uses_random_inputs(no_data):
     expected = act.gradient_report(act.random_batch(), "relu", 20, 128, "he").grad_norms
     assert np.allclose(figure_values(named(gradients)["ReLU"]["y"]), expected, rtol=1e-6)
     assert "Traceback" not in text
-
-
-def test_rerun_time(shared_data):
-    """Printed, not asserted: the median time of a rerun after a widget change, and the worst case
-    (a network of depth 50 and width 256 not computed before)."""
-    app = open_page(PAGE, shared_data)
-    times = []
-    for key, kind, value in (("act-x", "slider", 0.5), ("act-show-tanh", "toggle", False),
-                             ("act-show-tanh", "toggle", True), ("act-depth", "slider", 30),
-                             ("act-depth", "slider", 10), ("act-bias-shift", "slider", -0.25),
-                             ("act-width", "select_slider", 64), ("act-step-lr", "select_slider", 0.1),
-                             ("act-init", "button_group", "default"), ("act-depth", "slider", 20)):
-        start = time.perf_counter()
-        getattr(app, kind)(key=key).set_value(value).run()
-        times.append(time.perf_counter() - start)
-    app.select_slider(key="act-step-lr").set_value(0.0).run()
-    app.select_slider(key="act-width").set_value(256).run()
-    start = time.perf_counter()
-    app.slider(key="act-depth").set_value(50).run()
-    worst = time.perf_counter() - start
-    print(f"\nactivations page: median rerun {1000 * statistics.median(times):.0f} ms over {len(times)} changes; "
-          f"new depth-50 x width-256 network {1000 * worst:.0f} ms")
-    assert not app.exception

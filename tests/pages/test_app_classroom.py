@@ -41,10 +41,13 @@ def figures(app: AppTest) -> list[dict]:
 
 def last_line_of_fresh_python(tmp_path: Path, script: str, *args: str, env: dict | None = None,
                                timeout: float | None = None) -> str:
-    """Run `script` in a new interpreter (from the project folder) and return the last line it
-    printed: what a module does at import, or to the C heap, is seen only in a process of its own."""
+    """Run `script` in a new interpreter (from the project folder, with the project on its
+    PYTHONPATH) and return the last line it printed: what a module does at import, or to the C
+    heap, is seen only in a process of its own."""
     path = tmp_path / "probe.py"
     path.write_text(script)
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(REPO)) if p)
     done = subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True, cwd=REPO,
                           env=env, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -274,7 +277,6 @@ def test_the_data_folder_variable_is_the_loaders():
 
 STARTUP_PROBE = textwrap.dedent("""
     import json, sys, traceback
-    sys.path.insert(0, {repo!r})
     HEAVY = ("torch", "umap", "sklearn", "model.train", "model.maps")
     first = {{}}
 
@@ -299,7 +301,7 @@ def test_the_whole_home_page_is_drawn_without_torch(shared_data, tmp_path):
     """In a fresh interpreter: app.py and the home page, its model and data checks included, import
     neither torch nor scikit-learn nor umap nor the training code. Torch may be imported only by the background
     import the page starts once it is drawn (server.startup.import_in_background), for the lessons."""
-    first = json.loads(last_line_of_fresh_python(tmp_path, STARTUP_PROBE.format(repo=str(REPO), app=str(REPO / "app.py")),
+    first = json.loads(last_line_of_fresh_python(tmp_path, STARTUP_PROBE.format(app=str(REPO / "app.py")),
                                                  env={**os.environ, "FACENET_DATA": str(shared_data)}))
     assert not {"umap", "sklearn", "model.train", "model.maps"} & set(first), {k: v[-6:] for k, v in first.items()}
     if "torch" in first:
@@ -343,7 +345,6 @@ def test_a_failed_background_import_is_quiet(monkeypatch):
 # runs when the first element is sent, with and without app.py's skip.
 REPL_CHECK_PROBE = """
 import sys
-sys.path.insert(0, {repo!r})
 import streamlit.delta_generator as delta_generator
 from streamlit import env_util
 from server import memory, startup
@@ -362,7 +363,7 @@ print(len(checks))
 def test_streamlits_repl_check_is_skipped(tmp_path, mode, checks):
     """The flag app.py sets still guards the check in the pinned Streamlit (the "keep" case shows
     the probe sees the check when it runs). A Streamlit that renames it fails here."""
-    assert int(last_line_of_fresh_python(tmp_path, REPL_CHECK_PROBE.format(repo=str(REPO)), mode)) == checks
+    assert int(last_line_of_fresh_python(tmp_path, REPL_CHECK_PROBE, mode)) == checks
 
 
 def test_heavy_loads_are_frozen_once_so_each_run_collects_little():
@@ -392,8 +393,7 @@ def test_heavy_loads_are_frozen_once_so_each_run_collects_little():
 # small-object limit come from malloc), pinned by every 64th object so glibc cannot shrink the
 # heap from its top by itself.
 TRIM_PROBE = """
-import json, sys, threading
-sys.path.insert(0, {repo!r})
+import json, threading
 from server import memory, startup
 
 def rss_mb():
@@ -416,7 +416,7 @@ print(json.dumps(dict(full=full, after_free=after_free, after_trim=rss_mb(), kep
 
 @pytest.mark.skipif(memory.glibc() is None, reason="malloc_trim is glibc's (Linux)")
 def test_freed_memory_goes_back_to_the_system(tmp_path):
-    mb = json.loads(last_line_of_fresh_python(tmp_path, TRIM_PROBE.format(repo=str(REPO))))
+    mb = json.loads(last_line_of_fresh_python(tmp_path, TRIM_PROBE))
     assert mb["trimmers"] == 1  # one trimming thread per server, however many runs call it
     assert mb["after_free"] > mb["full"] - 50  # freed, but the pages stay with the process...
     assert mb["after_trim"] < mb["after_free"] - 120  # ...until trimmed: ~190 MB of the 200 go back

@@ -3,9 +3,6 @@ shown. The logic: tests/lessons/test_evaluation.py."""
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
 import pytest
 
@@ -157,19 +154,6 @@ def test_page_quiz_grades_the_right_answers(app):
         radio.set_value(right)
     app.run()
     assert sum(str(s.value).startswith("Right.") for s in app.success) == 3
-
-
-def test_page_rerun_time(app):
-    """Prints (does not assert) the median rerun time after a widget change."""
-    times = []
-    for key, values in (("eval-threshold", (0.4, 0.7, 1.1)), ("openset-threshold", (0.3, 0.7, 1.0)),
-                        ("pct-distance", (0.5, 0.9, 1.4)), ("eval-mistakes-shown", (2, 6))):
-        for value in values:
-            app.slider(key=key).set_value(value)
-            start = time.perf_counter()
-            app.run()
-            times.append(time.perf_counter() - start)
-    print(f"\nevaluation page: median rerun after a widget change {statistics.median(times) * 1000:.0f} ms")
 
 
 def test_page_without_photos_still_shows_distances(no_data):

@@ -1,9 +1,6 @@
 """Lesson 1, the triplet loss term by term: pages/loss.py driven widget by widget through AppTest.
 The logic: tests/lessons/test_loss.py."""
 
-import statistics
-import time
-
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -181,20 +178,6 @@ def test_page_without_photos_says_how_to_get_them_and_still_computes(no_data):
     assert "were not found" in text and "How to get the data" in [x.label for x in app.expander]
     assert metrics(app)["Loss of this triplet"] != "" and len(app.get("image")) == 0
     assert "Traceback" not in text
-
-
-def test_rerun_time_after_a_widget_change(shared_data):
-    """Printed, not asserted: the lead's bench collects it."""
-    app = open_page(PAGE, shared_data)
-    times = []
-    for key, values in [("loss-alpha", [0.3, 0.6, 1.0]), ("loss-anchor-x", [0.5, -0.5, 1.0]),
-                        ("loss-batch-n", [5, 20, 30]), ("loss-lr", [0.2, 0.4])]:
-        for value in values:
-            app.slider(key=key).set_value(value)
-            start = time.perf_counter()
-            app.run()
-            times.append(time.perf_counter() - start)
-    print(f"\n{PAGE}: rerun median {statistics.median(times) * 1000:.0f} ms over {len(times)} changes")
 
 
 def test_page_without_the_model_still_teaches_with_2d_points(shared_data, tmp_path, monkeypatch):

@@ -2,8 +2,6 @@
 trained runs. The logic: tests/lessons/test_margin.py."""
 
 import json
-import statistics
-import time
 
 import numpy as np
 import plotly.graph_objects as go
@@ -122,21 +120,6 @@ def test_page_without_photos_says_how_to_get_them(no_data, runs_dir):
     assert "were not found" in text and "How to get the data" in [x.label for x in app.expander]
     assert len(figures(app)) == 3 and metrics(app)["Active share"].endswith("%")  # the embeddings are shipped
     assert not app.get("image") and "Traceback" not in text
-
-
-def test_rerun_time_after_a_widget_change(shared_data, runs_dir):
-    """Printed, not asserted: the lead's bench collects it."""
-    write_runs(runs_dir, list(lesson.ALPHA_RUNS)[:3])
-    app = open_page(PAGE, shared_data)
-    times = []
-    for kind, key, values in [("slider", "margin-alpha", [0.3, 0.6, 1.0, 2.0]), ("selectbox", "margin-anchor", [2, 9, 17]),
-                              ("selectbox", "margin-positive", [16, 18])]:
-        for value in values:
-            getattr(app, kind)(key=key).set_value(value)
-            start = time.perf_counter()
-            app.run()
-            times.append(time.perf_counter() - start)
-    print(f"\n{PAGE}: rerun median {statistics.median(times) * 1000:.0f} ms over {len(times)} changes")
 
 
 def test_page_without_the_model_still_draws_the_rings_and_the_runs(shared_data, tmp_path, monkeypatch, runs_dir):

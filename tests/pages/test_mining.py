@@ -1,9 +1,6 @@
 """Lesson 3, "Choosing triplets": pages/mining.py driven through AppTest (every widget moved).
 The logic: tests/lessons/test_mining.py."""
 
-import statistics
-import time
-
 import numpy as np
 import pytest
 
@@ -111,24 +108,6 @@ def test_page_moves_every_widget(shared_data, shipped_embeddings):
     assert not app.exception
     anchor = widget(app, "selectbox", "mining_anchor").value
     check_page(app, shipped_embeddings, 2, 6, 12, True, 0.5, "random", anchor)
-
-
-def test_page_rerun_time(shared_data):
-    """Prints the median rerun time after a widget change (the brief asks for it; not asserted)."""
-    app = open_page(PAGE, shared_data)
-    moves = [("slider", "mining_alpha", v) for v in (0.3, 0.4, 0.1)] + \
-            [("segmented_control", "mining_strategy", v) for v in ("hard", "all", "random")] + \
-            [("selectbox", "mining_anchor", v) for v in (3, 9, 20)] + \
-            [("slider", "mining_people", v) for v in (10, 16, 8)]
-    times = []
-    for kind, key, value in moves:
-        w = widget(app, kind, key)
-        start = time.perf_counter()
-        w.set_value(value).run()
-        times.append(time.perf_counter() - start)
-        assert not app.exception
-    print(f"\nmining page: median rerun {1000 * statistics.median(times):.0f} ms over {len(times)} widget changes "
-          f"(min {1000 * min(times):.0f}, max {1000 * max(times):.0f})")
 
 
 def test_page_shows_the_comparison_runs_or_says_they_are_missing(shared_data):

@@ -3,8 +3,6 @@ numbers they must show. The logic: tests/lessons/test_networks.py."""
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import replace
 
 import pytest
@@ -169,22 +167,6 @@ def test_page_quiz_grades_the_right_answers(app):
         radio.set_value(right)
     app.run()
     assert sum(str(s.value).startswith("Right.") for s in app.success) == 3
-
-
-def test_page_rerun_time(app):
-    """Prints (does not assert) the median rerun time after a widget change."""
-    times = []
-    for size in (32, 96, 64, 160, 64):
-        app.select_slider(key="nets-input-size").set_value(size)
-        start = time.perf_counter()
-        app.run()
-        times.append(time.perf_counter() - start)
-    for value in (40, 44, 48, 52, 56):
-        app.slider(key="module-c5").set_value(value)
-        start = time.perf_counter()
-        app.run()
-        times.append(time.perf_counter() - start)
-    print(f"\nnetworks page: median rerun after a widget change {statistics.median(times) * 1000:.0f} ms")
 
 
 def test_page_without_face_data(no_data):

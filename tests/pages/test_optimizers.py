@@ -3,9 +3,6 @@ The logic: tests/lessons/test_optimizers.py."""
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -130,22 +127,6 @@ def test_page_without_face_data(no_data):
     app = open_page(PAGE, no_data)  # the race needs no photos at all
     assert len(figures(app)) >= 3
     assert "Traceback" not in page_text(app)
-
-
-def test_rerun_time(shared_data):
-    """Printed, not asserted: the median time of a rerun after a widget change."""
-    app = open_page(PAGE, shared_data)
-    times = []
-    for value in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5):
-        start = time.perf_counter()
-        app.select_slider(key="opt-lr-sgd").set_value(value).run()
-        times.append(time.perf_counter() - start)
-    for value in (10, 50, 100, 150, 200):
-        start = time.perf_counter()
-        app.slider(key="opt-step").set_value(value).run()
-        times.append(time.perf_counter() - start)
-    print(f"\noptimizers page: median rerun {1000 * statistics.median(times):.0f} ms over {len(times)} changes")
-    assert not app.exception
 
 
 @pytest.mark.parametrize("shipped", [(), ("alpha-0.2",)], ids=["none", "adagrad-only"])
