@@ -9,15 +9,15 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from lessons import evaluation as ev
-from lessons.quiz import Question
+from lessons import evaluation as lesson
+from lessons.content import LessonText
 from ui.colors import BLUE, GREEN, GREY, ORANGE, SAME_DIFFERENT_COLORS, VERMILLION
 from ui.loaders import (data_path, devtest_pairs, face_model, lfw_embeddings, lfw_photos, photo_index,
                         unseen_pairs_reference)
 from ui.widgets import check_yourself, lesson_header, plot, try_this
 
+words = LessonText("evaluation")
 SAME, DIFF = SAME_DIFFERENT_COLORS["same person"], SAME_DIFFERENT_COLORS["different people"]
-PAPER = "Schroff, Kalenichenko & Philbin, *FaceNet*, CVPR 2015"
 STEP = 0.001  # threshold slider step (squared distance)
 
 
@@ -29,22 +29,22 @@ STEP = 0.001  # threshold slider step (squared distance)
 @st.cache_resource(show_spinner=False)
 def devtest(sha: str, _lfw) -> dict:
     pairs = devtest_pairs(sha, _lfw)
-    far_val, far_th = ev.val_at_far(pairs, 1e-3)
-    best_th, best_acc = ev.best_threshold(pairs)
-    return {"pairs": pairs, "roc": ev.roc_curve(pairs), "val_at_far": far_val, "far_threshold": far_th,
-            "far_slider": ev.on_grid(pairs, far_th, STEP), "best_threshold": best_th, "best_accuracy": best_acc,
-            "best_slider": ev.on_grid(pairs, best_th, STEP), "ten_fold": ev.ten_fold(pairs),
-            "reference": ev.reference_from_pairs(pairs)}
+    far_val, far_th = lesson.val_at_far(pairs, 1e-3)
+    best_th, best_acc = lesson.best_threshold(pairs)
+    return {"pairs": pairs, "roc": lesson.roc_curve(pairs), "val_at_far": far_val, "far_threshold": far_th,
+            "far_slider": lesson.on_grid(pairs, far_th, STEP), "best_threshold": best_th, "best_accuracy": best_acc,
+            "best_slider": lesson.on_grid(pairs, best_th, STEP), "ten_fold": lesson.ten_fold(pairs),
+            "reference": lesson.reference_from_pairs(pairs)}
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def open_set(sha: str, people: int, enrolled: int, _lfw) -> ev.OpenSetExperiment:
-    return ev.open_set_experiment(_lfw, people, enrolled)
+def open_set(sha: str, people: int, enrolled: int, _lfw) -> lesson.OpenSetExperiment:
+    return lesson.open_set_experiment(_lfw, people, enrolled)
 
 
 @st.cache_resource(show_spinner=False)
 def candidates(sha: str, _lfw) -> int:
-    return len(ev.open_set_candidates(_lfw))
+    return len(lesson.open_set_candidates(_lfw))
 
 
 @st.cache_resource(show_spinner=False)
@@ -97,53 +97,8 @@ def show_pairs(photos, rows, lfw, items: list[tuple[int, int, str]], empty: str,
 
 
 def prompts_and_questions() -> None:
-    try_this(
-        "Press \"Threshold for FAR = 0.001\". VAL drops to a small share: the model has to turn away most same-person "
-        "pairs to keep out the single closest pair of strangers. Switch the ROC to the logarithmic axis to see that corner.",
-        "Slide the threshold up slowly from there and watch the false accepts appear as faces: do they look alike?",
-        "In the gallery, keep the threshold fixed and raise the number of people from 5 to the maximum. The share of "
-        "strangers named as someone climbs, though no single comparison got worse.",
-        "In the percentage calculator, switch to every pair of unseen people: the share of strangers at least this "
-        "close stops jumping in steps of 0.2% (1 pair in 500) and shows values far below one in a thousand.",
-    )
-
-    check_yourself([
-        Question(
-            "pairsDevTest has 500 different-person pairs. At a threshold where FAR = 0.004, how many strangers' pairs "
-            "were accepted?",
-            ("0", "2", "4", "40"), "2",
-            "FAR = |FA| / |P_diff|, so |FA| = 0.004 × 500 = 2 pairs.",
-            hints={"0": "FAR = 0 would mean none; 0.004 of 500 is not zero.",
-                   "4": "Multiply 0.004 by the number of different-person pairs, 500.",
-                   "40": "Multiply 0.004 by 500, not by 10,000."}),
-        Question(
-            "A door camera compares each visitor with a gallery of 200 photos and names the nearest one. What stops "
-            "it naming strangers?",
-            ("A bigger gallery", "Answering \"unknown\" when the nearest distance is above a threshold",
-             "Training a classifier on the 200 people", "Using the nearest photo's name only if it is a close friend"),
-            "Answering \"unknown\" when the nearest distance is above a threshold",
-            "Nearest neighbour and a classifier are closed-set answers: they always name one of the known people. "
-            "Only a threshold on the distance lets the system say \"unknown\".",
-            hints={"A bigger gallery": "More gallery photos give a stranger more chances to land close to one of them.",
-                   "Training a classifier on the 200 people": "A classifier over 200 people always picks one of the 200.",
-                   "Using the nearest photo's name only if it is a close friend": "The system cannot know who is a friend "
-                                                                                   "without some rule on the distance."}),
-        Question(
-            "An app shows \"85% similar\" for two photos at squared distance 0.6, computed as 1 − D/4. What does the "
-            "85% tell you?",
-            ("That the photos show the same person with probability 85%",
-             "Nothing beyond the distance itself",
-             "That 85% of strangers are farther apart",
-             "That the model is 85% accurate"),
-            "Nothing beyond the distance itself",
-            "1 − D/4 just rescales the distance. To mean something, a number must be measured on real pairs, such as "
-            "the share of different-person pairs that come at least this close.",
-            hints={"That the photos show the same person with probability 85%": "Nothing in 1 − D/4 looks at how often "
-                                                                                "same and different pairs get this close.",
-                   "That 85% of strangers are farther apart": "That would have to be measured on pairs of strangers: "
-                                                              "use the calculator.",
-                   "That the model is 85% accurate": "Accuracy is measured on many pairs, not read off one distance."}),
-    ], key="evaluation")
+    try_this(words("try"))
+    check_yourself(words.questions(), key="evaluation")
 
 
 # --------------------------------------------------------------------------------------------
@@ -151,32 +106,16 @@ def prompts_and_questions() -> None:
 # --------------------------------------------------------------------------------------------
 
 lesson_header("pages/evaluation.py")
-st.markdown(
-    f"""
-A face verifier answers one question about two photos: *same person or not?* FaceNet answers by
-measuring the **squared distance** D between their embeddings and comparing it with a
-**threshold** d: D ≤ d means "same person". How good is that? The paper measures it on two sets of
-pairs ({PAPER}, Sec. 4.1): P_same, pairs showing one person, and P_diff, pairs of two different
-people.
-
-- A **true accept** is a same-person pair with D ≤ d; TA(d) is the set of them.
-- A **false accept** is a different-person pair with D ≤ d (two strangers taken for one person); FA(d).
-- The **validation rate** VAL(d) is the share of same-person pairs accepted, the **false accept
-  rate** FAR(d) the share of different-person pairs accepted.
-
-Below are our shipped model's real distances on LFW's *pairsDevTest*: 500 same-person and 500
-different-person pairs of people the model never saw in training.
-"""
-)
+st.markdown(words("intro"))
 
 lfw = lfw_embeddings()
 if lfw is None:
-    st.info("Everything on this page is computed from the model's LFW embeddings, so it cannot be shown now.")
+    st.info(words("no-embeddings"))
     prompts_and_questions()
     st.stop()
 sha = lfw.checkpoint_sha256 or "unknown"
 dt = devtest(sha, lfw)
-pairs: ev.Pairs = dt["pairs"]
+pairs: lesson.Pairs = dt["pairs"]
 model = face_model()
 metrics = (model.card.get("metrics") or {}) if model is not None else {}
 
@@ -192,25 +131,24 @@ def jump(to: str) -> None:
 
 
 st.session_state.setdefault("eval-threshold", dt["best_slider"])
-threshold = st.slider("Threshold d (squared distance): pairs with D ≤ d are accepted as the same person",
-                      0.0, 4.0, step=STEP, format="%.3f", key="eval-threshold", bind="query-params")
+threshold = st.slider(words("label-threshold"), 0.0, 4.0, step=STEP, format="%.3f", key="eval-threshold",
+                      bind="query-params")
 b0, b1, b2 = st.columns([1, 1, 1], vertical_alignment="center")
-b0.markdown("Jump to the threshold with:")
+b0.markdown(words("jump-to"))
 b1.button("FAR = 0.001", key="eval-jump-far", on_click=jump, args=("far",), width="stretch",
-          help="The largest threshold that lets through at most 1 in 1,000 different-person pairs.")
+          help=words("help-jump-far"))
 b2.button("Best accuracy", key="eval-jump-best", on_click=jump, args=("best",), width="stretch",
-          help="The threshold that decides the most of these 1,000 pairs right.")
+          help=words("help-jump-best"))
 
-c = ev.counts_at(pairs, threshold)
+c = lesson.counts_at(pairs, threshold)
 m = st.columns(5)
 m[0].metric("|TA(d)|", f"{c.true_accepts}", border=True,
-            help=f"True accepts: same-person pairs with D ≤ d, out of {c.n_same}.")
+            help=words("help-true-accepts", n_same=c.n_same))
 m[1].metric("|FA(d)|", f"{c.false_accepts}", border=True,
-            help=f"False accepts: different-person pairs with D ≤ d, out of {c.n_diff}.")
-m[2].metric("VAL(d)", f"{c.val:.1%}", border=True, help="Share of same-person pairs accepted.")
-m[3].metric("FAR(d)", f"{c.far:.1%}", border=True, help="Share of different-person pairs accepted.")
-m[4].metric("Accuracy", f"{c.accuracy:.1%}", border=True,
-            help="(true accepts + true rejects) / all pairs: every pair decided right.")
+            help=words("help-false-accepts", n_diff=c.n_diff))
+m[2].metric("VAL(d)", f"{c.val:.1%}", border=True, help=words("help-val"))
+m[3].metric("FAR(d)", f"{c.far:.1%}", border=True, help=words("help-far"))
+m[4].metric("Accuracy", f"{c.accuracy:.1%}", border=True, help=words("help-accuracy"))
 st.latex(rf"\mathrm{{VAL}}({threshold:.3f}) = \frac{{|\mathrm{{TA}}({threshold:.3f})|}}{{|P_\mathrm{{same}}|}}"
          rf" = \frac{{{c.true_accepts}}}{{{c.n_same}}} = {c.val:.4f}")
 st.latex(rf"\mathrm{{FAR}}({threshold:.3f}) = \frac{{|\mathrm{{FA}}({threshold:.3f})|}}{{|P_\mathrm{{diff}}|}}"
@@ -237,7 +175,7 @@ with hist_col:
 
 thresholds, val_curve, far_curve = dt["roc"]
 log_x = roc_col.toggle("Logarithmic FAR axis", value=False, key="eval-roc-log", bind="query-params",
-                       help="Spreads out the small false accept rates, where a face lock works.")
+                       help=words("help-log-far"))
 floor = 1e-4  # where FAR = 0 is drawn on the log axis
 xs = np.maximum(far_curve, floor) if log_x else far_curve
 roc_fig = go.Figure(
@@ -259,33 +197,23 @@ roc_fig = go.Figure(
 with roc_col:
     plot(roc_fig, key="eval-roc")
 
-allowed = ev.false_accept_pairs_allowed(c.n_diff, 1e-3)
+allowed = lesson.false_accept_pairs_allowed(c.n_diff, 1e-3)
 card_val = metrics.get("view1_devtest_val_at_far_1e-3")
-st.markdown(
-    f"**VAL at FAR = 0.001: {dt['val_at_far']:.1%}** (threshold {dt['far_threshold']:.4f}"
-    + (f"; the model card says {card_val:.1%}" if isinstance(card_val, (int, float)) else "") + "). "
-    f"Careful with what that means here: one in a thousand of {c.n_diff} different-person pairs is "
-    f"{c.n_diff * 1e-3:g} of a pair, so FAR ≤ 0.001 allows **{allowed} false accepts**: the threshold must "
-    f"stay below the very closest pair of strangers (D = {pairs.distances[~pairs.same].min():.4f}). One unlucky pair "
-    "decides the result, which is why the paper measures its FAR on far larger sets of pairs. "
-    f"On the logarithmic axis, every FAR below 1/{c.n_diff} = {1 / c.n_diff:g} is out of reach of these pairs.")
+card = words("val-at-far-card", card_val=card_val) if isinstance(card_val, (int, float)) else ""
+st.markdown(words("val-at-far", val=dt["val_at_far"], threshold=dt["far_threshold"], card=card, n_diff=c.n_diff,
+                  share=c.n_diff * 1e-3, allowed=allowed, closest=pairs.distances[~pairs.same].min(),
+                  reach=1 / c.n_diff))
 
 tf = dt["ten_fold"]
 st.subheader("The accuracy LFW reports: ten folds")
-st.markdown(
-    "Picking the threshold on the same pairs you then score flatters the model. LFW's protocol deals the pairs "
-    "into ten folds; each fold is judged with the threshold that is best on the other nine, and the ten "
-    "accuracies are averaged.")
+st.markdown(words("ten-folds"))
 card_acc = metrics.get("view1_devtest_accuracy")
 f1, f2, f3 = st.columns(3)
-f1.metric("Ten-fold accuracy", f"{tf.mean:.1%}", border=True,
-          help="Mean of the ten folds' accuracies on pairsDevTest.")
+f1.metric("Ten-fold accuracy", f"{tf.mean:.1%}", border=True, help=words("help-ten-fold"))
 f2.metric("Model card says", f"{card_acc:.1%}" if isinstance(card_acc, (int, float)) else "-", border=True)
 f3.metric("One threshold for all", f"{dt['best_accuracy']:.1%}", border=True,
-          help=f"The best single threshold on all 1,000 pairs (d = {dt['best_threshold']:.4f}): a little optimistic, "
-               "since it is chosen on the very pairs it is scored on.")
-st.caption(f"Ten-fold accuracy {tf.mean:.1%} ± {tf.standard_error:.1%} (mean ± standard error: the standard "
-           "deviation of the ten accuracies divided by √10).")
+          help=words("help-one-threshold", threshold=dt["best_threshold"]))
+st.caption(words("ten-fold-caption", mean=tf.mean, standard_error=tf.standard_error))
 with st.expander("The ten folds"):
     st.dataframe([{"fold": k + 1, "threshold chosen on the other nine": th, "accuracy on this fold": acc}
                   for k, (th, acc) in enumerate(zip(tf.thresholds, tf.per_fold))], hide_index=True, width="stretch",
@@ -298,44 +226,31 @@ with st.expander("The ten folds"):
 
 st.header("The mistakes at your threshold")
 shown = st.slider("Pairs to show of each kind", 1, 12, 4, key="eval-mistakes-shown", bind="query-params")
-mistakes = ev.mistakes_at(pairs, threshold)
-photos = lfw_photos("The faces of the mistakes need the LFW photos")
+mistakes = lesson.mistakes_at(pairs, threshold)
+photos = lfw_photos(words("photos-needed"))
 rows = photo_rows(sha, data_path(), len(photos.files), lfw, photos) if photos is not None else None
 fa_col, fr_col = st.columns(2)
 with fa_col:
     st.subheader(f"False accepts: {len(mistakes.false_accepts)}")
-    st.caption("Different people, yet closer than d. The closest first.")
+    st.caption(words("false-accepts-caption"))
     show_pairs(photos, rows, lfw, [(pairs.left[i], pairs.right[i],
                                     f"{person(lfw, pairs.left[i])} / {person(lfw, pairs.right[i])}: D = {pairs.distances[i]:.3f}")
                                    for i in mistakes.false_accepts[:shown]],
-               "None: no two strangers come this close.", "eval-fa-table")
+               words("no-false-accepts"), "eval-fa-table")
 with fr_col:
     st.subheader(f"False rejects: {len(mistakes.false_rejects)}")
-    st.caption("The same person, yet farther than d. The farthest first.")
+    st.caption(words("false-rejects-caption"))
     show_pairs(photos, rows, lfw, [(pairs.left[i], pairs.right[i],
                                     f"{person(lfw, pairs.left[i])}: D = {pairs.distances[i]:.3f}")
                                    for i in mistakes.false_rejects[:shown]],
-               "None: every same-person pair is accepted.", "eval-fr-table")
+               words("no-false-rejects"), "eval-fr-table")
 
 # --------------------------------------------------------------------------------------------
 # Question 1: strangers recognised as someone in the gallery
 # --------------------------------------------------------------------------------------------
 
 st.header("\"Someone who is not in my gallery gets recognised as one of the people in it\"")
-st.markdown(
-    """
-This happens when a system answers **"who is this?"** by picking the nearest face in its gallery,
-or with a classifier trained on the gallery's people. Both always name *somebody*: they are
-**closed-set** answers, as if nobody else existed. Real doors and photo albums see strangers
-all the time, so they need an **open-set** answer: name the nearest person *only if* their
-distance is within a threshold, and otherwise say **"unknown"**. The threshold trades two
-mistakes against each other: strangers let in, and known people turned away.
-
-Try it on real faces. The gallery below holds people the model never saw in training, with one
-to three enrolled photos each; their other photos are probes that should be recognised, and every
-photo of the other unseen people is a stranger that should be answered "unknown".
-"""
-)
+st.markdown(words("open-set-intro"))
 n_candidates = candidates(sha, lfw)
 o1, o2, o3 = st.columns(3)
 gallery_people = o1.slider("People in the gallery", 5, n_candidates, 20, step=5 if n_candidates >= 10 else 1,
@@ -345,24 +260,22 @@ st.session_state.setdefault("openset-threshold", 0.6)
 os_threshold = o3.slider("Threshold for naming someone (squared distance)", 0.0, 2.0, step=0.01, format="%.2f",
                          key="openset-threshold", bind="query-params")
 exp = open_set(sha, gallery_people, enrolled, lfw)
-closed = ev.open_set_counts(exp)
-opened = ev.open_set_counts(exp, os_threshold)
+closed = lesson.open_set_counts(exp)
+opened = lesson.open_set_counts(exp, os_threshold)
 
 m = st.columns(4)
 m[0].metric("Strangers named, no threshold", f"{closed.unknown_named_rate:.1%}", border=True,
-            help="Nearest neighbour alone gives every stranger the name of their nearest gallery face.")
+            help=words("help-strangers-no-threshold"))
 m[1].metric("Strangers named, with d", f"{opened.unknown_named_rate:.1%}", border=True,
-            help="Strangers whose nearest gallery face is within the threshold, so they get its name.")
+            help=words("help-strangers-with-threshold"))
 m[2].metric("Known people named right", f"{opened.known_right_rate:.1%}", border=True,
-            help=f"Without a threshold: {closed.known_right_rate:.1%}.")
+            help=words("help-known-right", closed_rate=closed.known_right_rate))
 m[3].metric("Known people turned away", f"{opened.known_unknown_rate:.1%}", border=True,
-            help="Gallery people answered \"unknown\" because their nearest gallery photo is farther than d.")
-st.markdown(
-    f"Of **{opened.unknown:,}** photos of strangers, nearest neighbour alone names **{closed.unknown_named:,}** as "
-    f"someone in the gallery; with the threshold d = {os_threshold:.2f}, **{opened.unknown_named:,}**. Of "
-    f"**{opened.known:,}** photos of gallery people, **{opened.known_right:,}** are named right, "
-    f"**{opened.known_wrong:,}** as someone else and **{opened.known_unknown:,}** are turned away as \"unknown\" "
-    f"(without the threshold: {closed.known_right:,} right, {closed.known_wrong:,} as someone else).")
+            help=words("help-known-turned-away"))
+st.markdown(words("open-set-counts", strangers=opened.unknown, closed_named=closed.unknown_named,
+                  threshold=os_threshold, named=opened.unknown_named, known=opened.known, right=opened.known_right,
+                  wrong=opened.known_wrong, turned_away=opened.known_unknown, closed_right=closed.known_right,
+                  closed_wrong=closed.known_wrong))
 
 answers = ["no threshold", f"d = {os_threshold:.2f}"]
 traces = [go.Bar(x=answers, y=values, name=label, marker_color=color, legendgroup=label, xaxis="x", yaxis="y",
@@ -386,7 +299,7 @@ with bars_col:
     plot(bars, key="openset-bars")
 
 grid = np.round(np.arange(0.0, 2.0001, 0.02), 4)
-curve = ev.open_set_curve(exp, grid)
+curve = lesson.open_set_curve(exp, grid)
 curve_fig = go.Figure(
     data=[go.Scatter(x=grid, y=curve[key_], mode="lines", name=label, line=dict(color=color, width=3),
                      hovertemplate="d = %{x:.2f}: %{y:.1%}<extra>" + label + "</extra>")
@@ -403,18 +316,11 @@ with curve_col:
 reference_all = unseen_pairs_reference(sha, lfw)
 far_here = float(reference_all.share_different_within(os_threshold))
 g = len(exp.gallery_rows)
-estimate = ev.stranger_match_estimate(far_here, g)
-st.markdown(
-    f"Why do so many strangers slip through a threshold that looks strict for one pair? A stranger is compared "
-    f"with **every** one of the {g:,} gallery photos, and only one of them needs to come close. If one pair of "
-    f"strangers falls within d = {os_threshold:.2f} with probability FAR = {far_here:.4f} (measured on every pair of "
-    "unseen people's photos), then roughly:")
+estimate = lesson.stranger_match_estimate(far_here, g)
+st.markdown(words("why-strangers-slip", gallery=g, threshold=os_threshold, far=far_here))
 st.latex(rf"P(\text{{a stranger matches someone}}) \approx 1 - (1 - \mathrm{{FAR}})^{{G}} = 1 - (1 - {far_here:.4f})^{{{g}}}"
          rf" = {estimate:.3f}\qquad\text{{measured: }} {opened.unknown_named_rate:.3f}")
-st.markdown(
-    "So a bigger gallery needs a stricter threshold, and a system that must keep strangers out picks its "
-    "threshold for a small FAR per comparison, then checks how many known people it turns away. "
-    "A classifier that always picks one of its classes cannot say \"unknown\" at all.")
+st.markdown(words("bigger-gallery"))
 
 with st.expander("Strangers named as someone, at this threshold"):
     wrong = np.flatnonzero(~exp.known & (exp.nearest_distance <= os_threshold))
@@ -422,52 +328,37 @@ with st.expander("Strangers named as someone, at this threshold"):
     show_pairs(photos, rows, lfw, [(exp.probe_rows[i], exp.nearest_row[i],
                                     f"{person(lfw, exp.probe_rows[i])} named as {person(lfw, exp.nearest_row[i])}: "
                                     f"D = {exp.nearest_distance[i]:.3f}") for i in wrong],
-               "None at this threshold.", "openset-wrong-table")
+               words("no-strangers-named"), "openset-wrong-table")
 
 # --------------------------------------------------------------------------------------------
 # Question 2: how is a percentage calculated?
 # --------------------------------------------------------------------------------------------
 
 st.header("\"How is a percentage calculated?\"")
-st.markdown(
-    """
-Apps like to print "93% match". A distance is not a probability, and turning it into a
-percentage by a formula such as **1 − D/4** (D runs from 0 to 4 for unit vectors) only rescales
-the distance: it says nothing about how often such a distance happens. What a distance *can*
-honestly be turned into is a share of known pairs: **of all pairs of different people, how many
-come at least this close?** That is exactly the FAR at this distance. The same read-out on
-same-person pairs is the VAL.
-"""
-)
+st.markdown(words("percentage-intro"))
 ref_names = {"pairsDevTest": "devtest", "every pair of unseen people": "all"}
 choice = st.segmented_control("Pairs to compare with", list(ref_names), default="pairsDevTest", key="pct-reference",
                               bind="query-params")
 reference = reference_all if ref_names.get(choice or "", "devtest") == "all" else dt["reference"]
-st.caption(f"Compared with {reference.name}: {len(reference.same):,} same-person and {len(reference.different):,} "
-           "different-person pairs" + (", none of whose people the model saw in training." if reference is reference_all
-                                       else ", LFW's test pairs."))
+st.caption(words("compared-with-unseen" if reference is reference_all else "compared-with-devtest",
+                 reference=reference.name, same=len(reference.same), different=len(reference.different)))
 distance = st.slider("Distance D of your two photos (squared)", 0.0, 4.0, 0.8, step=0.01, format="%.2f",
                      key="pct-distance", bind="query-params")
 far_d = float(reference.share_different_within(distance))
 val_d = float(reference.share_same_within(distance))
 m = st.columns(3)
 m[0].metric("Strangers at least this close", f"{far_d:.3%}", border=True,
-            help=f"{reference.different_within(distance):,} of {len(reference.different):,} pairs: the FAR at this distance.")
+            help=words("help-strangers-close", within=reference.different_within(distance),
+                       total=len(reference.different)))
 m[1].metric("Same person at least this close", f"{val_d:.1%}", border=True,
-            help=f"{reference.same_within(distance):,} of {len(reference.same):,} pairs: the VAL at this distance.")
-m[2].metric("1 − D/4 (meaningless)", f"{ev.naive_similarity(distance):.0%}", border=True,
-            help="A rescaled distance, not a probability of anything.")
+            help=words("help-same-close", within=reference.same_within(distance), total=len(reference.same)))
+m[2].metric("1 − D/4 (meaningless)", f"{lesson.naive_similarity(distance):.0%}", border=True, help=words("help-naive"))
 st.latex(rf"\mathrm{{FAR}}({distance:.2f}) = \frac{{|\{{\text{{different-person pairs with }} D \le {distance:.2f}\}}|}}"
          rf"{{|P_\mathrm{{diff}}|}} = \frac{{{latex_number(reference.different_within(distance))}}}"
          rf"{{{latex_number(len(reference.different))}}} = {far_d:.5f}")
-st.success(
-    f"**An honest sentence:** at D = {distance:.2f}, {far_d:.3%} of pairs of different people (in {reference.name}) "
-    f"are at least this close, and {val_d:.1%} of pairs of the same person are. The smaller the first number, the "
-    "stronger the evidence for \"same person\".", icon=":material/check:")
-st.caption(
-    "And a probability that it *is* the same person? That also depends on how many of the comparisons are "
-    "same-person ones to begin with (one in a thousand at a door, one in two in LFW's test), which no distance "
-    "knows.")
+st.success(words("honest-sentence", distance=distance, far=far_d, reference=reference.name, val=val_d),
+           icon=":material/check:")
+st.caption(words("probability-caveat"))
 
 grid = np.linspace(0.0, 4.0, 401)
 cdf = go.Figure(

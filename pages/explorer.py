@@ -8,15 +8,15 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from lessons import explorer as ex
-from lessons import live_training as live
-from lessons.quiz import Question
+from lessons import explorer as lesson
+from lessons import live_training
+from lessons.content import LessonText
 from model import sweep
 from ui.colors import BLUE, GREY, ORANGE, VERMILLION
 from ui.loaders import data_path, explorer_maps, face_model, lfw_photos, photo_index
 from ui.widgets import chart, check_yourself, lesson_header, plot, try_this
 
-PAPER = "Schroff, Kalenichenko & Philbin, *FaceNet*, CVPR 2015"
+words = LessonText("explorer")
 MAP_KEY = "explorer_map"
 MAX_SELECTED = 6
 
@@ -37,24 +37,25 @@ def embeddings_at(run: str, step: int, _maps) -> np.ndarray:
 
 @st.cache_resource(show_spinner="Building the cluster tree of this map (once per step)...", max_entries=64)
 def cluster_tree(run: str, step: int, linkage: str, _maps) -> np.ndarray:
-    return ex.cluster_tree(embeddings_at(run, step, _maps), linkage)
+    return lesson.cluster_tree(embeddings_at(run, step, _maps), linkage)
 
 
 @st.cache_resource(show_spinner=False, max_entries=128)
 def explorer_threshold(run: str, step: int, _maps) -> tuple[float, float]:
     unseen = np.flatnonzero(~_maps.seen)
-    return ex.threshold_at_far(embeddings_at(run, step, _maps), _maps.labels, unseen)
+    return lesson.threshold_at_far(embeddings_at(run, step, _maps), _maps.labels, unseen)
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
-def clusters(run: str, step: int, linkage: str, threshold: float, _maps) -> tuple[np.ndarray, ex.ClusterScores]:
-    found = ex.clusters_at(cluster_tree(run, step, linkage, _maps), threshold)
-    return found, ex.cluster_scores(found, _maps.labels)
+def clusters(run: str, step: int, linkage: str, threshold: float, _maps) -> tuple[np.ndarray, lesson.ClusterScores]:
+    found = lesson.clusters_at(cluster_tree(run, step, linkage, _maps), threshold)
+    return found, lesson.cluster_scores(found, _maps.labels)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def cluster_curve(run: str, step: int, linkage: str, _maps) -> dict[str, np.ndarray]:
-    return ex.cluster_curve(cluster_tree(run, step, linkage, _maps), _maps.labels, np.round(np.linspace(0.05, 3.0, 60), 3))
+    return lesson.cluster_curve(cluster_tree(run, step, linkage, _maps), _maps.labels,
+                                np.round(np.linspace(0.05, 3.0, 60), 3))
 
 
 @st.cache_resource(show_spinner="Loading the photos for the live run...")
@@ -62,13 +63,13 @@ def live_set(which: str, data_folder: str):
     from model.data import load_olivetti
 
     if which == "olivetti":
-        return live.olivetti_set(load_olivetti(data_folder or None))
+        return live_training.olivetti_set(load_olivetti(data_folder or None))
     return None  # LFW: built from the shared LFW photos below
 
 
 @st.cache_resource(show_spinner=False)
 def live_lfw_set(source: str, count: int, _faces):
-    return live.lfw_set(_faces)
+    return live_training.lfw_set(_faces)
 
 
 # --------------------------------------------------------------------------------------------
@@ -76,28 +77,19 @@ def live_lfw_set(source: str, count: int, _faces):
 # --------------------------------------------------------------------------------------------
 
 lesson_header("pages/explorer.py")
-st.markdown(
-    f"""
-A face embedding puts every photo at a point in 128 dimensions, and the triplet loss pulls photos of
-one person together and pushes other people away ({PAPER}, Sec. 3.1). To look at it we squash the 128
-dimensions into a map with UMAP: photos that are close in the embedding stay close on the map
-(distances *between* far-apart groups on the map mean little). The photos are the **62 LFW people with
-at least 20 photos** (3,023 photos). Filled circles are people the model trained on; open diamonds are
-people it **never saw**, the honest test.
-""")
+st.markdown(words("intro"))
 
 maps = explorer_maps()
 if maps is None:
     st.stop()
 model = face_model()  # for the shipped model's card; the comparison runs need no model
 runs = run_cards(sweep.runs_stamp("lessons-cpu"))
-all_choices = ex.choices(maps, runs, model.card if model is not None else {})
+all_choices = lesson.choices(maps, runs, model.card if model is not None else {})
 comparison = [c for c in all_choices if not c.is_shipped]
 shipped = next((c for c in all_choices if c.is_shipped), None)
 
 if not comparison and shipped is None:
-    st.error("The embedding maps hold no run this page knows about: rebuild them with `python -m model.maps`.",
-             icon=":material/error:")
+    st.error(words("no-known-runs"), icon=":material/error:")
     st.stop()
 
 # ---- controls -----------------------------------------------------------------------------
@@ -108,11 +100,11 @@ source = st.segmented_control("Which model", sources, format_func=source_names.g
 
 col_a, col_b, col_c = st.columns([1.2, 1.2, 1])
 if source == "runs":
-    mining_options = ex.minings(comparison)
+    mining_options = lesson.minings(comparison)
     with col_a:
-        mining = st.selectbox("Mining", mining_options, format_func=ex.MINING_NAMES.get, key="mining",
+        mining = st.selectbox("Mining", mining_options, format_func=lesson.MINING_NAMES.get, key="mining",
                               bind="query-params")
-    margins = ex.margins_for(comparison, mining)
+    margins = lesson.margins_for(comparison, mining)
     if "alpha" in st.session_state and st.session_state["alpha"] not in margins:
         del st.session_state["alpha"]  # a mining run at other margins: back to its default
     with col_b:
@@ -120,8 +112,8 @@ if source == "runs":
         alpha = st.select_slider("Margin alpha", margins, value=0.2 if 0.2 in margins else margins[0], key="alpha",
                                  bind="query-params",
                                  disabled=len(margins) == 1,
-                                 help=None if len(margins) > 1 else "This mining was run at alpha = 0.2 only.")
-    choice = ex.pick(comparison, alpha, mining)
+                                 help=None if len(margins) > 1 else words("help-one-margin"))
+    choice = lesson.pick(comparison, alpha, mining)
 else:
     choice = shipped
 run_map = maps.runs[choice.run]
@@ -135,11 +127,10 @@ with col_c:
     if len(steps) > 1:
         # The default is the trained network; the address holds the step only when it is another one.
         step = st.select_slider("Training step", steps, value=steps[-1], key="step", bind="query-params",
-                                help="The step the metrics, neighbours and clusters are computed at. The map's own "
-                                     "play button glides it through every step in your browser.")
+                                help=words("help-step"))
     else:
         step = steps[0]
-        st.markdown(f"**Training step** {step:,} (the shipped model's last)")
+        st.markdown(words("shipped-step", step=step))
 
 col_d, col_e, col_f = st.columns(3)
 with col_d:
@@ -152,22 +143,19 @@ with col_f:
     show_names = st.toggle("Names on the map", key="names", bind="query-params")
 
 if not choice.is_shipped:
-    st.caption(f"Run **{choice.run}**: alpha = {choice.margin}, {ex.MINING_NAMES[choice.mining]}, AdaGrad, "
-               "400 steps of 32 people x 4 photos on the CPU of a 2-core laptop (about 4 minutes a run), from "
-               "the same untrained network. These are CPU runs, trained by `python -m model.sweep`; a longer "
-               "GPU sweep with the same script will replace them.")
+    st.caption(words("run-note", run=choice.run, margin=choice.margin, mining=lesson.MINING_NAMES[choice.mining]))
 
 # ---- metrics beside the map ---------------------------------------------------------------
 linkage = st.session_state.get("linkage", "average")
 cut = float(st.session_state.get("cut", 0.9))
-m = ex.metrics_at(card, step)
+m = lesson.metrics_at(card, step)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("VAL at FAR = 1e-3", "n/a" if m.val_at_far is None else f"{m.val_at_far:.1%}",
-          help=f"pairsDevTest (people never trained on), measured at step {m.measured_at}.")
+          help=words("help-val", step=m.measured_at))
 c2.metric("Accuracy (pairsDevTest)", "n/a" if m.accuracy is None else f"{m.accuracy:.1%}",
-          help=f"At the best threshold, measured at step {m.measured_at}.")
+          help=words("help-accuracy", step=m.measured_at))
 c3.metric("Active triplets", "n/a" if m.active_fraction is None else f"{m.active_fraction:.0%}",
-          help="Share of the mined triplets with a positive loss in the training batches near this step.")
+          help=words("help-active"))
 threshold_slot = c4.empty()  # filled once the map is drawn: the map comes first
 
 # ---- the map ------------------------------------------------------------------------------
@@ -178,7 +166,7 @@ points = run_map.points(step, dims)
 
 # The chart's own selection state starts empty whenever the figure changes (a new step, a new
 # run), so the last non-empty selection is kept here until the user clears it.
-event_rows = ex.selected_rows((st.session_state.get(MAP_KEY) or {}).get("selection"), MAX_SELECTED)
+event_rows = lesson.selected_rows((st.session_state.get(MAP_KEY) or {}).get("selection"), MAX_SELECTED)
 if event_rows:
     st.session_state["explorer_selected"] = event_rows
 picked_names = st.session_state.get("pick_people") or []
@@ -191,14 +179,14 @@ def clear_selection() -> None:
     st.session_state["pick_people"] = []
 
 
-traces = ex.map_traces(maps, points, colour_by=cluster_ids, selected=selected, show_names=show_names)
+traces = lesson.map_traces(maps, points, colour_by=cluster_ids, selected=selected, show_names=show_names)
 title = (f"{'Shipped model' if choice.is_shipped else choice.run}, step {step:,}"
          + (f": {scores.clusters} clusters at {cut:.2f}" if colour == "cluster" else ""))
-layout = ex.map_layout(dims)
+layout = lesson.map_layout(dims)
 frames = []
 if dims == 2 and len(steps) > 1:  # the map glides through training in the browser (SVG only)
-    layout |= ex.glide_controls(steps, step)
-    frames = ex.map_frames(maps, run_map, dims, selected=selected, show_names=show_names)
+    layout |= lesson.glide_controls(steps, step)
+    frames = lesson.map_frames(maps, run_map, dims, selected=selected, show_names=show_names)
 layout = chart(traces, title, height=680 if frames else 620, **layout).layout.to_plotly_json()
 if frames:
     layout["margin"]["b"] = 90  # room for the play button and the map's slider
@@ -209,12 +197,9 @@ if frames:
     layout["yaxis"]["range"] = [float(low[1] - pad[1]), float(high[1] + pad[1])]
 plot({"data": traces, "layout": layout, "frames": frames}, key=MAP_KEY, on_select="rerun",
      selection_mode=("points", "box", "lasso"))
-st.caption("Select photos on the map (click one, or drag a box or lasso) to see their faces and neighbours; in 3-D, "
-           "drag to turn the map and pick people by name below. Hover for names. A UMAP map's axes have no units.")
+st.caption(words("map-caption"))
 threshold, explorer_val = explorer_threshold(choice.run, step, maps)
-threshold_slot.metric("Threshold at FAR = 1e-3", f"{threshold:.3f}",
-                      help="The squared distance below which two photos count as one person, chosen so that one pair "
-                           "of different never-seen explorer people in a thousand is accepted, at this step.")
+threshold_slot.metric("Threshold at FAR = 1e-3", f"{threshold:.3f}", help=words("help-threshold"))
 if cluster_ids is None:
     cluster_ids, scores = clusters(choice.run, step, linkage, cut, maps)
 
@@ -225,7 +210,7 @@ p1.multiselect("Or pick people by name (their first photo)", maps.names, key="pi
                max_selections=MAX_SELECTED, format_func=lambda n: n.replace("_", " "))
 p2.button("Clear selection", icon=":material/deselect:", on_click=clear_selection, disabled=not selected,
           key="clear_selection")
-photos = lfw_photos("Showing the faces needs the LFW photos")
+photos = lfw_photos(words("photos-needed"))
 rows_of = photo_index(photos) if photos is not None else {}
 embeddings = embeddings_at(choice.run, step, maps)
 
@@ -240,10 +225,10 @@ def who(row: int) -> str:
 
 
 if not selected:
-    st.info("Nothing selected yet: click a point on the map, or pick a person above.", icon=":material/touch_app:")
+    st.info(words("nothing-selected"), icon=":material/touch_app:")
 for row in selected:
     with st.container(border=True):
-        neighbours = ex.nearest_neighbours(embeddings, maps.labels, row, k=5)
+        neighbours = lesson.nearest_neighbours(embeddings, maps.labels, row, k=5)
         cols = st.columns(6)
         with cols[0]:
             image = face(row)
@@ -259,38 +244,31 @@ for row in selected:
                 st.markdown(f"{who(n.row)}  \nd² = {n.distance:.3f}  \n:{'green' if n.same_person else 'red'}[{mark}]")
 if len(selected) >= 2:
     a, b = selected[:2]
-    d = float(ex.squared_distances_to(embeddings, a)[b])
+    d = float(lesson.squared_distances_to(embeddings, a)[b])
     same_person = maps.labels[a] == maps.labels[b]
-    verdict = "the same person" if d <= threshold else "two different people"
+    verdict = words("verdict-same" if d <= threshold else "verdict-different")
     right = (d <= threshold) == same_person
-    st.markdown(f"**{who(a)}** and **{who(b)}**: squared distance **{d:.3f}** against the threshold "
-                f"**{threshold:.3f}** (FAR = 1e-3 at this step), so the model says **{verdict}**, "
-                + (":green[which is right]." if right else ":red[which is wrong]."))
+    st.markdown(words("pair-verdict", a=who(a), b=who(b), d=d, threshold=threshold, verdict=verdict,
+                      judgement=words("judgement-right" if right else "judgement-wrong")))
     relation = r"\le" if d <= threshold else ">"
     st.latex(rf"\lVert f(x_a) - f(x_b) \rVert_2^2 = {d:.3f} \;{relation}\; {threshold:.3f}")
 
 # ---- clustering ---------------------------------------------------------------------------
 st.subheader("Clustering: the embedding's third use")
-st.markdown(
-    f"""
-FaceNet names three uses of one embedding: verification (is it the same person: a threshold),
-recognition (who is it: nearest neighbours) and clustering (find the people in a pile of photos),
-for which the paper uses agglomerative clustering ({PAPER}, Sec. 1 and Fig. 7). Here the photos of this
-map are merged, closest first, until the next merge would join groups farther apart than the
-threshold. Each person should end up in exactly one cluster, and alone in it.
-""")
+st.markdown(words("clustering-intro"))
 k1, k2 = st.columns([1, 2])
 with k1:
-    st.radio("Linkage", list(ex.LINKAGES), key="linkage", bind="query-params", captions=list(ex.LINKAGES.values()))
+    st.radio("Linkage", list(lesson.LINKAGES), key="linkage", bind="query-params",
+             captions=list(lesson.LINKAGES.values()))
 with k2:
     st.slider("Merge threshold (squared distance)", 0.05, 3.0, 0.9, 0.05, key="cut", bind="query-params")
-    st.caption("Tip: set \"Colour by\" to cluster to see the clusters on the map.")
+    st.caption(words("tip-colour-by-cluster"))
 s1, s2, s3, s4 = st.columns(4)
 s1.metric("Clusters", f"{scores.clusters:,}", f"{scores.clusters - scores.people:+,} vs {scores.people} people",
           delta_color="off")
 s2.metric("Pairs in a cluster that are one person", f"{scores.pair_precision:.0%}")
 s3.metric("One person's pairs kept together", f"{scores.pair_recall:.0%}")
-s4.metric("Adjusted Rand index", f"{scores.adjusted_rand:.2f}", help="1: clusters are exactly the people; 0: chance.")
+s4.metric("Adjusted Rand index", f"{scores.adjusted_rand:.2f}", help=words("help-adjusted-rand"))
 curve = cluster_curve(choice.run, step, linkage, maps)
 left, right = st.columns(2)
 with left:
@@ -310,7 +288,7 @@ with right:
                shapes=[{"type": "line", "x0": cut, "x1": cut, "y0": 0, "y1": 1, "yref": "paper",
                         "line": {"color": "black", "dash": "dash"}}]), key="cluster_quality")
 with st.expander("The largest clusters"):
-    st.dataframe(ex.cluster_table(cluster_ids, maps.labels, maps.names), hide_index=True,
+    st.dataframe(lesson.cluster_table(cluster_ids, maps.labels, maps.names), hide_index=True,
                  column_config={"share of that person": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
                                 "of their photos": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
 
@@ -318,15 +296,10 @@ with st.expander("The largest clusters"):
 st.subheader("Train it yourself, live")
 run_margin = choice.margin if not choice.is_shipped else 0.2
 run_mining = choice.mining if not choice.is_shipped else "semi-hard"
-st.markdown(
-    f"""
-Start a short run from scratch with the alpha and mining chosen above (alpha = {run_margin},
-{ex.MINING_NAMES[run_mining]}). It takes the very training step the shipped model was trained
-with, on a small set, with a half-width network on 32 x 32 crops so that {live.LIVE_STEPS} steps take
-well under a minute on a laptop CPU. The live map is a PCA of the embeddings (a UMAP fit per update would
-be too slow); watch the held-out people, whom the run never trains on.
-""")
-live_sets = {"olivetti": "Olivetti (40 people x 10 photos)", "lfw": f"LFW ({live.LFW_PEOPLE} people with the most photos)"}
+st.markdown(words("live-intro", margin=run_margin, mining=lesson.MINING_NAMES[run_mining],
+                  steps=live_training.LIVE_STEPS))
+live_sets = {"olivetti": "Olivetti (40 people x 10 photos)",
+             "lfw": f"LFW ({live_training.LFW_PEOPLE} people with the most photos)"}
 which = st.radio("Photos", list(live_sets), format_func=live_sets.get, horizontal=True, key="live_set")
 
 
@@ -340,12 +313,12 @@ def stop_live() -> None:
     st.session_state["live_stopped"] = True
 
 
-def draw_live(update: live.LiveUpdate, live_photos: live.LiveSet, slot) -> None:
+def draw_live(update: live_training.LiveUpdate, live_photos: live_training.LiveSet, slot) -> None:
     held = live_photos.held_out[live_photos.labels]
-    colours = np.array(ex.person_colours(len(live_photos.names)))[live_photos.labels]
+    colours = np.array(lesson.person_colours(len(live_photos.names)))[live_photos.labels]
     names = np.array([n.replace("_", " ") for n in live_photos.names])[live_photos.labels]
     traces = []
-    for flag, label, symbol in ((False, "trained on", ex.SEEN_SYMBOL), (True, "held out", ex.UNSEEN_SYMBOL)):
+    for flag, label, symbol in ((False, "trained on", lesson.SEEN_SYMBOL), (True, "held out", lesson.UNSEEN_SYMBOL)):
         rows = np.flatnonzero(held == flag)
         traces.append({"type": "scatter", "mode": "markers", "name": label, "x": update.points[rows, 0].round(3).tolist(),
                        "y": update.points[rows, 1].round(3).tolist(), "text": names[rows].tolist(),
@@ -358,7 +331,7 @@ def draw_live(update: live.LiveUpdate, live_photos: live.LiveSet, slot) -> None:
         left, right = st.columns([3, 2])
         with left:
             plot(chart(traces, f"Live map (PCA), step {update.step} of {update.steps}", height=420,
-                       **ex.map_layout(2)), key=f"live_map_{update.step}")
+                       **lesson.map_layout(2)), key=f"live_map_{update.step}")
         with right:
             plot(chart([{"type": "scatter", "x": steps_done, "y": [c["loss"] for c in update.curve], "name": "loss",
                          "line": {"color": VERMILLION}},
@@ -375,10 +348,9 @@ if which == "olivetti":
         live_photos = live_set("olivetti", data_path())
     except FileNotFoundError:
         live_photos = None
-        st.info("The Olivetti faces were not found. Pick LFW, or see the sidebar for where the data goes.",
-                icon=":material/photo_library:")
+        st.info(words("no-olivetti"), icon=":material/photo_library:")
 else:
-    faces = lfw_photos("Training on LFW needs the LFW photos")
+    faces = lfw_photos(words("live-photos-needed"))
     live_photos = live_lfw_set(faces.source, len(faces), faces) if faces is not None else None
 
 if live_photos is not None:
@@ -391,7 +363,8 @@ if live_photos is not None:
     slot = st.empty()
     if running:
         st.session_state.pop("live_stopped", None)
-        for update in live.live_run(live_photos, run_margin, run_mining, steps=live.LIVE_STEPS):
+        for update in live_training.live_run(live_photos, run_margin, run_mining,
+                                             steps=live_training.LIVE_STEPS):
             st.session_state["live_last"] = update
             progress.progress(update.step / update.steps,
                               text=f"Step {update.step} of {update.steps} ({update.elapsed_s:.1f} s)")
@@ -404,50 +377,5 @@ if live_photos is not None:
                                                         else f"Finished: {last.steps} steps in {last.elapsed_s:.1f} s"))
         draw_live(last, live_photos, slot)
 
-try_this(
-    "Press **Glide through training** under the map of **alpha = 0.2, semi-hard**. When do the first groups of "
-    "faces appear? Which people separate first? Then set the step slider to 50 and 100 and read VAL beside the map.",
-    "Switch the mining to **hardest negatives**. The run collapses: every photo ends up at one point and the loss "
-    "stays at alpha. What does the map show, and what does the clustering make of it?",
-    "Select a photo of someone **never seen** in training (an open diamond). Are its nearest neighbours the same "
-    "person? Compare with someone who was in the training set.",
-    "Colour by cluster and move the merge threshold from 0.1 to 3. Where does the number of clusters cross 62, and "
-    "is that where the adjusted Rand index peaks?",
-)
-
-check_yourself([
-    Question(
-        "Two groups of photos are far apart on the UMAP map. What can you conclude?",
-        ("Their embeddings are far apart, and the map distance tells how far",
-         "Little beyond 'they are not neighbours': UMAP keeps neighbourhoods, not large distances",
-         "They must be people of different ages"),
-        "Little beyond 'they are not neighbours': UMAP keeps neighbourhoods, not large distances",
-        "UMAP is built from each photo's nearest neighbours, so it keeps who is next to whom but can stretch or "
-        "shrink the space between groups. Real distances are measured in the embedding (the neighbours above).",
-        {"Their embeddings are far apart, and the map distance tells how far":
-             "UMAP is built from each photo's nearest neighbours only. Does it promise anything about far-apart groups?",
-         "They must be people of different ages": "The map knows nothing about age: it only keeps neighbours."}),
-    Question(
-        "With the hardest-negatives run, what happens to the map as training goes on?",
-        ("It collapses: the network maps every face to nearly the same point, and the loss stays at alpha",
-         "It separates the people faster than semi-hard mining",
-         "Nothing changes: mining only changes the speed of training"),
-        "It collapses: the network maps every face to nearly the same point, and the loss stays at alpha",
-        "The hardest negatives of a batch are often the most extreme or mislabelled photos; chasing them from the start "
-        "drives the network to the trivial solution f(x) = constant, where every triplet's loss is exactly alpha. "
-        "That is why FaceNet selects semi-hard negatives (Sec. 3.2).",
-        {"It separates the people faster than semi-hard mining":
-             "Play that run from step 0 and look at the VAL beside the map. Does it rise?",
-         "Nothing changes: mining only changes the speed of training":
-             "Compare the map of the hardest-negatives run at step 400 with the semi-hard one."}),
-    Question(
-        "Raising the merge threshold of the clustering...",
-        ("...makes more, smaller clusters",
-         "...merges more photos: fewer, bigger clusters, which may mix people",
-         "...does not change the clusters, only their colours"),
-        "...merges more photos: fewer, bigger clusters, which may mix people",
-        "A higher threshold lets groups merge that are farther apart, so clusters grow and the risk of putting two "
-        "people in one cluster rises: the pairs kept together go up while the pairs that are one person go down.",
-        {"...makes more, smaller clusters": "Watch the 'Clusters' number while you move the threshold to the right.",
-         "...does not change the clusters, only their colours": "Watch the 'Clusters' number while you move the threshold."}),
-], key="explorer")
+try_this(words("try"))
+check_yourself(words.questions(), key="explorer")
