@@ -48,12 +48,13 @@ class Surface:
     once) and on torch tensors (the tests differentiate it with autograd). `gradient(w1, w2, t)`
     is the hand-derived gradient the optimisers see at step t (t = 1, 2, ...); `rare_every` > 1
     means w2's gradient is only seen at steps 1, 1 + k, 1 + 2k, ... and is 0 at the others.
+    What makes a surface hard is told in words by the section ``story-<key>`` of
+    content/en/optimizers.md.
     """
 
     key: str
     name: str
     latex: str  # the loss, for st.latex
-    story: str  # what makes this surface hard, in a sentence or two
     loss: Callable
     gradient_of_loss: Callable  # (w1, w2) -> (dL/dw1, dL/dw2)
     minimum: float  # the lowest value of the loss
@@ -83,9 +84,6 @@ SURFACES: dict[str, Surface] = {
         key="bowl",
         name="Badly scaled bowl",
         latex=r"L(w_1, w_2) = 0.05\,w_1^2 + 5\,w_2^2",
-        story="A bowl 100 times steeper along w2 than along w1. One learning rate for both parameters "
-              "is either too big for w2 (the path bounces from wall to wall) or far too small for w1 "
-              "(the path crawls along the floor).",
         loss=lambda w1, w2: BOWL_SCALES[0] * w1 ** 2 + BOWL_SCALES[1] * w2 ** 2,
         gradient_of_loss=lambda w1, w2: (2 * BOWL_SCALES[0] * w1, 2 * BOWL_SCALES[1] * w2),
         minimum=0.0,
@@ -97,8 +95,6 @@ SURFACES: dict[str, Surface] = {
         key="ravine",
         name="Ravine (a narrow curved valley)",
         latex=r"L(w_1, w_2) = (1 - w_1)^2 + 10\,(w_2 - w_1^2)^2",
-        story="A gentle version of Rosenbrock's banana valley: steep walls, an almost flat curved floor, "
-              "and the lowest point at (1, 1). The walls punish big steps; the flat floor punishes small ones.",
         loss=lambda w1, w2: (1 - w1) ** 2 + RAVINE_STEEPNESS * (w2 - w1 ** 2) ** 2,
         gradient_of_loss=lambda w1, w2: (-2 * (1 - w1) - 4 * RAVINE_STEEPNESS * w1 * (w2 - w1 ** 2),
                                          2 * RAVINE_STEEPNESS * (w2 - w1 ** 2)),
@@ -111,9 +107,6 @@ SURFACES: dict[str, Surface] = {
         key="saddle",
         name="Saddle (a flat pass)",
         latex=r"L(w_1, w_2) = w_1^2 - w_2^2 + \tfrac{1}{4}\,w_2^4",
-        story="A saddle point at (0, 0): along w1 it is the bottom of a valley, along w2 the top of a "
-              "ridge. Starting almost on the ridge, the gradient along w2 is nearly zero, so rolling off "
-              "into one of the two valleys at w2 = ±√2 takes a long time for a small step.",
         loss=lambda w1, w2: w1 ** 2 - w2 ** 2 + 0.25 * w2 ** 4,
         gradient_of_loss=lambda w1, w2: (2 * w1, -2 * w2 + w2 ** 3),
         minimum=-1.0,
@@ -126,9 +119,6 @@ SURFACES: dict[str, Surface] = {
         name="Rare feature (w2 seen 1 step in 10)",
         latex=r"L(w_1, w_2) = 5\,w_1^2 + \tfrac{1}{2}\,w_2^2"
               r"\quad\text{(the gradient of } w_2 \text{ arrives only at steps } 1, 11, 21, \dots)",
-        story="w1 is a common, steep feature; w2 belongs to a rare one (think of a face detail that shows "
-              "up in one photo in ten): its gradient reaches the optimiser only every 10th step and is 0 "
-              "at the others.",
         loss=lambda w1, w2: RARE_SCALES[0] * w1 ** 2 + RARE_SCALES[1] * w2 ** 2,
         gradient_of_loss=lambda w1, w2: (2 * RARE_SCALES[0] * w1, 2 * RARE_SCALES[1] * w2),
         minimum=0.0,
@@ -340,23 +330,38 @@ def prompt_facts(steps: int = 500) -> dict[str, float | int | None]:
     }
 
 
-def verdict(runs: list[RunCurves]) -> str | None:
-    """One sentence comparing the final accuracies of the AdaGrad and SGD runs, honest about the
-    noise: a difference smaller than two standard errors (of the difference) is called a tie.
-    None unless both runs exist with an accuracy and its standard error."""
+@dataclass(frozen=True)
+class Comparison:
+    """The final accuracies of the AdaGrad and SGD runs, in percent, and whether their difference
+    stands out from the noise; the page says it in words (content/en/optimizers.md, verdict-*)."""
+
+    adagrad: float
+    sgd: float
+    lead: float  # AdaGrad's accuracy minus SGD's, in points
+    noise: float  # two standard errors of that difference, in points
+
+    @property
+    def difference(self) -> float:
+        return abs(self.lead)
+
+    @property
+    def tie(self) -> bool:
+        """A difference smaller than two standard errors of the difference is a tie."""
+        return self.difference < self.noise
+
+    @property
+    def leader(self) -> str:
+        return "AdaGrad" if self.lead > 0 else "SGD"
+
+
+def compare(runs: list[RunCurves]) -> Comparison | None:
+    """The final accuracies of the AdaGrad and SGD runs side by side, honest about the noise; None
+    unless both runs exist with an accuracy and its standard error."""
     by_name = {r.optimizer: r for r in runs if r.found}
     ada, sgd = by_name.get("AdaGrad"), by_name.get("SGD")
     if ada is None or sgd is None or None in (ada.final_accuracy, sgd.final_accuracy,
                                               ada.final_accuracy_error, sgd.final_accuracy_error):
         return None
-    difference = 100 * (ada.final_accuracy - sgd.final_accuracy)
-    noise = 2 * 100 * float(np.hypot(ada.final_accuracy_error, sgd.final_accuracy_error))
-    finals = (f"AdaGrad ends at {100 * ada.final_accuracy:.1f}% and SGD at {100 * sgd.final_accuracy:.1f}% "
-              f"on unseen people")
-    if abs(difference) < noise:
-        return (f"{finals}: a difference of {abs(difference):.1f} points, less than the measurement's own "
-                f"uncertainty (two standard errors of the difference: {noise:.1f} points). On this run, "
-                "a tie.")
-    leader = "AdaGrad" if difference > 0 else "SGD"
-    return (f"{finals}: {leader} is ahead by {abs(difference):.1f} points, more than the measurement's "
-            f"uncertainty (two standard errors of the difference: {noise:.1f} points).")
+    return Comparison(adagrad=100 * ada.final_accuracy, sgd=100 * sgd.final_accuracy,
+                      lead=100 * (ada.final_accuracy - sgd.final_accuracy),
+                      noise=2 * 100 * float(np.hypot(ada.final_accuracy_error, sgd.final_accuracy_error)))

@@ -7,7 +7,7 @@ from plotly.subplots import make_subplots
 
 from lessons import margin as lesson
 from lessons import mining
-from lessons.quiz import Question
+from lessons.content import LessonText
 from model import sweep
 from model.triplet import KIND_NAMES
 from ui.colors import BLACK, GREY, KIND_COLORS, PALETTE, ROLE_COLORS
@@ -15,6 +15,7 @@ from ui.loaders import lfw_embeddings, lfw_photos, photo_index
 from ui.widgets import check_yourself, lesson_header, plot, try_this
 
 PAGE = "pages/margin.py"
+words = LessonText("margin")
 FALLBACK_D_AP = 0.6  # for the rings when there are no embeddings to measure a real pair
 KIND_COLOR_LIST = [KIND_COLORS[name] for name in KIND_NAMES]
 
@@ -199,28 +200,9 @@ def curve_figure(curve, alpha: float, active_now: float) -> dict:
 # --------------------------------------------------------------------------------------------
 
 lesson_header(PAGE)
-st.markdown(
-    r"""
-The triplet loss $[\,d_{ap} - d_{an} + \alpha\,]_+$ asks every negative to stay further from the
-anchor than the positive **plus a safety gap $\alpha$**, the margin (Schroff, Kalenichenko & Philbin,
-*FaceNet*, CVPR 2015, Sec. 3.1, where $\alpha = 0.2$). Distances here are squared distances between
-embeddings of length 1.
-
-Fix an anchor and a positive. Their squared distance $d_{ap}$ and the margin cut the space around the
-anchor into three rings, and each negative falls into one of them (Sec. 3.2 names them):
-
-- **hard**: no further than the positive, $d_{an} \le d_{ap}$. The negative wins; the loss is at least $\alpha$.
-- **semi-hard**: further than the positive but inside the margin, $d_{ap} < d_{an} < d_{ap} + \alpha$.
-  Right order, not enough gap; the loss is between 0 and $\alpha$.
-- **easy**: beyond the margin, $d_{an} \ge d_{ap} + \alpha$. The loss is 0 and the triplet teaches nothing.
-
-Hard and semi-hard triplets are the **active** ones, the only ones with a non-zero loss. The margin decides
-how many there are.
-"""
-)
+st.markdown(words("intro"))
 alpha = st.slider("Margin α", 0.0, 5.0, 0.2, 0.05, key="margin-alpha", bind="query-params",
-                  help="FaceNet used 0.2. Squared distances between unit vectors are at most 4, so the slider "
-                       "goes a little beyond.")
+                  help=words("help-alpha"))
 
 # --------------------------------------------------------------------------------------------
 # The rings around one anchor
@@ -230,17 +212,14 @@ st.header("Three rings around the anchor")
 emb = lfw_embeddings()
 view = flat = names = None
 if emb is None:
-    st.info(f"Without the model's LFW embeddings there is no real batch to measure; the rings are drawn for a "
-            f"positive at d_ap = {FALLBACK_D_AP}.")
+    st.info(words("no-embeddings-rings", d_ap=FALLBACK_D_AP))
 else:
-    st.markdown("A real batch, as training sees them: **P** people drawn from LFW with **K** photos each, "
-                "embedded by the shipped model. Pick an anchor and a positive; every photo of the other people "
-                "is a negative.")
+    st.markdown(words("batch-intro"))
     c1, c2, c3 = st.columns(3)
     people = c1.slider("P, people in the batch", 2, 32, 8, key="margin-people", bind="query-params")
     photos = c2.slider("K, photos per person", 2, 6, 4, key="margin-photos", bind="query-params")
     seed = c3.number_input("Draw number", 0, 999, 0, key="margin-seed", bind="query-params",
-                             help="Another number, another batch.")
+                             help=words("help-draw-number"))
     rows, batch_emb, batch_labels, distances = real_batch(emb.checkpoint_sha256, people, photos, seed, emb)
     names = [pretty(emb.names[label]) for label in batch_labels]
     shot = [emb.files[r].rsplit("_", 1)[-1].split(".")[0] for r in rows]
@@ -257,9 +236,7 @@ inner, outer = d_ap, d_ap + alpha
 st.latex(rf"\text{{hard}}: d_{{an}} \le {fmt(inner)} \qquad \text{{semi-hard}}: {fmt(inner)} < d_{{an}} < "
          rf"{fmt(inner)} + {alpha:.2f} = {fmt(outer)} \qquad \text{{easy}}: d_{{an}} \ge {fmt(outer)}")
 if outer >= lesson.MAX_SQUARED_DISTANCE:
-    st.warning(f"d_ap + α = {fmt(outer)} is at least 4, the largest squared distance two unit vectors can have "
-               "(opposite points of the sphere): no negative can be easy, every triplet of this anchor is active.",
-               icon=":material/all_inclusive:")
+    st.warning(words("none-can-be-easy", outer=outer), icon=":material/all_inclusive:")
 
 if view is not None:
     counts = view.counts
@@ -275,15 +252,13 @@ if view is not None:
 left, right = st.columns(2)
 with left:
     plot(rings_figure(view, d_ap, alpha, flat, names), key="margin-rings-figure")
-    st.caption("Each negative sits at its true distance from the anchor; only its direction is a flat view of "
-               "128 dimensions (the two main directions of the offsets from the anchor). The dashed circle is "
-               "distance 2, squared distance 4: the far side of the sphere.")
+    st.caption(words("caption-rings"))
 with right:
     plot(line_figure(view, d_ap, alpha, names), key="margin-line-figure")
-    st.caption("Left of the green line: hard. Between it and d_ap + α: semi-hard. Beyond: easy.")
+    st.caption(words("caption-line"))
 
 if view is not None:
-    faces = lfw_photos("Showing the faces of the batch needs the LFW photos")
+    faces = lfw_photos(words("photos-needed"))
     if faces is not None:
         where = photo_index(faces)
         nearest = view.negatives[np.argsort(view.d_an)[:4]]
@@ -302,16 +277,13 @@ if view is not None:
 
 st.header("The whole batch: how many triplets are active?")
 if emb is None:
-    st.info("This part measures a real batch of LFW embeddings, which are not available.")
+    st.info(words("no-embeddings-batch"))
 else:
     counts_now = lesson.batch_counts(distances, batch_labels, alpha)
     curve = curve_for(emb.checkpoint_sha256, people, photos, seed, distances, batch_labels)
     at_zero = lesson.batch_counts(distances, batch_labels, 0.0)
     at_four = lesson.batch_counts(distances, batch_labels, lesson.MAX_SQUARED_DISTANCE)
-    st.markdown(
-        f"Every anchor with every positive and every negative of the batch: P·K anchors × (K − 1) positives × "
-        f"(P − 1)·K negatives = "
-        f"**{counts_now.valid:,} triplets**. Counted by the training code's `count_triplet_types`:")
+    st.markdown(words("batch-count", valid=counts_now.valid))
     b1, b2, b3, b4 = st.columns(4)
     b1.metric("Hard", f"{counts_now.hard:,}")
     b2.metric("Semi-hard", f"{counts_now.semi_hard:,}")
@@ -320,32 +292,14 @@ else:
 
     fig = curve_figure(curve, alpha, counts_now.active_fraction)
     plot(fig, key="margin-curve-figure")
-    st.caption("Computed on this batch with `model.triplet.count_triplet_types` and `batch_all_loss` at every α "
-               "from 0 to 2 in steps of 0.05, then to 5 in steps of 0.25; the cross is your α, counted exactly. "
-               "The share can only grow with α: a larger margin never switches a triplet off.")
+    st.caption(words("caption-curve"))
 
     ties = at_zero.hard - at_zero.active
-    tie_text = f", the {at_zero.hard:,} hard ones minus {ties} exact ties" if ties else ", exactly the hard ones"
-    st.markdown(
-        f"""
-**α = 0.** Only the hard triplets count: **{at_zero.active:,} of {at_zero.valid:,}** are active here
-({at_zero.active_fraction:.1%}){tie_text}.
-The semi-hard ring is empty, and a triplet is satisfied as soon as the negative is one hair further than
-the positive. Worse, the network that sends every face to one point makes every term exactly 0: with no
-margin, collapsing is a perfect solution (Lesson 1 shows it).
-
-**α ≥ 4.** On the unit sphere no squared distance exceeds 4, so $d_{{an}} - d_{{ap}} < 4$ for every
-triplet that is not exactly opposite: at α = 4 here **{at_four.active:,} of {at_four.valid:,}**
-({at_four.active_fraction:.1%}) are active, and above 4 every single one is. Then no triplet is ever
-"good enough": every one keeps pulling its positive in and pushing its negative out, however well they are
-already separated, and α only adds a constant to the loss without changing its gradient. The margin has
-stopped choosing.
-
-**In between** it chooses: FaceNet's α = 0.2 leaves the triplets that are clearly solved alone and spends
-the training on the hard and semi-hard ones. Right now, α = {alpha:.2f} makes **{counts_now.active:,}**
-({counts_now.active_fraction:.1%}) of this batch active.
-"""
-    )
+    which = words("ties-some", hard=at_zero.hard, ties=ties) if ties else words("ties-none")
+    st.markdown(words("alpha-extremes", zero_active=at_zero.active, zero_valid=at_zero.valid,
+                      zero_share=at_zero.active_fraction, which=which, four_active=at_four.active,
+                      four_valid=at_four.valid, four_share=at_four.active_fraction, alpha=alpha,
+                      active=counts_now.active, share=counts_now.active_fraction))
 
 # --------------------------------------------------------------------------------------------
 # The trained runs
@@ -353,61 +307,21 @@ the training on the hard and semi-hard ones. Right now, α = {alpha:.2f} makes *
 
 st.header("Training with different margins")
 recipe = sweep.LESSONS_CPU_BASE
-st.markdown(
-    f"The same small network, trained by the course's own `model.train` for the same {recipe['steps']} steps, with "
-    f"only the margin changed ({recipe['optimizer']} with learning rate {recipe['lr']}, {recipe['mining']} mining, "
-    f"{recipe['people_per_batch']} people × {recipe['images_per_person']} photos per batch, on a CPU). Accuracy is "
-    "measured on pairsDevTest: 1,000 same/different pairs of people the network never saw."
-)
+st.markdown(words("runs-intro", steps=recipe["steps"], optimizer=recipe["optimizer"], lr=recipe["lr"],
+                  mining=recipe["mining"], people=recipe["people_per_batch"], photos=recipe["images_per_person"]))
 stamp = sweep.runs_stamp(lesson.PLAN)
 runs = runs_for(stamp)
 trained = [r for r in runs if r.trained]
 missing = [r for r in runs if not r.trained]
 if missing:
-    st.info("Not trained yet: " + ", ".join(f"**{r.name}** (α = {r.margin:g})" for r in missing)
-            + ". These runs are being trained (`python -m model.sweep --plan lessons-cpu`); each appears here "
-              "as soon as it finishes: reload the page.", icon=":material/hourglass_top:")
+    listed = ", ".join(words("not-trained-run", name=r.name, margin=r.margin) for r in missing)
+    st.info(words("not-trained", runs=listed), icon=":material/hourglass_top:")
 if not trained:
-    st.warning("No margin run has finished training yet, so there are no curves to show.")
+    st.warning(words("no-runs"))
 else:
     plot(runs_figure(stamp), key="margin-runs-figure")
-    st.caption("The loss levels are not comparable between runs: each is measured with its own α (a bigger margin "
-               "means bigger terms). The active share here is of the *mined* triplets (one semi-hard negative per "
-               "anchor-positive pair), averaged over 10 steps. Compare the accuracies.")
+    st.caption(words("caption-runs"))
     st.dataframe([lesson.final_metrics(r) for r in trained], hide_index=True, width="stretch")
 
-try_this(
-    "Move α from 0 to 2 and watch the orange ring grow around the anchor, swallowing negatives that were easy.",
-    "Set α = 0: the ring disappears and only the negatives closer than the positive still count. Now set α = 4 "
-    "or more: the warning says why nothing can be easy any more, and the curve below is flat at 100%.",
-    "Pick a positive that is far from the anchor (a bad photo, or a big change of pose): the hard disc grows, and "
-    "many negatives become hard at once.",
-    "In the runs, compare accuracy rather than loss: which margin learned fastest in the same number of steps?",
-)
-
-check_yourself([
-    Question(
-        "The anchor-positive squared distance is 0.5 and α = 0.2. A negative is at squared distance 0.6. It is...",
-        ("hard", "semi-hard", "easy"), "semi-hard",
-        "0.5 < 0.6 < 0.5 + 0.2 = 0.7: further than the positive, but inside the margin. Its loss is "
-        "0.5 − 0.6 + 0.2 = 0.1.",
-        hints={"hard": "Hard means at most as far as the positive. Is 0.6 ≤ 0.5?",
-               "easy": "Easy means beyond d_ap + α. What is 0.5 + 0.2?"}),
-    Question(
-        "With α = 0, which triplets have a non-zero loss?",
-        ("Only those whose negative is closer than the positive", "The hard and the semi-hard ones",
-         "All of them", "None of them"),
-        "Only those whose negative is closer than the positive",
-        "With α = 0 the term is [d_ap − d_an]₊, non-zero only when d_an < d_ap. The semi-hard ring has width 0.",
-        hints={"The hard and the semi-hard ones": "How wide is the semi-hard ring when α = 0?",
-               "All of them": "A triplet whose negative is further than its positive gets [negative number]₊.",
-               "None of them": "A negative closer than the positive still gives d_ap − d_an > 0."}),
-    Question(
-        "Embeddings have length 1 and α = 5. What share of the triplets is active?",
-        ("About 20%", "About half", "All of them", "It depends on the network"), "All of them",
-        "Squared distances between unit vectors are at most 4, so d_an − d_ap < 4 < 5 = α for every triplet: "
-        "every term is positive, whatever the network does.",
-        hints={"It depends on the network": "What is the largest squared distance two unit vectors can have?",
-               "About half": "Compare α with the largest possible squared distance.",
-               "About 20%": "Compare α with the largest possible squared distance."}),
-], key="margin")
+try_this(words("try"))
+check_yourself(words.questions(), key="margin")

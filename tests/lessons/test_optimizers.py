@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lessons import optimizers as opt
+from lessons.content import LessonText
 from model.sweep import Run, load_runs
 
 
@@ -194,15 +195,28 @@ def test_training_curves_of_the_shipped_runs():
             assert steps[-1] == run.hyperparameters["steps"] and accuracy[-1] == curves.final_accuracy
 
 
+def verdict(comparison: opt.Comparison) -> str:
+    """The sentence the page shows for `comparison` (content/en/optimizers.md, verdict-*)."""
+    return LessonText("optimizers", lang="en")(
+        "verdict-tie" if comparison.tie else "verdict-ahead", adagrad=comparison.adagrad, sgd=comparison.sgd,
+        difference=comparison.difference, noise=comparison.noise, leader=comparison.leader)
+
+
 def test_verdict_calls_a_difference_within_the_noise_a_tie():
     def runs(ada, ada_error, sgd, sgd_error):
         return [opt.RunCurves("AdaGrad", "alpha-0.2", True, final_accuracy=ada, final_accuracy_error=ada_error),
                 opt.RunCurves("SGD", "sgd", True, final_accuracy=sgd, final_accuracy_error=sgd_error)]
 
     # Standard errors 0.012 and 0.009: the difference's is 0.015, two of them 3.0 points.
-    assert "a tie" in opt.verdict(runs(0.79, 0.012, 0.77, 0.009))
-    assert "3.0 points" in opt.verdict(runs(0.79, 0.012, 0.77, 0.009))
-    assert "SGD is ahead by 4.0 points" in opt.verdict(runs(0.75, 0.012, 0.79, 0.009))
-    assert "AdaGrad is ahead by 5.0 points" in opt.verdict(runs(0.80, 0.012, 0.75, 0.009))
-    assert opt.verdict(runs(0.8, None, 0.7, 0.01)) is None
-    assert opt.verdict(runs(0.8, 0.01, 0.7, 0.01)[:1]) is None
+    tie = opt.compare(runs(0.79, 0.012, 0.77, 0.009))
+    assert tie.tie and tie.noise == pytest.approx(3.0) and tie.difference == pytest.approx(2.0)
+    assert "a tie" in verdict(tie)
+    assert "3.0 points" in verdict(tie)
+    sgd_ahead = opt.compare(runs(0.75, 0.012, 0.79, 0.009))
+    assert not sgd_ahead.tie and sgd_ahead.leader == "SGD"
+    assert "SGD is ahead by 4.0 points" in verdict(sgd_ahead)
+    adagrad_ahead = opt.compare(runs(0.80, 0.012, 0.75, 0.009))
+    assert not adagrad_ahead.tie and adagrad_ahead.leader == "AdaGrad"
+    assert "AdaGrad is ahead by 5.0 points" in verdict(adagrad_ahead)
+    assert opt.compare(runs(0.8, None, 0.7, 0.01)) is None
+    assert opt.compare(runs(0.8, 0.01, 0.7, 0.01)[:1]) is None

@@ -10,6 +10,7 @@ import pytest
 from lessons import optimizers as opt
 from model.sweep import load_runs
 from tests.helpers import figure_values, figures, open_page, page_text
+from tests.lessons.test_optimizers import verdict
 
 PAGE = "pages/optimizers.py"
 
@@ -108,9 +109,9 @@ def test_real_runs_are_shown_or_said_to_be_missing(shared_data):
                 assert f"{100 * accuracy:.1f}%" in text
         else:
             assert f"`{name}`) has not been trained yet" in text and optimizer not in plotted
-    sentence = opt.verdict(opt.training_curves(runs))
+    comparison = opt.compare(opt.training_curves(runs))
     if all(name in runs for name in opt.RUN_NAMES.values()):
-        assert sentence is not None and sentence in text
+        assert comparison is not None and verdict(comparison) in text
 
 
 def test_quiz_answers_get_feedback(shared_data):
