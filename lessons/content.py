@@ -6,7 +6,14 @@ Each lesson has two files in ``content/<language>/`` (English is ``content/en/``
   ``name``, which runs to the next such line. Everything is Markdown, with LaTeX between ``$...$``.
 * ``<lesson>.toml``: its check-yourself questions, each a ``[[question]]`` table with ``prompt``,
   ``options``, ``answer`` (one of the options, verbatim), ``explanation`` and a ``[question.hints]``
-  table giving, for every wrong option, what that choice misses.
+  table giving, for every wrong option, what that choice misses; and its predict-then-see moments,
+  each a ``[[prediction]]`` table with ``id``, ``prompt``, ``kind`` ("choice" with ``options``, or
+  "number" with ``low``, ``high``, ``step`` and optionally ``tolerance``) and ``explanation``. The
+  page computes the truth live and shows it next to the student's guess.
+
+The course plan, each lesson's title, one-line goal and short title for the menu, is
+``course.toml``: one table per lesson, named after its page (``[loss]`` for ``pages/loss.py``), read
+with `tables`.
 
 Live numbers are placeholders, ``{{name}}`` or ``{{name:.3f}}`` (a Python format spec), which the
 page fills in. A page that asks for a placeholder it does not fill fails loudly (a test runs
@@ -27,7 +34,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from lessons.quiz import Question
+from lessons.quiz import Prediction, Question
 
 CONTENT = Path(__file__).resolve().parents[1] / "content"
 LANGUAGE_ENV = "FACENET_LANGUAGE"
@@ -123,16 +130,72 @@ class LessonText:
         except ContentError as err:
             raise ContentError(f"{self.lesson}.md, section {section!r}: {err}") from None
 
-    def questions(self, **values) -> list[Question]:
-        """The lesson's check-yourself questions, placeholders filled from `values`."""
+    def _toml(self) -> dict:
         for folder in self._folders():
             text = _file(folder, self.lesson, ".toml")
             if text is not None:
-                break
-        else:
-            raise ContentError(f"content/{DEFAULT_LANGUAGE}/{self.lesson}.toml does not exist")
-        rows = tomllib.loads(text).get("question", [])
+                return tomllib.loads(text)
+        raise ContentError(f"content/{DEFAULT_LANGUAGE}/{self.lesson}.toml does not exist")
+
+    def questions(self, **values) -> list[Question]:
+        """The lesson's check-yourself questions, placeholders filled from `values`."""
         put = lambda s: fill(s, values)  # noqa: E731
         return [Question(put(row["prompt"]), tuple(put(o) for o in row["options"]), put(row["answer"]),
                          put(row["explanation"]), {put(k): put(v) for k, v in row.get("hints", {}).items()})
-                for row in rows]
+                for row in self._toml().get("question", [])]
+
+    def predictions(self) -> dict[str, dict]:
+        """The lesson's predict-then-see moments as written, by id."""
+        return {row["id"]: row for row in self._toml().get("prediction", [])}
+
+    def prediction(self, id: str, **values) -> Prediction:
+        """The prediction `id`, its prompt, options and explanation filled from `values`."""
+        rows = self.predictions()
+        if id not in rows:
+            raise ContentError(f"{self.lesson}.toml has no prediction {id!r}")
+        row = rows[id]
+        put = lambda s: fill(s, values)  # noqa: E731
+        numbers = {k: float(row[k]) for k in ("low", "high", "step", "tolerance") if k in row}
+        return Prediction(id=id, prompt=put(row["prompt"]), kind=row["kind"], explanation=put(row["explanation"]),
+                          options=tuple(put(o) for o in row.get("options", ())), **numbers)
+
+
+# --------------------------------------------------------------------------------------------
+# Whole TOML files of tables (the course plan)
+# --------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def _toml_files(name: str, lang: str, root: Path) -> tuple[Path, ...]:
+    """Where `name`.toml may be, English last (the course plan is read on every page's run)."""
+    return tuple(folder / f"{name}.toml" for folder in LessonText(name, lang, root)._folders())
+
+
+@lru_cache(maxsize=16)
+def _merged_tables(files: tuple[tuple[Path, int | None], ...]) -> dict:
+    """The tables of the existing `files` ((path, modified_ns or None), English last), each the
+    earlier files' keys over the later's. Cached per modification time, and never changed."""
+    merged: dict = {}
+    for path, modified_ns in reversed(files):
+        if modified_ns is None:
+            continue
+        for key, table in tomllib.loads(_read(path, modified_ns)).items():
+            merged[key] = {**merged.get(key, {}), **table} if isinstance(table, dict) else table
+    return merged
+
+
+def _modified_ns(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+def tables(name: str, lang: str | None = None, root: Path | None = None) -> dict[str, dict]:
+    """The tables of ``content/<language>/<name>.toml`` (the course plan, ``course.toml``, say), each
+    the chosen language's keys over English's: whatever is not translated yet is read in English."""
+    files = _toml_files(name, lang or language(), root or CONTENT)
+    merged = _merged_tables(tuple((path, _modified_ns(path)) for path in files))
+    if not merged:
+        raise ContentError(f"content/{DEFAULT_LANGUAGE}/{name}.toml does not exist")
+    return {key: dict(table) if isinstance(table, dict) else table for key, table in merged.items()}

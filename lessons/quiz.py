@@ -41,3 +41,46 @@ def grade(question: Question, choice: str) -> Feedback:
     if choice == question.answer:
         return Feedback(True, question.explanation)
     return Feedback(False, question.hints.get(choice) or "Not quite: look at the figure again and try another answer.")
+
+
+# --------------------------------------------------------------------------------------------
+# Predict, then see: the student commits to a guess before the page shows the answer
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A question asked before the page reveals its answer, which the page computes live.
+
+    `kind` is "choice" (pick one of `options`) or "number" (a slider from `low` to `high` by
+    `step`). `explanation` is shown beside the student's guess and the truth once they commit.
+    """
+
+    id: str
+    prompt: str
+    kind: str
+    explanation: str
+    options: tuple[str, ...] = ()
+    low: float = 0.0
+    high: float = 1.0
+    step: float = 0.01
+    tolerance: float = 0.0  # a number guess within this of the truth counts as right
+
+    def __post_init__(self):
+        if self.kind not in ("choice", "number"):
+            raise ValueError(f"prediction {self.id!r}: kind must be 'choice' or 'number', not {self.kind!r}")
+        if self.kind == "choice" and (len(self.options) < 2 or len(set(self.options)) != len(self.options)):
+            raise ValueError(f"prediction {self.id!r}: a choice needs two or more distinct options")
+        if self.kind == "number" and not (self.low < self.high and self.step > 0):
+            raise ValueError(f"prediction {self.id!r}: a number needs low < high and a positive step")
+
+
+def prediction_right(prediction: Prediction, guess, truth) -> bool:
+    """Whether a committed guess matches the live truth: the same option, or a number within the
+    prediction's tolerance (half a slider step when it gives none)."""
+    if prediction.kind == "choice":
+        if truth not in prediction.options:
+            raise ValueError(f"the truth {truth!r} is not an option of prediction {prediction.id!r}")
+        return guess == truth
+    tolerance = prediction.tolerance or prediction.step / 2
+    return abs(float(guess) - float(truth)) <= tolerance + 1e-12

@@ -62,6 +62,42 @@ def check_yourself(questions: list[quiz.Question], key: str) -> None:
                 st.markdown(f"**{question.answer}**. {question.explanation}")
 
 
+def predict_then_see(prediction: quiz.Prediction, truth, key: str, shown=None) -> bool:
+    """Ask for a prediction before the page shows its answer. Until the student commits, returns
+    False (the page then holds back what would give the answer away); once committed, shows the
+    guess beside the live `truth` (formatted by `shown`, default str) with the explanation, and
+    returns True. The guess lives in this session only; "Guess again" starts over. Buttons act
+    through callbacks, which run before the page (see run_through_app_py)."""
+    state, widget = f"predict-{key}", f"predict-{key}-guess"
+
+    def lock():
+        st.session_state[state] = st.session_state.get(widget)
+
+    def forget():
+        st.session_state.pop(state, None)
+
+    with st.container(border=True):
+        st.markdown(f":material/psychology_alt: **Predict first.** {prediction.prompt}")
+        committed = st.session_state.get(state)
+        if committed is None:
+            if prediction.kind == "choice":
+                guess = st.radio("Your prediction", prediction.options, index=None, key=widget,
+                                 label_visibility="collapsed")
+            else:
+                guess = st.slider("Your prediction", prediction.low, prediction.high, value=prediction.low,
+                                  step=prediction.step, key=widget)
+            st.button("Lock in my prediction", key=f"{state}-lock", disabled=guess is None, on_click=lock,
+                      icon=":material/lock:")
+            return False
+        show = shown or str
+        right = quiz.prediction_right(prediction, committed, truth)
+        box = st.success if right else st.info
+        box(f"You predicted **{show(committed)}**; the answer is **{show(truth)}**. {prediction.explanation}",
+            icon=":material/check_circle:" if right else ":material/lightbulb:")
+        st.button("Guess again", key=f"{state}-again", on_click=forget, type="tertiary")
+    return True
+
+
 def chart(traces: list[dict], title: str, height: int = 400, **layout) -> go.Figure:
     """A figure from plain trace and layout dicts, with the course's margins and legend."""
     return go.Figure(data=traces, layout=dict(

@@ -14,6 +14,7 @@ from lessons.content import ContentError, LessonText, fill, parse_sections, plac
 REPO = Path(__file__).resolve().parents[2]
 ENGLISH = REPO / "content" / content.DEFAULT_LANGUAGE
 PAGES = sorted((REPO / "pages").glob("*.py"))
+SCRIPTS = [*PAGES, REPO / "app.py"]  # app.py's sidebar reads its words from home.md
 
 
 def lessons_with_text() -> list[str]:
@@ -91,7 +92,7 @@ def test_every_page_that_teaches_reads_its_words_from_content():
     assert not missing, f"pages without a LessonText: {missing}"
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("page", SCRIPTS, ids=lambda p: p.stem)
 def test_every_section_a_page_asks_for_exists_and_gets_every_placeholder(page):
     found = asked_for(page)
     if found is None:
@@ -115,7 +116,7 @@ def test_every_section_a_page_asks_for_exists_and_gets_every_placeholder(page):
 def test_every_section_is_read_by_some_page(lesson):
     """A section no page shows would be edited in vain by a teacher."""
     wanted = set()
-    for page in PAGES:
+    for page in SCRIPTS:
         found = asked_for(page)
         if found and found[0] == lesson:
             wanted |= {name for _, names, _ in found[1] for name in names or []}
@@ -194,6 +195,19 @@ def test_a_second_language_is_a_second_folder_falling_back_to_english(second_lan
     assert LessonText("margin").sections() == LessonText("margin", lang="en").sections()  # a whole file: English
 
 
+def test_the_course_plan_is_read_from_course_toml_falling_back_to_english(second_language):
+    from lessons import overview
+
+    english = content.tables("course", lang="en")
+    assert [lesson.title for lesson in overview.COURSE] == [english[lesson.name]["title"] for lesson in overview.COURSE]
+    (second_language / "course.toml").write_text('[loss]\ntitle = "XX-TITEL"\n', encoding="utf-8")
+    loss = overview.lesson("pages/loss.py")
+    assert (loss.title, loss.goal) == ("XX-TITEL", english["loss"]["goal"])  # the goal is not translated: English
+    assert overview.lesson("pages/margin.py").nav_title == english["margin"]["nav_title"]
+    with pytest.raises(ContentError, match="does not exist"):
+        content.tables("no-such-plan")
+
+
 def test_the_page_speaks_the_second_language(second_language, shared_data):
     from streamlit.testing.v1 import AppTest
 
@@ -202,3 +216,78 @@ def test_the_page_speaks_the_second_language(second_language, shared_data):
     text = "\n".join(m.value for m in app.markdown)
     assert "XX-INTRO" in text and "Training looks at three" not in text
     assert [r.label for r in app.radio][-1].endswith("XX-FRAGE?")
+
+
+# --------------------------------------------------------------------------------------------
+# Predict, then see
+
+
+def predictions_asked_for(page: Path) -> tuple[str, set[str]] | None:
+    """The page's lesson and the ids of the predictions it asks for (``words.prediction("id", ...)``)."""
+    tree = ast.parse(page.read_text())
+    found = words_variable(tree)
+    if found is None:
+        return None
+    variable, lesson = found
+    ids = {node.args[0].value for node in ast.walk(tree)
+           if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "prediction"
+           and getattr(node.func.value, "id", None) == variable and node.args and isinstance(node.args[0], ast.Constant)}
+    return lesson, ids
+
+
+@pytest.mark.parametrize("lesson", lessons_with_questions())
+def test_every_prediction_is_well_formed_and_asked_by_its_page(lesson):
+    from lessons.quiz import Prediction
+
+    words = LessonText(lesson, lang="en")
+    rows = words.predictions()
+    asked = set()
+    for page in PAGES:
+        found = predictions_asked_for(page)
+        if found and found[0] == lesson:
+            asked |= found[1]
+    assert asked <= set(rows), f"pages ask for predictions {sorted(asked - set(rows))} that {lesson}.toml lacks"
+    assert set(rows) <= asked, f"predictions of {lesson}.toml that no page asks: {sorted(set(rows) - asked)}"
+    for id, row in rows.items():
+        values = {name: 1 for field in ("prompt", "explanation") for name in placeholders(row[field])}
+        prediction = words.prediction(id, **values)
+        assert isinstance(prediction, Prediction) and len(prediction.explanation) > 20, id
+
+
+def test_a_prediction_is_judged_against_the_live_truth():
+    from lessons.quiz import Prediction, prediction_right
+
+    choice = Prediction("c", "Which?", "choice", "Because.", options=("a", "b"))
+    assert prediction_right(choice, "a", "a") and not prediction_right(choice, "b", "a")
+    with pytest.raises(ValueError):
+        prediction_right(choice, "a", "z")
+    number = Prediction("n", "How much?", "number", "Because.", low=0, high=1, step=0.1)
+    assert prediction_right(number, 0.3, 0.34) and not prediction_right(number, 0.3, 0.36)
+    assert prediction_right(Prediction("t", "?", "number", ".", step=0.1, tolerance=0.2), 0.3, 0.49)
+    with pytest.raises(ValueError):
+        Prediction("bad", "?", "choice", ".", options=("only",))
+    with pytest.raises(ValueError):
+        Prediction("bad", "?", "number", ".", low=1, high=0)
+
+
+def test_the_page_holds_the_answer_back_until_the_student_commits():
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import streamlit as st
+
+        from lessons.quiz import Prediction
+        from ui.widgets import predict_then_see
+
+        p = Prediction("p", "What is 0.1 + 0.2?", "number", "Floats round.", low=0.0, high=1.0, step=0.1)
+        if predict_then_see(p, 0.3, key="sum"):
+            st.markdown("THE-ANSWER-FIGURE")
+
+    app = AppTest.from_function(page).run()
+    assert not app.exception and "THE-ANSWER-FIGURE" not in [m.value for m in app.markdown]
+    app.slider(key="predict-sum-guess").set_value(0.3)
+    app.button(key="predict-sum-lock").click().run()
+    assert "THE-ANSWER-FIGURE" in [m.value for m in app.markdown]
+    assert "You predicted **0.3**; the answer is **0.3**" in app.success[0].value
+    app.button(key="predict-sum-again").click().run()
+    assert "THE-ANSWER-FIGURE" not in [m.value for m in app.markdown]
