@@ -12,6 +12,7 @@ seeds) to query parameters named after their keys, e.g. /margin?margin-alpha=0.5
 import streamlit as st
 
 from lessons import overview
+from lessons.content import LessonText
 from server.memory import keep_gc_fast
 from ui.loaders import default_data_path, forget_where_the_data_was
 from ui.presenter import presenter_mode, presenter_switch
@@ -43,6 +44,7 @@ def remember_data_path():
 
 st.session_state.setdefault("data_path", default_data_path())
 if not presenting:
+    words = LessonText("home")  # the sidebar's words are with the welcome page's
     st.session_state["data_path_box"] = st.session_state["data_path"]
     with st.sidebar:
         st.text_input(
@@ -50,11 +52,10 @@ if not presenting:
             key="data_path_box",
             on_change=remember_data_path,
             placeholder="/path/to/data",
-            help="A folder holding lfw/ (and, optionally, olivetti/). Left empty, the app looks in "
-            "the FACENET_DATA environment variable's folder, then in scikit-learn's data home.",
+            help=words("help-data-folder"),
         )
         st.button("Check again", key="check_data_again", on_click=forget_where_the_data_was,
-                  help="Look for the data once more, e.g. after downloading it.")
+                  help=words("help-check-again"))
 if presenter_switch(presenting) != presenting:
     st.rerun()  # switched on the first run of a link's session: lay the page out again for it
 

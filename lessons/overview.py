@@ -1,4 +1,5 @@
-"""The home page's logic: the course plan, and what the app can find of its data and model.
+"""The home page's logic: the course plan (its words are in content/en/course.toml), and what the
+app can find of its data and model.
 
 Kept free of Streamlit so it can be tested directly, and of torch: the model is described from
 the card shipped beside it, and `model.embed` (torch) is imported only when a checkpoint has to be
@@ -15,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from lessons.content import ContentError, tables
+
 # --------------------------------------------------------------------------------------------
 # The path through the course
 # --------------------------------------------------------------------------------------------
@@ -25,11 +28,36 @@ REPO = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class Lesson:
-    title: str
-    goal: str  # one line: what a student can do or explain after the lesson
+    """One lesson of the course. Its words (title, goal, menu title) are read from the course plan,
+    ``content/<language>/course.toml``, at each use, so an edited plan shows without a restart."""
+
     page: str  # the page script, relative to the repository
-    nav_title: str  # short title for the navigation menu
     icon: str
+
+    @property
+    def name(self) -> str:
+        """The lesson's name: its page's file name ("loss" for pages/loss.py), its table in the plan."""
+        return Path(self.page).stem
+
+    def _words(self) -> dict:
+        try:
+            return tables("course")[self.name]
+        except KeyError:
+            raise ContentError(f"content/en/course.toml has no table [{self.name}]") from None
+
+    @property
+    def title(self) -> str:
+        return self._words()["title"]
+
+    @property
+    def goal(self) -> str:
+        """One line: what a student can do or explain after the lesson."""
+        return self._words()["goal"]
+
+    @property
+    def nav_title(self) -> str:
+        """Short title for the navigation menu."""
+        return self._words()["nav_title"]
 
     @property
     def available(self) -> bool:
@@ -38,33 +66,15 @@ class Lesson:
 
 
 COURSE: list[Lesson] = [
-    Lesson("The triplet loss, term by term",
-           "Take one anchor, one positive and one negative, and see what each term of the loss does to them.",
-           "pages/loss.py", "1. The triplet loss", ":material/change_history:"),
-    Lesson("The margin alpha",
-           "Change the margin and watch which triplets still count, and what too little or too much of it does.",
-           "pages/margin.py", "2. The margin alpha", ":material/straighten:"),
-    Lesson("Choosing triplets (easy / semi-hard / hard, batch-all / batch-hard in P x K batches)",
-           "Sort the triplets of a batch of P people x K photos by difficulty, and compare the ways of picking them.",
-           "pages/mining.py", "3. Choosing triplets", ":material/filter_alt:"),
-    Lesson("SGD vs AdaGrad",
-           "Race the two optimisers over the same loss surfaces and explain why AdaGrad adapts its step per parameter.",
-           "pages/optimizers.py", "4. SGD vs AdaGrad", ":material/speed:"),
-    Lesson("ReLU vs sigmoid/tanh",
-           "Compare activation functions by the gradients they let through a deep network.",
-           "pages/activations.py", "5. ReLU vs sigmoid/tanh", ":material/show_chart:"),
-    Lesson("Two CNN families (Zeiler&Fergus vs Inception)",
-           "Weigh a plain stack of convolutions against Inception modules by parameters and compute.",
-           "pages/networks.py", "6. Two CNN families", ":material/account_tree:"),
-    Lesson("Evaluation: true/false accepts, VAL and FAR",
-           "Pick a distance threshold, count true and false accepts, and read off the validation and false accept rates.",
-           "pages/evaluation.py", "7. Evaluation", ":material/rule:"),
-    Lesson("Embedding explorer",
-           "Walk through the embedding of LFW faces and see who ends up next to whom.",
-           "pages/explorer.py", "8. Embedding explorer", ":material/scatter_plot:"),
-    Lesson("Your faces",
-           "Embed photos you bring yourself and see how the distances between them come out.",
-           "pages/your_faces.py", "9. Your faces", ":material/add_a_photo:"),
+    Lesson("pages/loss.py", ":material/change_history:"),
+    Lesson("pages/margin.py", ":material/straighten:"),
+    Lesson("pages/mining.py", ":material/filter_alt:"),
+    Lesson("pages/optimizers.py", ":material/speed:"),
+    Lesson("pages/activations.py", ":material/show_chart:"),
+    Lesson("pages/networks.py", ":material/account_tree:"),
+    Lesson("pages/evaluation.py", ":material/rule:"),
+    Lesson("pages/explorer.py", ":material/scatter_plot:"),
+    Lesson("pages/your_faces.py", ":material/add_a_photo:"),
 ]
 
 
