@@ -13,12 +13,13 @@ import streamlit as st
 
 from lessons import overview
 from lessons.content import LessonText
-from server.memory import keep_gc_fast
+from server.memory import hand_memory_back, keep_gc_fast
+from server.startup import skip_streamlit_repl_check
+from server.uploads import keep_uploads_in_memory
 from ui.loaders import default_data_path, forget_where_the_data_was
 from ui.presenter import presenter_mode, presenter_switch
-from server.memory import hand_memory_back
-from server.startup import skip_streamlit_repl_check
 
+keep_uploads_in_memory()  # see server.uploads: no uploaded byte on disk
 hand_memory_back()  # see server.memory: once a class has gone, its memory goes back to the system
 skip_streamlit_repl_check()  # see server.startup: 0.1-0.2 s off a new server's first page
 presenting = presenter_mode()
