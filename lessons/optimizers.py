@@ -28,6 +28,8 @@ from typing import Callable
 
 import numpy as np
 
+from lessons.noise import is_tie, noise_of_difference
+
 OPTIMIZERS = ("SGD", "AdaGrad")
 TORCH_ADAGRAD_EPS = 1e-10  # torch.optim.Adagrad's default eps (added outside the square root)
 LEARNING_RATES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)  # log-spaced choices
@@ -346,8 +348,8 @@ class Comparison:
 
     @property
     def tie(self) -> bool:
-        """A difference smaller than two standard errors of the difference is a tie."""
-        return self.difference < self.noise
+        """A difference smaller than two standard errors of the difference is a tie (`lessons.noise`)."""
+        return is_tie(self.lead, self.noise)
 
     @property
     def leader(self) -> str:
@@ -364,4 +366,4 @@ def compare(runs: list[RunCurves]) -> Comparison | None:
         return None
     return Comparison(adagrad=100 * ada.final_accuracy, sgd=100 * sgd.final_accuracy,
                       lead=100 * (ada.final_accuracy - sgd.final_accuracy),
-                      noise=2 * 100 * float(np.hypot(ada.final_accuracy_error, sgd.final_accuracy_error)))
+                      noise=100 * noise_of_difference(ada.final_accuracy_error, sgd.final_accuracy_error))
