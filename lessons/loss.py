@@ -127,6 +127,125 @@ def analytic_gradients(points: np.ndarray, margin: float) -> np.ndarray:
     return np.stack([2 * (a - p) - 2 * (a - n), -2 * (a - p), 2 * (a - n)])
 
 
+# --------------------------------------------------------------------------------------------
+# The negative moved closer or further: the loss and each arrow's length against d_an
+# --------------------------------------------------------------------------------------------
+
+
+def _unit_perpendicular(to: np.ndarray, towards: tuple[np.ndarray, ...]) -> np.ndarray:
+    """A unit vector perpendicular to `to`: the part of the first of `towards` that has one,
+    else of a coordinate axis."""
+    axes = tuple(np.eye(len(to)))
+    for v in (*towards, *axes):
+        rest = v - (v @ to) * to
+        length = np.linalg.norm(rest)
+        if length > 1e-9:
+            return rest / length
+    raise ValueError("no direction is perpendicular in one dimension")
+
+
+# What the negative's arrow does as the negative closes in, in the order of the options of lesson
+# 1's "negative-push" prediction.
+PUSH_OUTCOMES = ("grows", "shrinks", "stays")
+
+
+@dataclass(frozen=True)
+class NegativeSweep:
+    """One triplet with only its negative moved, from the anchor itself outwards, so that d_an
+    runs from 0 up; the anchor and the positive stay where they are.
+
+    On the unit sphere the negative slides along the great circle from the anchor through its
+    current place (d_an from 0 to 4, the far side); off the sphere along the straight line from
+    the anchor through it. Either way the current triplet is one point of the sweep.
+
+    The arrows are minus the gradients of `one_triplet`: while the term is active, the negative's
+    is 2(n - a), of length 2 sqrt(d_an); the positive's 2(a - p), of length 2 sqrt(d_ap); the
+    anchor's 2(p - n). Once the negative is beyond d_ap + margin, all three are 0.
+    """
+
+    on_sphere: bool
+    margin: float
+    d_ap: float
+    d_an: np.ndarray  # (m,) increasing from 0
+    loss: np.ndarray  # (m,)
+    gradient_norms: np.ndarray  # (m, 3): anchor, positive, negative
+    negatives: np.ndarray  # (m, d): where the negative is at each point of the sweep
+
+    @property
+    def active(self) -> np.ndarray:
+        return self.loss > 0
+
+    def negative_push_as_it_closes_in(self) -> str:
+        """What the negative's arrow does as the negative comes closer to the anchor, read off the
+        sweep: one of `PUSH_OUTCOMES`, "stays" when nothing is active (or all is flat)."""
+        lengths = self.gradient_norms[self.active, 2]
+        if len(lengths) < 2 or np.ptp(lengths) < 1e-12:
+            return "stays"
+        return "shrinks" if lengths[0] < lengths[-1] else "grows"
+
+
+def move_negative(points: np.ndarray, margin: float, on_sphere: bool, count: int = 241) -> NegativeSweep:
+    """The sweep of `NegativeSweep` for the triplet whose rows are (anchor, positive, negative), as
+    the loss sees them (unit rows when `on_sphere`). Closed form, checked against autograd by the
+    tests; a few milliseconds for the page's 241 points."""
+    a, p, n = np.asarray(points, dtype=np.float64)
+    d_ap = float(np.sum((a - p) ** 2))
+    if on_sphere:
+        a = a / np.linalg.norm(a)
+        towards = _unit_perpendicular(a, (n, p))
+        angles = np.linspace(0.0, np.pi, count)
+        negatives = np.cos(angles)[:, None] * a + np.sin(angles)[:, None] * towards
+    else:
+        offset = n - a
+        reach = float(np.linalg.norm(offset))
+        direction = offset / reach if reach > 1e-12 else np.eye(len(a))[0]  # on the anchor: any way out
+        far = max(2.0, 1.25 * reach, 1.25 * np.sqrt(max(d_ap + margin, 0.0)))
+        negatives = a + np.linspace(0.0, far, count)[:, None] * direction
+    d_an = np.sum((negatives - a) ** 2, axis=1)
+    inside = d_ap - d_an + margin
+    active = inside > 0
+    norms = np.stack([2 * np.linalg.norm(p - negatives, axis=1), np.full(count, 2 * np.sqrt(d_ap)),
+                      2 * np.sqrt(d_an)], axis=1) * active[:, None]
+    return NegativeSweep(on_sphere=bool(on_sphere), margin=float(margin), d_ap=d_ap, d_an=d_an,
+                         loss=np.maximum(inside, 0.0), gradient_norms=norms, negatives=negatives)
+
+
+# --------------------------------------------------------------------------------------------
+# Off the unit sphere: every embedding multiplied by s
+# --------------------------------------------------------------------------------------------
+
+
+def scaled_losses(d_ap: float, d_an: float, margin: float, scales: np.ndarray) -> np.ndarray:
+    """The loss of a triplet after every embedding is multiplied by s, without the L2
+    normalisation: squared distances grow by s^2, so it is [s^2 (d_ap - d_an) + margin]_+."""
+    scales = np.asarray(scales, dtype=np.float64)
+    return np.maximum(scales ** 2 * (d_ap - d_an) + margin, 0.0)
+
+
+def scale_that_satisfies(d_ap: float, d_an: float, margin: float) -> float | None:
+    """The smallest s >= 0 at which multiplying every embedding by s makes the triplet's loss 0:
+    sqrt(margin / (d_an - d_ap)) for a triplet in the right order (d_an > d_ap), however small its
+    gap; None for one in the wrong order, which scaling only makes worse."""
+    if d_an <= d_ap:
+        return 0.0 if margin <= 0 and d_an == d_ap else None
+    return float(np.sqrt(max(margin, 0.0) / (d_an - d_ap)))
+
+
+# What multiplying every embedding by s does to one triplet's loss (without the normalisation),
+# in the order of the options of lesson 1's "scale" prediction.
+SCALE_OUTCOMES = ("drops to 0", "falls", "unchanged", "grows")
+
+
+def what_scaling_does(d_ap: float, d_an: float, margin: float, scale: float = 3.0) -> str:
+    """One of `SCALE_OUTCOMES`: the loss at `scale` compared with the loss as it is (scale 1)."""
+    before, after = scaled_losses(d_ap, d_an, margin, np.array([1.0, scale]))
+    if abs(after - before) <= 1e-12:
+        return "unchanged"
+    if after > before:
+        return "grows"
+    return "drops to 0" if after == 0 else "falls"
+
+
 @dataclass(frozen=True)
 class PlaneView:
     """Three points of any dimension and their gradients, drawn in the plane through the points.

@@ -6,16 +6,18 @@ import streamlit as st
 from lessons import loss as lesson
 from lessons.content import LessonText
 from model.triplet import KIND_NAMES
-from ui.colors import GREY, KIND_COLORS, ROLE_COLORS
+from ui.colors import BLACK, GREY, KIND_COLORS, ROLE_COLORS
 from ui.loaders import lfw_embeddings, lfw_photos, photo_index
-from ui.widgets import check_yourself, lesson_header, plot, try_this
+from ui.widgets import chart, check_yourself, lesson_header, plot, predict_then_see, try_this
 
 PAGE = "pages/loss.py"
 words = LessonText("loss")
 MODES = ("Points you move (2-D)", "Real faces (128-D)")
 SOURCES = ("Random LFW triplets", "Random points on the circle")
 LIMIT = 2.0  # the sliders' range, -LIMIT..LIMIT
-DEFAULT_POINTS = {"anchor": (-0.6, 0.0), "positive": (0.4, 0.4), "negative": (0.3, -0.4)}
+# On the unit circle, and semi-hard at FaceNet's margin: d_ap = 0.8, d_an = 0.9248, loss 0.0752.
+DEFAULT_POINTS = {"anchor": (-0.28, 0.96), "positive": (0.6, 0.8), "negative": (-0.96, 0.28)}
+SCALES = np.round(np.arange(0.25, 4.0 + 1e-9, 0.05), 2)  # the "multiply every embedding by s" slider
 KIND_COLOR_LIST = [KIND_COLORS[name] for name in KIND_NAMES]
 
 
@@ -41,7 +43,7 @@ def shown_points(raw: np.ndarray, on_circle: bool, collapse: bool) -> np.ndarray
 def take_step() -> None:
     """Button callback: move the sliders by one gradient-descent step of the current triplet."""
     state = st.session_state
-    points = shown_points(raw_points(), state.get("loss-unit-circle", False), False)
+    points = shown_points(raw_points(), state.get("loss-unit-circle", True), False)
     moved = lesson.one_triplet(points, state["loss-alpha"]).step(state["loss-lr"])
     for role, (x, y) in zip(lesson.ROLES, np.clip(moved, -LIMIT, LIMIT)):
         state[slider_key(role, "x")] = round(float(x), 3)
@@ -110,6 +112,56 @@ def triplet_figure(points2: np.ndarray, steps2: np.ndarray, result: lesson.OneTr
     return dict(data=data, layout=layout)
 
 
+def sweep_figures(sweep: lesson.NegativeSweep, result: lesson.OneTriplet) -> tuple[dict, dict]:
+    """The loss, and each arrow's length (the gradient's), against d_an as the negative slides; the
+    current triplet as a dot on every curve."""
+    x = sweep.d_an.tolist()
+    edges = [dict(type="line", xref="x", yref="paper", x0=edge, x1=edge, y0=0, y1=1,
+                  line=dict(color=GREY, dash="dash", width=1)) for edge in (sweep.d_ap, sweep.d_ap + sweep.margin)]
+    axis = dict(title=dict(text="d_an, squared distance anchor–negative"), range=[0, float(sweep.d_an[-1]) * 1.02])
+    loss = chart([dict(type="scatter", x=x, y=sweep.loss.tolist(), mode="lines", name="loss L",
+                       line=dict(color=ROLE_COLORS["anchor"], width=2.5),
+                       hovertemplate="d_an = %{x:.3f}: L = %{y:.3f}<extra></extra>"),
+                  dict(type="scatter", x=[result.d_an], y=[result.loss], mode="markers", name="this triplet",
+                       marker=dict(size=13, color=BLACK, symbol="circle"),
+                       hovertemplate="this triplet: d_an = %{x:.3f}, L = %{y:.3f}<extra></extra>")],
+                 "The loss", height=340, shapes=edges, xaxis=axis, yaxis=dict(title=dict(text="L"), rangemode="tozero"))
+    traces = []
+    for i, role in enumerate(lesson.ROLES):
+        traces.append(dict(type="scatter", x=x, y=sweep.gradient_norms[:, i].tolist(), mode="lines",
+                           name=f"{role}'s arrow", line=dict(color=ROLE_COLORS[role], width=2.5),
+                           hovertemplate=f"d_an = %{{x:.3f}}: {role}'s arrow %{{y:.3f}}<extra></extra>"))
+    traces.append(dict(type="scatter", x=[result.d_an] * 3, y=result.gradient_norms.tolist(), mode="markers",
+                       name="this triplet", marker=dict(size=12, color=[ROLE_COLORS[r] for r in lesson.ROLES],
+                                                        line=dict(color=BLACK, width=2)),
+                       hovertemplate="this triplet: %{y:.3f}<extra></extra>"))
+    lengths = chart(traces, "Each arrow's length, |gradient|", height=340, shapes=edges, xaxis=axis,
+                    yaxis=dict(title=dict(text="length of the gradient"), rangemode="tozero"))
+    return loss, lengths
+
+
+def scale_figure(d_ap: float, d_an: float, alpha: float, scale: float, on_sphere_loss: float) -> dict:
+    """The triplet's loss against s with every embedding multiplied by s: without the L2
+    normalisation, and with it (`on_sphere_loss` at every s); your s as a dot on each."""
+    off = lesson.scaled_losses(d_ap, d_an, alpha, SCALES)
+    on = np.full(len(SCALES), on_sphere_loss)
+    now_off = float(lesson.scaled_losses(d_ap, d_an, alpha, np.array([scale]))[0])
+    now_on = on_sphere_loss
+    x = SCALES.tolist()
+    return chart([
+        dict(type="scatter", x=x, y=off.tolist(), mode="lines", name="without the normalisation",
+             line=dict(color=ROLE_COLORS["negative"], width=2.5),
+             hovertemplate="s = %{x:.2f}: L = %{y:.3f}<extra></extra>"),
+        dict(type="scatter", x=x, y=on.tolist(), mode="lines", name="on the unit sphere",
+             line=dict(color=ROLE_COLORS["positive"], width=2.5, dash="dash"),
+             hovertemplate="s = %{x:.2f}: L = %{y:.3f}<extra></extra>"),
+        dict(type="scatter", x=[scale, scale], y=[now_off, now_on], mode="markers", name="your s",
+             marker=dict(size=12, color=BLACK), hovertemplate="s = %{x:.2f}: L = %{y:.3f}<extra></extra>"),
+    ], "This triplet's loss when every embedding is multiplied by s", height=360,
+        xaxis=dict(title=dict(text="s, the factor every embedding is multiplied by"), type="log"),
+        yaxis=dict(title=dict(text="loss L"), rangemode="tozero"))
+
+
 def batch_figure(batch: lesson.BatchOfTriplets, hover_names: list[str] | None, alpha: float) -> dict:
     """One bar per triplet (its loss term, coloured by kind) and the two means as horizontal lines."""
     n = batch.n
@@ -158,11 +210,12 @@ st.markdown(words("intro"))
 st.latex(r"\|f(x^a)-f(x^p)\|_2^2 + \alpha \;<\; \|f(x^a)-f(x^n)\|_2^2")
 st.markdown(words("after-formula"))
 
-left, right = st.columns([3, 2])
-alpha = left.slider("Margin α", 0.0, 2.0, 0.2, 0.05, key="loss-alpha", bind="query-params",
-                    help=words("help-alpha"))
-collapse = right.toggle("Collapse everything to one point", key="loss-collapse", bind="query-params",
-                        help=words("help-collapse"))
+alpha = st.slider("Margin α", 0.0, 2.0, 0.2, 0.05, key="loss-alpha", bind="query-params", help=words("help-alpha"))
+collapsed_loss = lesson.one_triplet(lesson.collapsed(np.zeros((3, 2))), alpha).loss
+predicted_collapse = predict_then_see(words.prediction("collapse", alpha=alpha), collapsed_loss,
+                                      key="loss-collapse", shown=lambda v: f"{float(v):.2f}")
+collapse = st.toggle("Collapse everything to one point", key="loss-collapse", bind="query-params",
+                     help=words("help-collapse"), disabled=not predicted_collapse)
 
 # --------------------------------------------------------------------------------------------
 # One triplet
@@ -180,14 +233,14 @@ if mode == MODES[1] and emb is None:
 faces_mode = emb is not None
 
 if not faces_mode:
-    on_circle = st.toggle(words("label-unit-circle"), key="loss-unit-circle", bind="query-params",
+    on_circle = st.toggle(words("label-unit-circle"), value=True, key="loss-unit-circle", bind="query-params",
                           help=words("help-unit-circle"))
     columns = st.columns(3)
     for column, role in zip(columns, lesson.ROLES):
         with column:
             st.markdown(f"**{role.capitalize()}**")
-            st.slider(f"{role} x", -LIMIT, LIMIT, step=0.05, key=slider_key(role, "x"), disabled=collapse)
-            st.slider(f"{role} y", -LIMIT, LIMIT, step=0.05, key=slider_key(role, "y"), disabled=collapse)
+            st.slider(f"{role} x", -LIMIT, LIMIT, step=0.01, key=slider_key(role, "x"), disabled=collapse)
+            st.slider(f"{role} y", -LIMIT, LIMIT, step=0.01, key=slider_key(role, "y"), disabled=collapse)
     st.button("Take one gradient-descent step", key="loss-step-button", on_click=take_step, disabled=collapse,
               icon=":material/arrow_forward:", help=words("help-step-button"))
     points = shown_points(raw_points(), on_circle, collapse)
@@ -274,6 +327,22 @@ with text_col:
     if result.active:
         st.markdown(words("arrows-active"))
 
+on_sphere = faces_mode or on_circle
+sweep = lesson.move_negative(result.points, alpha, on_sphere)
+st.markdown(words("sweep-intro"))
+push = words.prediction("negative-push")
+push_truth = push.options[lesson.PUSH_OUTCOMES.index(sweep.negative_push_as_it_closes_in())]
+if predict_then_see(push, push_truth, key="loss-negative-push"):
+    loss_fig, lengths_fig = sweep_figures(sweep, result)
+    c1, c2 = st.columns(2)
+    with c1:
+        plot(loss_fig, key="loss-sweep-loss")
+    with c2:
+        plot(lengths_fig, key="loss-sweep-lengths")
+    st.caption(words("sweep-caption-sphere" if on_sphere else "sweep-caption-line"))
+    edge = np.sqrt(max(result.d_ap + alpha, 0.0)) * 2
+    st.markdown(words("sweep-why", push_now=float(result.gradient_norms[2]), d_an=result.d_an, push_edge=edge))
+
 # --------------------------------------------------------------------------------------------
 # The hinge and the margin
 # --------------------------------------------------------------------------------------------
@@ -284,6 +353,26 @@ if collapse:
     verdict = words("collapsed-verdict-zero" if alpha == 0 else "collapsed-verdict-positive")
     st.info(words("collapsed", d_ap=result.d_ap, d_an=result.d_an, alpha=alpha, loss=result.loss, verdict=verdict),
             icon=":material/compress:")
+
+# --------------------------------------------------------------------------------------------
+# Why the margin needs the unit sphere
+# --------------------------------------------------------------------------------------------
+
+st.header("Why the margin needs the unit sphere")
+st.markdown(words("sphere-intro"))
+scaling = words.prediction("scale")
+scale_truth = scaling.options[lesson.SCALE_OUTCOMES.index(lesson.what_scaling_does(result.d_ap, result.d_an, alpha))]
+if predict_then_see(scaling, scale_truth, key="loss-scale"):
+    scale = st.slider("Multiply every embedding by s", float(SCALES[0]), float(SCALES[-1]), 1.0, 0.05,
+                      key="loss-scale", bind="query-params")
+    on_sphere_loss = lesson.one_triplet(lesson.on_unit_sphere(result.points), alpha).loss
+    plot(scale_figure(result.d_ap, result.d_an, alpha, scale, on_sphere_loss), key="loss-scale-figure")
+    st.caption(words("sphere-caption"))
+    needed = lesson.scale_that_satisfies(result.d_ap, result.d_an, alpha)
+    verdict = (words("sphere-verdict-wrong") if needed is None
+               else words("sphere-verdict-ordered", needed=needed, alpha=alpha))
+    off = float(lesson.scaled_losses(result.d_ap, result.d_an, alpha, np.array([scale]))[0])
+    st.markdown(words("sphere-result", scale=scale, off=off, on=on_sphere_loss, verdict=verdict))
 
 # --------------------------------------------------------------------------------------------
 # A batch of triplets

@@ -176,3 +176,106 @@ def test_collapsed_batch_costs_alpha_per_triplet():
         batch = lesson.batch_of_triplets(everything[:9], everything[9:18], everything[18:], alpha)
         np.testing.assert_allclose(batch.terms, alpha)
         assert batch.total == pytest.approx(9 * alpha)
+
+
+# --------------------------------------------------------------------------------------------
+# The negative moved: the loss and each arrow's length against d_an (issue 20, item 1)
+# --------------------------------------------------------------------------------------------
+
+
+def random_triplets(dim: int, on_sphere: bool, count: int, seed: int):
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        points = rng.normal(size=(3, dim))
+        yield lesson.on_unit_sphere(points) if on_sphere else points / np.sqrt(dim)
+
+
+@pytest.mark.parametrize("dim, on_sphere", [(2, True), (2, False), (128, True), (128, False)])
+def test_the_negatives_push_shrinks_as_it_closes_in_on_the_anchor(dim, on_sphere):
+    """The negative's arrow is 2 (n - a): its length 2 sqrt(d_an) falls to 0 as the negative reaches
+    the anchor, where the loss is largest. Checked against autograd (`one_triplet`) on the sweep."""
+    for points in random_triplets(dim, on_sphere, 12, seed=dim):
+        margin = 0.3
+        sweep = lesson.move_negative(points, margin, on_sphere, count=101)
+        assert sweep.d_an[0] == pytest.approx(0, abs=1e-12) and np.all(np.diff(sweep.d_an) > 0)
+        if on_sphere:
+            assert sweep.d_an[-1] == pytest.approx(4.0)
+            np.testing.assert_allclose(np.linalg.norm(sweep.negatives, axis=1), 1.0)
+        # the current triplet lies on the sweep: its negative is within one sample of the path
+        gap = np.min(np.linalg.norm(sweep.negatives - points[2], axis=1))
+        assert gap <= np.max(np.linalg.norm(np.diff(sweep.negatives, axis=0), axis=1))
+        for i in range(0, 101, 10):
+            moved = np.stack([points[0], points[1], sweep.negatives[i]])
+            truth = lesson.one_triplet(moved, margin)
+            assert sweep.loss[i] == pytest.approx(truth.loss, abs=1e-9)
+            np.testing.assert_allclose(sweep.gradient_norms[i], truth.gradient_norms, atol=1e-9)
+        active = sweep.active
+        assert active[0] and sweep.loss[0] == pytest.approx(sweep.d_ap + margin)  # the largest loss...
+        assert sweep.gradient_norms[0, 2] == pytest.approx(0, abs=1e-9)  # ...and no push on the negative
+        pushes = sweep.gradient_norms[active, 2]
+        np.testing.assert_allclose(pushes, 2 * np.sqrt(sweep.d_an[active]), atol=1e-9)
+        assert np.all(np.diff(pushes) > 0)  # strictly longer the further the negative
+        assert not sweep.gradient_norms[~active].any()  # beyond d_ap + margin: no arrow at all
+        assert sweep.negative_push_as_it_closes_in() == "shrinks"
+
+
+def test_with_nothing_active_the_sweep_says_the_push_stays():
+    collapsed = lesson.collapsed(np.zeros((3, 2)))
+    sweep = lesson.move_negative(collapsed, 0.0, on_sphere=True)
+    assert not sweep.active.any() and sweep.negative_push_as_it_closes_in() == "stays"
+    assert lesson.move_negative(collapsed, 0.2, on_sphere=True).negative_push_as_it_closes_in() == "shrinks"
+
+
+def test_on_real_faces_the_hard_negatives_get_a_weaker_push_than_the_semi_hard(shipped_embeddings):
+    """On random LFW triplets under the shipped model, at a margin where many are active: the
+    negative's arrow (autograd) is shorter for the hard triplets than for the semi-hard ones."""
+    e = shipped_embeddings.embeddings.astype(np.float64)
+    drawn = lesson.random_lfw_triplets(shipped_embeddings.labels, 400, seed=11)
+    pushes = {"hard": [], "semi-hard": []}
+    for a, p, n in drawn:
+        result = lesson.one_triplet(e[[a, p, n]], 1.0)
+        if result.kind in pushes:
+            pushes[result.kind].append(result.gradient_norms[2])
+            assert result.gradient_norms[2] == pytest.approx(2 * np.sqrt(result.d_an))
+    assert len(pushes["hard"]) >= 5 and len(pushes["semi-hard"]) >= 5
+    assert np.mean(pushes["hard"]) < np.mean(pushes["semi-hard"])
+    assert max(pushes["hard"]) < np.median(pushes["semi-hard"]) * 1.5
+
+
+# --------------------------------------------------------------------------------------------
+# Off the sphere, scaling every embedding up meets any margin (issue 20, item 2)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dim", [2, 128])
+def test_scaling_every_embedding_up_meets_any_margin_unless_they_stay_on_the_sphere(dim):
+    ordered = wrong = 0
+    for points in random_triplets(dim, True, 40, seed=100 + dim):
+        base = lesson.one_triplet(points, 0.0)
+        for margin in (0.2, 1.0, 3.0):
+            scales = np.array([0.5, 1.0, 2.0, 5.0])
+            expected = [lesson.one_triplet(s * points, margin).loss for s in scales]
+            np.testing.assert_allclose(lesson.scaled_losses(base.d_ap, base.d_an, margin, scales), expected, atol=1e-9)
+            on_sphere = [lesson.one_triplet(lesson.on_unit_sphere(s * points), margin).loss for s in scales]
+            np.testing.assert_allclose(on_sphere, on_sphere[0], atol=1e-12)  # the normalisation undoes any s
+            needed = lesson.scale_that_satisfies(base.d_ap, base.d_an, margin)
+            if base.d_an > base.d_ap:
+                ordered += 1
+                assert lesson.one_triplet(needed * 1.0001 * points, margin).loss == 0
+                assert lesson.one_triplet(needed * 0.99 * points, margin).loss > 0
+            else:
+                wrong += 1
+                assert needed is None
+                assert lesson.one_triplet(3 * points, margin).loss > lesson.one_triplet(points, margin).loss
+    assert ordered > 20 and wrong > 20
+
+
+def test_what_scaling_does_to_each_kind_of_triplet():
+    # d_ap = 0.8, d_an = 0.925 (the page's start, semi-hard at 0.2): the loss needs s = 1.27 to vanish
+    assert lesson.what_scaling_does(0.8, 0.925, 0.2) == "drops to 0"
+    assert lesson.scale_that_satisfies(0.8, 0.925, 0.2) == pytest.approx(np.sqrt(0.2 / 0.125))
+    assert lesson.what_scaling_does(0.8, 0.81, 0.2) == "falls"  # 9 x 0.01 < 0.2: still inside the margin
+    assert lesson.what_scaling_does(0.8, 0.4, 0.2) == "grows"  # wrong order
+    assert lesson.what_scaling_does(0.8, 2.0, 0.2) == "unchanged"  # easy: 0 stays 0
+    assert lesson.what_scaling_does(0.0, 0.0, 0.2) == "unchanged"  # collapsed: alpha at any scale
+    assert set(lesson.SCALE_OUTCOMES) == {"drops to 0", "falls", "unchanged", "grows"}

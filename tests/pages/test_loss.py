@@ -59,12 +59,28 @@ def expect_triplet(app, points, alpha, lr):
     return loss
 
 
+def commit(app, key: str, guess):
+    """Lock in a prediction of the page (ui.widgets.predict_then_see) and run the page again."""
+    widget = f"predict-{key}-guess"
+    (app.slider(key=widget) if app.get("slider") and any(s.key == widget for s in app.slider)
+     else app.radio(key=widget)).set_value(guess).run()
+    app.button(key=f"predict-{key}-lock").click().run()
+    assert not app.exception
+
+
 def test_page_2d_every_widget_changes_the_numbers(shared_data):
     app = open_page(PAGE, shared_data)
     check_figures_are_valid_plotly(app)
-    points = np.array([[-0.6, 0.0], [0.4, 0.4], [0.3, -0.4]])
-    assert expect_triplet(app, points, 0.2, 0.1) == pytest.approx(0.39)
-    assert metrics(app)["Kind"] == "hard"
+    points = np.array([[-0.28, 0.96], [0.6, 0.8], [-0.96, 0.28]])  # the start: on the unit circle, semi-hard
+    assert app.toggle(key="loss-unit-circle").value
+    assert expect_triplet(app, points, 0.2, 0.1) == pytest.approx(0.0752)
+    assert metrics(app)["Kind"] == "semi-hard"
+    app.toggle(key="loss-unit-circle").set_value(False).run()  # off the circle: the raw points themselves
+    expect_triplet(app, points, 0.2, 0.1)
+    app.slider(key="loss-negative-x").set_value(0.3).run()
+    app.slider(key="loss-negative-y").set_value(-0.4).run()
+    points[2] = [0.3, -0.4]
+    expect_triplet(app, points, 0.2, 0.1)
 
     app.slider(key="loss-alpha").set_value(0.5).run()
     expect_triplet(app, points, 0.5, 0.1)
@@ -100,7 +116,11 @@ def test_page_2d_every_widget_changes_the_numbers(shared_data):
     expect_triplet(app, unit, 0.5, 0.25)
     assert np.allclose(np.linalg.norm(shown_points(app), axis=1), 1.0)
 
-    # collapse: loss = alpha, no arrows, and the batch costs alpha per triplet
+    # collapse: predicted first (the toggle waits for it), then loss = alpha, no arrows, and the
+    # batch costs alpha per triplet
+    assert app.toggle(key="loss-collapse").disabled
+    commit(app, "loss-collapse", 0.25)
+    assert any("the answer is **0.50**" in box.value for box in app.info)
     app.toggle(key="loss-collapse").set_value(True).run()
     assert metrics(app)["Loss of this triplet"] == "0.500" and arrow_moves(app) == {}
     n_batch = app.slider(key="loss-batch-n").value
@@ -111,6 +131,51 @@ def test_page_2d_every_widget_changes_the_numbers(shared_data):
     assert metrics(app)["Loss of this triplet"] == "0.000" and metrics(app)["Sum (the paper's L)"] == "0.000"
     assert "perfect score for a useless network" in page_text(app)
     check_figures_are_valid_plotly(app)
+
+
+def test_the_arrows_against_d_an_wait_for_a_prediction_then_show_the_negatives_push_fading(shared_data):
+    app = open_page(PAGE, shared_data)
+    assert len(figures(app)) == 2 and "weakest push" not in page_text(app)  # triplet and batch only
+    commit(app, "loss-negative-push", "It grows: the closer the negative, the harder it is pushed away")
+    assert any("the answer is **It shrinks: the closer the negative, the weaker the push**" in box.value
+               for box in app.info)
+    check_figures_are_valid_plotly(app)
+    loss_fig, lengths_fig = figures(app)[1:3]
+    d_an = np.array(loss_fig["data"][0]["x"])
+    assert d_an[0] == 0 and d_an[-1] == pytest.approx(4.0)  # on the unit circle: the whole way round
+    d_ap, alpha = 0.8, 0.2
+    np.testing.assert_allclose(loss_fig["data"][0]["y"], np.maximum(d_ap - d_an + alpha, 0), atol=1e-9)
+    negative = np.array(lengths_fig["data"][2]["y"])
+    np.testing.assert_allclose(negative, np.where(d_an < d_ap + alpha, 2 * np.sqrt(d_an), 0), atol=1e-9)
+    dots = lengths_fig["data"][3]
+    assert dots["x"][0] == pytest.approx(0.9248) and dots["y"][2] == pytest.approx(2 * np.sqrt(0.9248))
+    assert "weakest push" in page_text(app) and f"**{2 * np.sqrt(0.9248):.3f}**" in page_text(app)
+    # the dot follows the triplet: the negative moved next to the anchor gets a shorter arrow
+    app.slider(key="loss-negative-x").set_value(-0.4).run()
+    app.slider(key="loss-negative-y").set_value(0.92).run()
+    dots = figures(app)[2]["data"][3]
+    assert dots["x"][0] < 0.05 and dots["y"][2] < 0.4 < dots["y"][0]
+
+
+def test_off_the_sphere_a_bigger_scale_meets_the_margin_after_a_prediction(shared_data):
+    app = open_page(PAGE, shared_data)
+    assert not any(s.key == "loss-scale" for s in app.slider)
+    commit(app, "loss-scale", "It grows")
+    assert any("the answer is **It drops to 0**" in box.value for box in app.info)
+    scale_fig = figures(app)[1]
+    go.Figure(scale_fig)
+    s = np.array(scale_fig["data"][0]["x"])
+    np.testing.assert_allclose(scale_fig["data"][0]["y"], np.maximum(s ** 2 * (0.8 - 0.9248) + 0.2, 0), atol=1e-9)
+    np.testing.assert_allclose(scale_fig["data"][1]["y"], 0.0752, atol=1e-9)  # on the sphere: any s, the same
+    needed = np.sqrt(0.2 / 0.1248)
+    assert f"from $s = {needed:.2f}$ on" in page_text(app)
+    app.slider(key="loss-scale").set_value(1.3).run()
+    assert "the loss of this triplet is **0.000**, with it **0.075**" in " ".join(page_text(app).split())
+    assert figures(app)[1]["data"][2]["y"] == pytest.approx([0.0, 0.0752])
+    # a triplet in the wrong order only gets worse
+    app.slider(key="loss-negative-x").set_value(-0.4).run()
+    app.slider(key="loss-negative-y").set_value(0.92).run()
+    assert "wrong order" in page_text(app)
 
 
 def test_page_real_faces_and_the_batch(shared_data, shipped_embeddings):
@@ -186,7 +251,7 @@ def test_page_without_the_model_still_teaches_with_2d_points(shared_data, tmp_pa
     monkeypatch.setattr(model.shipped, "DEFAULT_CHECKPOINT", tmp_path / "missing.pt")
     app = open_page(PAGE, shared_data)
     assert any("cannot be loaded" in str(x.value) for x in app.error)
-    assert metrics(app)["Loss of this triplet"] == "0.390"  # the 2-D points need no model
+    assert metrics(app)["Loss of this triplet"] == "0.075"  # the 2-D points need no model
     app.button_group(key="loss-mode").set_value("Real faces (128-D)").run()
     assert not app.exception and "Showing the 2-D points instead" in page_text(app)
     assert "using random points on the unit circle instead" in page_text(app) and len(figures(app)) == 2
