@@ -2,7 +2,7 @@
 
 Everything here works on the LFW embeddings shipped with the model (`model.embed.LFWEmbeddings`),
 so none of it needs the photos. The verification measures are those of the FaceNet paper
-(Schroff, Kalenichenko & Philbin, CVPR 2015, Sec. 4.1), computed by `model.evaluate`:
+(Schroff, Kalenichenko & Philbin, CVPR 2015, Sec. 4), computed by `model.evaluate`:
 
     TA(d) = {(i, j) in P_same : D(x_i, x_j) <= d}     FA(d) = {(i, j) in P_diff : D(x_i, x_j) <= d}
     VAL(d) = |TA(d)| / |P_same|                         FAR(d) = |FA(d)| / |P_diff|
@@ -13,7 +13,12 @@ with D the squared L2 distance between two embeddings. On top of that:
   who is not in the gallery at all, answered by the nearest neighbour alone (closed set: it always
   names somebody) or with a distance threshold that may answer "unknown" (open set);
 * `DistanceReference`: what a distance can honestly be turned into, a share of the different-person
-  (and same-person) pairs that come at least that close.
+  (and same-person) pairs that come at least that close;
+* `threshold_transfer`: a threshold chosen on the people the model trained on (pairsDevTrain), used
+  on new people (pairsDevTest), against LFW's ten folds that choose it on new people;
+* `Calibration`: the probability that two photos show one person, P(same | D), under a prior the
+  student sets: a logistic fit of "same" on D gives the likelihood ratio, Bayes' rule the rest;
+  `reliability` checks it on pairs the fit never saw.
 """
 
 from __future__ import annotations
@@ -327,3 +332,207 @@ def stranger_match_estimate(far: float, gallery_photos: int) -> float:
     1 - (1 - FAR)^G. A rough guide (the comparisons are not independent), but it shows why a
     bigger gallery needs a stricter threshold."""
     return 1.0 - (1.0 - float(far)) ** int(gallery_photos)
+
+
+# --------------------------------------------------------------------------------------------
+# A threshold chosen on other people: pairsDevTrain (trained on) against pairsDevTest (new)
+# --------------------------------------------------------------------------------------------
+
+
+def devtrain_pairs(lfw, root) -> Pairs:
+    """LFW View 1's pairsDevTrain (1,100 same-person + 1,100 different-person pairs of the people the
+    shipped model was trained on), read from the protocol file in the LFW folder `root` (so it
+    needs LFW's pairsDevTrain.txt: model.data.DataNotFoundError without it), with their distances."""
+    from model.data import lfw_pairs
+
+    protocol = lfw_pairs(root, "devtrain")
+    where = lfw.index()
+    left = np.array([where[f] for f in protocol.left], dtype=np.int64)
+    right = np.array([where[f] for f in protocol.right], dtype=np.int64)
+    return Pairs(left, right, protocol.same.astype(bool), evaluate.pair_distances(lfw.embeddings, left, right))
+
+
+@dataclass(frozen=True)
+class ThresholdTransfer:
+    """One threshold carried from the training people to new ones, against LFW's ten folds."""
+
+    train_threshold: float  # best on pairsDevTrain (or the model card's record of it)
+    transfer_accuracy: float  # pairsDevTest accuracy at train_threshold
+    ten_fold_accuracy: float  # pairsDevTest ten-fold accuracy (thresholds chosen on new people)
+    ten_fold_threshold: float  # the mean of the ten folds' thresholds
+    transfer_counts: Counts  # what train_threshold does to pairsDevTest
+
+    @property
+    def cost(self) -> float:
+        """Accuracy lost by choosing the threshold on the training people."""
+        return self.ten_fold_accuracy - self.transfer_accuracy
+
+
+def threshold_transfer(test: Pairs, train_threshold: float) -> ThresholdTransfer:
+    """What the threshold `train_threshold` (chosen on pairsDevTrain) does on `test` (pairsDevTest),
+    next to LFW's ten-fold protocol, which chooses each tenth's threshold on the other nine."""
+    tf = ten_fold(test)
+    counts = counts_at(test, train_threshold)
+    return ThresholdTransfer(float(train_threshold), counts.accuracy, tf.mean, float(np.mean(tf.thresholds)), counts)
+
+
+TRANSFER_VERDICTS = ("higher", "about the same", "lower")
+
+
+def transfer_verdict(transfer_accuracy: float, ten_fold_accuracy: float, band: float = 0.01) -> int:
+    """0, 1 or 2 (TRANSFER_VERDICTS): the transferred threshold's accuracy is higher than the
+    ten-fold one, within `band` of it, or lower."""
+    gap = transfer_accuracy - ten_fold_accuracy
+    return 1 if abs(gap) <= band else (0 if gap > 0 else 2)
+
+
+# --------------------------------------------------------------------------------------------
+# An honest percentage: P(same | D) under a stated prior, calibrated and checked
+# --------------------------------------------------------------------------------------------
+
+
+def logit(p) -> np.ndarray | float:
+    p = np.asarray(p, dtype=np.float64)
+    return np.log(p) - np.log1p(-p)
+
+
+def sigmoid(z) -> np.ndarray | float:
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=np.float64)))  # no overflow for large |z|
+
+
+def fit_logistic(distances, same, iterations: int = 50) -> tuple[float, float]:
+    """(a, b) of the maximum-likelihood fit P(same) = sigmoid(a + b D), by Newton's method (two
+    parameters, no penalty: the same fit as an unregularised logistic regression)."""
+    d = np.asarray(distances, dtype=np.float64)
+    y = np.asarray(same, dtype=np.float64)
+    if y.min() == y.max():
+        raise ValueError("a logistic fit needs both same-person and different-person pairs")
+    x = np.c_[np.ones_like(d), d]
+    w = np.zeros(2)
+    for _ in range(iterations):
+        p = sigmoid(x @ w)
+        gradient = x.T @ (y - p)
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-9 * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        w += step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(w[0]), float(w[1])
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """P(same | D) = sigmoid(a + b D) fitted on a set of pairs whose share of same-person pairs is
+    `fit_prior`. The fit's log-odds are the log likelihood ratio plus the fit set's log prior odds,
+    so for another prior pi, by Bayes' rule:
+
+        log LR(D) = a + b D - logit(fit_prior)
+        P(same | D) = sigmoid(log LR(D) + logit(pi))     (posterior odds = LR x prior odds)
+    """
+
+    name: str
+    intercept: float
+    slope: float
+    fit_prior: float
+
+    def log_likelihood_ratio(self, distance) -> np.ndarray | float:
+        return self.intercept + self.slope * np.asarray(distance, dtype=np.float64) - logit(self.fit_prior)
+
+    def likelihood_ratio(self, distance) -> np.ndarray | float:
+        """How many times likelier this distance is for a same-person pair than for strangers."""
+        return np.exp(self.log_likelihood_ratio(distance))
+
+    def posterior(self, distance, prior: float) -> np.ndarray | float:
+        """P(same | D) when a share `prior` of the comparisons are same-person ones."""
+        if not 0 < prior < 1:
+            raise ValueError("the prior must be strictly between 0 and 1")
+        return sigmoid(self.log_likelihood_ratio(distance) + logit(prior))
+
+    def distance_at(self, posterior: float, prior: float) -> float:
+        """The distance at which P(same | D) = `posterior` under `prior` (a threshold for it)."""
+        return float((logit(posterior) - logit(prior) + logit(self.fit_prior) - self.intercept) / self.slope)
+
+
+def calibrate(pairs: Pairs, name: str) -> Calibration:
+    """The logistic fit of "same person" on D over `pairs`."""
+    a, b = fit_logistic(pairs.distances, pairs.same)
+    return Calibration(name, a, b, float(pairs.same.mean()))
+
+
+def cross_fitted_posteriors(pairs: Pairs, folds: int = 10) -> np.ndarray:
+    """P(same | D) of every pair at the pairs' own prior, each tenth from a fit on the other nine
+    (fold = position % folds, as `ten_fold`): a calibration judged on pairs it never saw."""
+    fold = np.arange(len(pairs)) % folds
+    out = np.empty(len(pairs))
+    for k in range(folds):
+        test = fold == k
+        a, b = fit_logistic(pairs.distances[~test], pairs.same[~test])
+        out[test] = sigmoid(a + b * pairs.distances[test])
+    return out
+
+
+def wilson_interval(successes, trials, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """The Wilson score interval (95% for z = 1.96) of a share successes / trials."""
+    k = np.asarray(successes, dtype=np.float64)
+    n = np.maximum(np.asarray(trials, dtype=np.float64), 1e-12)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """A reliability diagram: pairs binned by their predicted P(same | D); in each bin, the mean
+    prediction against the share of the bin's pairs that really are one person."""
+
+    edges: np.ndarray  # (bins + 1,)
+    count: np.ndarray  # pairs per bin
+    predicted: np.ndarray  # mean prediction per bin (NaN if empty)
+    observed: np.ndarray  # share of same-person pairs per bin (NaN if empty)
+    low: np.ndarray  # the observed share's 95% Wilson interval
+    high: np.ndarray
+
+    def agrees(self, min_pairs: int = 30) -> np.ndarray:
+        """Per bin holding at least `min_pairs` pairs: whether its mean prediction lies inside the
+        observed share's 95% interval."""
+        enough = self.count >= min_pairs
+        return (self.predicted[enough] >= self.low[enough]) & (self.predicted[enough] <= self.high[enough])
+
+
+def reliability(predicted, same, bins: int = 10) -> Reliability:
+    """Bin predictions into `bins` equal-width bins over [0, 1] and compare with what happened."""
+    p = np.asarray(predicted, dtype=np.float64)
+    s = np.asarray(same).astype(bool)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, bins - 1)
+    count = np.bincount(which, minlength=bins)
+    hits = np.bincount(which, weights=s.astype(np.float64), minlength=bins)
+    total = np.bincount(which, weights=p, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        predicted_mean, observed = total / count, hits / count
+    low, high = wilson_interval(hits, count)
+    empty = count == 0
+    for a in (predicted_mean, observed, low, high):
+        a[empty] = np.nan
+    return Reliability(edges, count, predicted_mean, observed, low, high)
+
+
+def median_distances(pairs: Pairs) -> tuple[float, float]:
+    """(median D of the same-person pairs, median D of the different-person pairs)."""
+    return float(np.median(pairs.distances[pairs.same])), float(np.median(pairs.distances[~pairs.same]))
+
+
+def posterior_band(posterior: float) -> int:
+    """0: above 90%, 1: between 10% and 90%, 2: below 10% (the options of a prediction)."""
+    return 0 if posterior > 0.9 else (1 if posterior >= 0.1 else 2)
+
+
+PRIORS = (0.001, 0.01, 0.1, 0.5, 0.9)  # the priors a student can set: 1 in 1,000 ... 9 in 10
+
+
+def prior_words(prior: float) -> str:
+    """"1 in 1,000", "1 in 2", "9 in 10": a share of same-person comparisons in words."""
+    if prior <= 0.5:
+        return f"1 in {round(1 / prior):,}"
+    return f"{round(prior * 10)} in 10"

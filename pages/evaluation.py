@@ -1,7 +1,9 @@
 """Lesson 7, "Evaluation": true and false accepts, VAL and FAR on the shipped model's real LFW
 distances, the faces behind its mistakes, and the two questions students always ask (strangers
-recognised as someone in a gallery; what a "percentage" can mean). Layout only: the numbers come
-from lessons/evaluation.py, which calls model/evaluate.py."""
+recognised as someone in a gallery; what a "percentage" can mean, up to P(same | D) under a prior
+the student sets, calibrated and checked), a threshold carried from the training people to new ones,
+and three predict-then-see moments. Layout only: the numbers come from lessons/evaluation.py, which
+calls model/evaluate.py."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from lessons.content import LessonText
 from ui.colors import BLUE, GREEN, GREY, ORANGE, SAME_DIFFERENT_COLORS, VERMILLION
 from ui.loaders import (data_path, devtest_pairs, face_model, lfw_embeddings, lfw_photos, photo_index,
                         unseen_pairs_reference)
-from ui.widgets import check_yourself, lesson_header, plot, try_this
+from ui.widgets import check_yourself, lesson_header, plot, predict_then_see, try_this
 
 words = LessonText("evaluation")
 SAME, DIFF = SAME_DIFFERENT_COLORS["same person"], SAME_DIFFERENT_COLORS["different people"]
@@ -37,6 +39,30 @@ def devtest(sha: str, _lfw) -> dict:
             "reference": lesson.reference_from_pairs(pairs)}
 
 
+@st.cache_resource(show_spinner=False)
+def devtrain(sha: str, data_folder: str, _lfw) -> lesson.Pairs | None:
+    """pairsDevTrain under the model, or None without LFW's pairsDevTrain.txt."""
+    from model.data import DataNotFoundError, find_lfw
+
+    try:
+        return lesson.devtrain_pairs(_lfw, find_lfw(data_folder or None))
+    except (DataNotFoundError, KeyError, ValueError):
+        return None
+
+
+@st.cache_resource(show_spinner=False)
+def calibrations(sha: str, has_train: bool, _test: lesson.Pairs, _train: lesson.Pairs | None) -> dict:
+    """The logistic fits on new people (pairsDevTest) and on the training people (pairsDevTrain),
+    each with its reliability on pairsDevTest at the test pairs' own prior."""
+    new = lesson.calibrate(_test, "new people")
+    out = {"new": new, "new_reliability": lesson.reliability(lesson.cross_fitted_posteriors(_test), _test.same)}
+    if _train is not None:
+        train = lesson.calibrate(_train, "training people")
+        out |= {"train": train,
+                "train_reliability": lesson.reliability(train.posterior(_test.distances, _test.same.mean()), _test.same)}
+    return out
+
+
 @st.cache_resource(show_spinner=False, max_entries=64)
 def open_set(sha: str, people: int, enrolled: int, _lfw) -> lesson.OpenSetExperiment:
     return lesson.open_set_experiment(_lfw, people, enrolled)
@@ -47,7 +73,7 @@ def candidates(sha: str, _lfw) -> int:
     return len(lesson.open_set_candidates(_lfw))
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)  # keyed by the data folder: bounded
 def photo_rows(sha: str, data_folder: str, n_photos: int, _lfw, _photos) -> np.ndarray:
     """Row of each embedding's photo in the FaceSet (-1 where the photo is missing)."""
     index = photo_index(_photos)
@@ -156,6 +182,9 @@ st.latex(rf"\mathrm{{FAR}}({threshold:.3f}) = \frac{{|\mathrm{{FA}}({threshold:.
 st.latex(rf"\text{{accuracy}} = \frac{{|\mathrm{{TA}}| + |\mathrm{{TR}}|}}{{|P_\mathrm{{same}}| + |P_\mathrm{{diff}}|}}"
          rf" = \frac{{{c.true_accepts} + {c.true_rejects}}}{{{c.n_same} + {c.n_diff}}} = {c.accuracy:.4f}")
 
+val_revealed = predict_then_see(words.prediction("val-at-far"), dt["val_at_far"], key="eval-val-at-far",
+                                shown=lambda v: f"{float(v):.0%}")
+
 hist_col, roc_col = st.columns(2)
 bins = dict(start=0.0, end=4.0, size=0.05)
 hist = go.Figure(
@@ -184,10 +213,10 @@ roc_fig = go.Figure(
                      hovertemplate="d = %{customdata[0]:.3f}<br>FAR %{customdata[1]:.3f}, VAL %{y:.3f}<extra></extra>"),
           go.Scatter(x=[max(c.far, floor) if log_x else c.far], y=[c.val], mode="markers", name=f"your d = {threshold:.3f}",
                      marker=dict(size=14, color=ORANGE, line=dict(color="black", width=1)),
-                     hovertemplate="FAR %{x:.3f}, VAL %{y:.3f}<extra>your threshold</extra>"),
-          go.Scatter(x=[floor if log_x else 0.0], y=[dt["val_at_far"]], mode="markers", name="VAL at FAR = 0.001",
-                     marker=dict(size=12, symbol="diamond", color=GREEN),
-                     hovertemplate="VAL at FAR = 0.001: %{y:.3f}<extra></extra>")],
+                     hovertemplate="FAR %{x:.3f}, VAL %{y:.3f}<extra>your threshold</extra>")]
+    + ([go.Scatter(x=[floor if log_x else 0.0], y=[dt["val_at_far"]], mode="markers", name="VAL at FAR = 0.001",
+                   marker=dict(size=12, symbol="diamond", color=GREEN),
+                   hovertemplate="VAL at FAR = 0.001: %{y:.3f}<extra></extra>")] if val_revealed else []),
     layout=dict(height=420, margin=dict(t=40, b=10), title=dict(text="VAL against FAR (ROC curve)"),
                 legend=dict(orientation="h", y=-0.2),
                 xaxis=dict(title=dict(text="FAR: share of different-person pairs accepted"
@@ -200,9 +229,10 @@ with roc_col:
 allowed = lesson.false_accept_pairs_allowed(c.n_diff, 1e-3)
 card_val = metrics.get("view1_devtest_val_at_far_1e-3")
 card = words("val-at-far-card", card_val=card_val) if isinstance(card_val, (int, float)) else ""
-st.markdown(words("val-at-far", val=dt["val_at_far"], threshold=dt["far_threshold"], card=card, n_diff=c.n_diff,
-                  share=c.n_diff * 1e-3, allowed=allowed, closest=pairs.distances[~pairs.same].min(),
-                  reach=1 / c.n_diff))
+if val_revealed:
+    st.markdown(words("val-at-far", val=dt["val_at_far"], threshold=dt["far_threshold"], card=card, n_diff=c.n_diff,
+                      share=c.n_diff * 1e-3, allowed=allowed, closest=pairs.distances[~pairs.same].min(),
+                      reach=1 / c.n_diff))
 
 tf = dt["ten_fold"]
 st.subheader("The accuracy LFW reports: ten folds")
@@ -219,6 +249,63 @@ with st.expander("The ten folds"):
                   for k, (th, acc) in enumerate(zip(tf.thresholds, tf.per_fold))], hide_index=True, width="stretch",
                  column_config={"accuracy on this fold": st.column_config.NumberColumn(format="percent"),
                                 "threshold chosen on the other nine": st.column_config.NumberColumn(format="%.4f")})
+
+# --------------------------------------------------------------------------------------------
+# A threshold chosen on the training people, used on new ones
+# --------------------------------------------------------------------------------------------
+
+st.subheader("A threshold chosen on the people the model trained on")
+st.markdown(words("transfer-intro"))
+train_pairs = devtrain(sha, data_path(), lfw)
+card_threshold = metrics.get("view1_threshold_from_devtrain")
+if train_pairs is not None:
+    train_threshold = lesson.best_threshold(train_pairs)[0]
+elif isinstance(card_threshold, (int, float)):
+    train_threshold = float(card_threshold)
+else:
+    train_threshold = None
+if train_threshold is None:
+    st.info(words("no-transfer"), icon=":material/info:")
+else:
+    transfer = lesson.threshold_transfer(pairs, train_threshold)
+    tp = words.prediction("transfer", ten_fold=transfer.ten_fold_accuracy)
+    verdict = lesson.transfer_verdict(transfer.transfer_accuracy, transfer.ten_fold_accuracy)
+    if predict_then_see(tp, tp.options[verdict], key="eval-transfer"):
+        t1, t2, t3, t4 = st.columns(4)
+        t1.metric("Threshold from pairsDevTrain", f"{transfer.train_threshold:.3f}", border=True,
+                  help=words("help-transfer-threshold"))
+        t2.metric("Its accuracy on new people", f"{transfer.transfer_accuracy:.1%}", border=True,
+                  help=words("help-transfer-accuracy"))
+        t3.metric("Ten-fold accuracy", f"{transfer.ten_fold_accuracy:.1%}", border=True, help=words("help-ten-fold"))
+        t4.metric("Accuracy lost", f"{transfer.cost:.1%}", border=True)
+        test_same, test_diff = lesson.median_distances(pairs)
+        if train_pairs is not None:
+            train_same, train_diff = lesson.median_distances(train_pairs)
+            sets = (("pairsDevTrain", train_pairs), ("pairsDevTest", pairs))
+            traces = [go.Histogram(x=ps.distances[mask], name=f"{name}: {kind}", xbins=bins, histnorm="probability",
+                                   marker_color=color, opacity=0.45 if name == "pairsDevTest" else 0.8,
+                                   hovertemplate="D from %{x}: %{y:.1%}<extra>" + f"{name}, {kind}" + "</extra>")
+                      for name, ps in sets
+                      for kind, mask, color in (("same person", ps.same, SAME), ("different people", ~ps.same, DIFF))]
+            lines = [vline(transfer.train_threshold), vline(transfer.ten_fold_threshold) | {"line": dict(
+                color=GREY, width=2, dash="dot")}]
+            plot(go.Figure(data=traces, layout=dict(
+                barmode="overlay", height=400, margin=dict(t=40, b=10), legend=dict(orientation="h", y=-0.2),
+                title=dict(text="Training people (solid) against new people (pale)"), shapes=lines,
+                annotations=[dict(x=transfer.train_threshold, y=1.0, yref="paper", text="from pairsDevTrain ",
+                                  showarrow=False, xanchor="right", yanchor="top"),
+                             dict(x=transfer.ten_fold_threshold, y=0.92, yref="paper", text=" ten folds",
+                                  showarrow=False, xanchor="left", yanchor="top")],
+                xaxis=dict(title=dict(text="squared distance D"), range=[0, 3.5]),
+                yaxis=dict(title=dict(text="share of the set's pairs per bin of 0.05")))), key="eval-transfer-hist")
+            st.caption(words("transfer-from-devtrain"))
+            st.markdown(words("transfer-result", cost=transfer.cost, train_same=train_same, test_same=test_same,
+                              train_diff=train_diff, test_diff=test_diff, train_threshold=transfer.train_threshold,
+                              false_rejects=transfer.transfer_counts.false_rejects, n_same=transfer.transfer_counts.n_same,
+                              false_accepts=transfer.transfer_counts.false_accepts, n_diff=transfer.transfer_counts.n_diff,
+                              ten_fold_threshold=transfer.ten_fold_threshold))
+        else:
+            st.caption(words("transfer-from-card"))
 
 # --------------------------------------------------------------------------------------------
 # The mistakes, as faces
@@ -336,14 +423,47 @@ with st.expander("Strangers named as someone, at this threshold"):
 
 st.header("\"How is a percentage calculated?\"")
 st.markdown(words("percentage-intro"))
+PAIR, SLIDER = "a pair of photos", "a distance I choose"
+source = st.segmented_control("Start from", [PAIR, SLIDER], default=PAIR, key="pct-source",
+                              bind="query-params") or PAIR
+
+
+def random_pair() -> None:
+    st.session_state["pct-pair"] = int(np.random.default_rng().integers(1, len(pairs) + 1))
+
+
+if source == PAIR:
+    q1, q2 = st.columns([3, 1], vertical_alignment="bottom")
+    number = q1.number_input("Pair of pairsDevTest", 1, len(pairs), 1, key="pct-pair")
+    q2.button("A random pair", key="pct-random-pair", on_click=random_pair, icon=":material/casino:",
+              width="stretch")
+    k = int(number) - 1
+    distance = float(pairs.distances[k])
+    a, b = int(pairs.left[k]), int(pairs.right[k])
+    image = pair_image(photos, rows, a, b) if photos is not None else None
+    face_col, vector_col = st.columns([1, 3], vertical_alignment="center")
+    if image is not None:
+        face_col.image(image, width=200)
+    else:
+        face_col.markdown(f"{person(lfw, a)}  \n{person(lfw, b)}")
+    vectors = lfw.embeddings[[a, b]].astype(np.float64)
+    with vector_col:
+        plot(dict(data=[dict(type="heatmap", z=vectors.round(3).tolist(), y=["photo 1", "photo 2"],
+                             colorscale="RdBu", reversescale=True, zmid=0, showscale=False,
+                             hovertemplate="%{y}, number %{x}: %{z:.3f}<extra></extra>")],
+                  layout=dict(height=150, margin=dict(t=10, b=30, l=10, r=10),
+                              xaxis=dict(title=dict(text="the 128 numbers of the embedding")))),
+             key="pct-embeddings")
+    st.caption(words("pair-caption", number=k + 1, distance=distance))
+else:
+    distance = st.slider("Distance D of your two photos (squared)", 0.0, 4.0, 0.8, step=0.01, format="%.2f",
+                         key="pct-distance", bind="query-params")
 ref_names = {"pairsDevTest": "devtest", "every pair of unseen people": "all"}
 choice = st.segmented_control("Pairs to compare with", list(ref_names), default="pairsDevTest", key="pct-reference",
                               bind="query-params")
 reference = reference_all if ref_names.get(choice or "", "devtest") == "all" else dt["reference"]
 st.caption(words("compared-with-unseen" if reference is reference_all else "compared-with-devtest",
                  reference=reference.name, same=len(reference.same), different=len(reference.different)))
-distance = st.slider("Distance D of your two photos (squared)", 0.0, 4.0, 0.8, step=0.01, format="%.2f",
-                     key="pct-distance", bind="query-params")
 far_d = float(reference.share_different_within(distance))
 val_d = float(reference.share_same_within(distance))
 m = st.columns(3)
@@ -353,7 +473,8 @@ m[0].metric("Strangers at least this close", f"{far_d:.3%}", border=True,
 m[1].metric("Same person at least this close", f"{val_d:.1%}", border=True,
             help=words("help-same-close", within=reference.same_within(distance), total=len(reference.same)))
 m[2].metric("1 − D/4 (meaningless)", f"{lesson.naive_similarity(distance):.0%}", border=True, help=words("help-naive"))
-st.latex(rf"\mathrm{{FAR}}({distance:.2f}) = \frac{{|\{{\text{{different-person pairs with }} D \le {distance:.2f}\}}|}}"
+d_text = f"{distance:.3f}" if source == PAIR else f"{distance:.2f}"
+st.latex(rf"\mathrm{{FAR}}({d_text}) = \frac{{|\{{\text{{different-person pairs with }} D \le {d_text}\}}|}}"
          rf"{{|P_\mathrm{{diff}}|}} = \frac{{{latex_number(reference.different_within(distance))}}}"
          rf"{{{latex_number(len(reference.different))}}} = {far_d:.5f}")
 st.success(words("honest-sentence", distance=distance, far=far_d, reference=reference.name, val=val_d),
@@ -369,7 +490,7 @@ cdf = go.Figure(
                      hovertemplate="D ≤ %{x:.2f}: %{y:.3%}<extra>different people</extra>"),
           go.Scatter(x=grid, y=1 - grid / 4, mode="lines", name="1 − D/4 (meaningless)",
                      line=dict(color=GREY, dash="dot"), hovertemplate="1 − D/4 = %{y:.0%}<extra></extra>"),
-          go.Scatter(x=[distance, distance], y=[far_d, val_d], mode="markers", name=f"D = {distance:.2f}",
+          go.Scatter(x=[distance, distance], y=[far_d, val_d], mode="markers", name=f"D = {d_text}",
                      marker=dict(size=12, color=[DIFF, SAME], line=dict(color="black", width=1)),
                      hovertemplate="%{y:.3%}<extra>at your D</extra>")],
     layout=dict(height=420, margin=dict(t=40, b=10), title=dict(text=f"Share of pairs at least this close ({reference.name})"),
@@ -377,5 +498,99 @@ cdf = go.Figure(
                 xaxis=dict(title=dict(text="squared distance D")),
                 yaxis=dict(title=dict(text="share of pairs with a distance ≤ D"), tickformat=".0%")))
 plot(cdf, key="pct-curve")
+
+# ---- from the share of strangers to a probability: P(same | D) under a prior ---------------------
+
+st.subheader("The probability that they show one person, P(same | D)")
+st.markdown(words("posterior-intro"))
+fits = calibrations(sha, train_pairs is not None, pairs, train_pairs)
+new_fit = fits["new"]
+DOOR_D = 0.5
+pp = words.prediction("posterior", distance=DOOR_D, lr=float(new_fit.likelihood_ratio(DOOR_D)),
+                      farther_same=1 - float(dt["reference"].share_same_within(DOOR_D)),
+                      far=float(dt["reference"].share_different_within(DOOR_D)))
+door = float(new_fit.posterior(DOOR_D, 0.001))
+posterior_revealed = predict_then_see(pp, pp.options[lesson.posterior_band(door)], key="eval-posterior")
+if posterior_revealed:
+    st.caption(f"P(same | D = {DOOR_D:.2f}) at 1 in 1,000: {door:.1%}")
+
+FITS = {"new": "new people, pairsDevTest", "train": "the training people, pairsDevTrain"}
+if posterior_revealed:
+    c1, c2 = st.columns([1, 2])
+    fit_key = c1.segmented_control("Calibrated on", [k for k in FITS if k in fits], format_func=FITS.get,
+                                   default="new", key="pct-calibration", help=words("help-calibration")) or "new"
+    prior = c2.select_slider("Share of comparisons that are same-person ones (the prior π)", lesson.PRIORS,
+                             value=0.5, format_func=lesson.prior_words, key="pct-prior")
+    if "train" not in fits:
+        st.caption(words("no-devtrain-calibration"))
+    fit = fits[fit_key]
+    lr = float(fit.likelihood_ratio(distance))
+    posterior = float(fit.posterior(distance, prior))
+    posterior_even = float(fit.posterior(distance, 0.5))
+if posterior_revealed:
+    n1, n2, n3 = st.columns(3)
+    n1.metric("Likelihood ratio LR(D)", f"{lr:.3g}", border=True)
+    n2.metric(f"P(same | D) at {lesson.prior_words(prior)}", f"{posterior:.1%}", border=True)
+    n3.metric("P(same | D) at LFW's 1 in 2", f"{posterior_even:.1%}", border=True)
+    prior_odds = prior / (1 - prior)
+    st.latex(rf"\frac{{P(\text{{same}}\mid D)}}{{P(\text{{different}}\mid D)}} = \mathrm{{LR}}({d_text})"
+             rf"\times\frac{{\pi}}{{1-\pi}} = {lr:.4g}\times{prior_odds:.4g} = {lr * prior_odds:.4g}"
+             rf"\quad\Rightarrow\quad P(\text{{same}}\mid D) = {posterior:.4f}")
+    st.success(words("posterior-sentence", distance=distance, far=far_d, reference=reference.name, lr=lr,
+                     calibration=f"calibrated on {FITS[fit_key]}", prior=lesson.prior_words(prior),
+                     posterior=posterior, posterior_even=posterior_even), icon=":material/check:")
+    st.markdown(words("chain", distance=distance, far=far_d, lr=lr, posterior=posterior,
+                      prior=lesson.prior_words(prior)))
+    if source == PAIR:
+        st.markdown(words("pair-truth", truth="the same person" if pairs.same[k] else "two different people"))
+    if fit_key == "train":
+        bad = fits["train_reliability"]
+        st.warning(words("train-calibration-warning", even=fit.distance_at(0.5, 0.5), observed_low=bad.observed[0],
+                         count_low=int(bad.count[0])), icon=":material/warning:")
+
+    post_col, rel_col = st.columns(2)
+    dgrid = np.linspace(0.0, 3.0, 301)
+    curves = [go.Scatter(x=dgrid, y=fit.posterior(dgrid, p), mode="lines", name=f"prior {lesson.prior_words(p)}",
+                         line=dict(width=3 if p == prior else 1.5, dash=None if p == prior else "dot"),
+                         hovertemplate="D = %{x:.2f}: %{y:.1%}<extra>" + lesson.prior_words(p) + "</extra>")
+              for p in dict.fromkeys([prior, 0.5])]
+    curves.append(go.Scatter(x=[distance], y=[posterior], mode="markers", name=f"D = {d_text}",
+                             marker=dict(size=12, color=ORANGE, line=dict(color="black", width=1)),
+                             hovertemplate="P(same | D) = %{y:.1%}<extra>your D</extra>"))
+    with post_col:
+        plot(go.Figure(data=curves, layout=dict(
+            height=420, margin=dict(t=40, b=10), legend=dict(orientation="h", y=-0.2),
+            title=dict(text=f"P(same | D), calibrated on {FITS[fit_key]}"), shapes=[vline(distance)],
+            xaxis=dict(title=dict(text="squared distance D")),
+            yaxis=dict(title=dict(text="P(same | D)"), tickformat=".0%", range=[-0.02, 1.02]))), key="pct-posterior")
+
+    MIN_PAIRS = 30
+    reliability_traces = [go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
+                                     line=dict(color=GREY, dash="dot"), hoverinfo="skip")]
+    agreement = {}
+    for key_, label, color in (("new", FITS["new"], BLUE), ("train", FITS["train"], VERMILLION)):
+        rel = fits.get(f"{key_}_reliability")
+        if rel is None:
+            continue
+        agreement[key_] = (int(rel.agrees(MIN_PAIRS).sum()), int((rel.count >= MIN_PAIRS).sum()))
+        shown_bins = rel.count > 0
+        reliability_traces.append(go.Scatter(
+            x=rel.predicted[shown_bins], y=rel.observed[shown_bins], mode="markers+lines", name=label,
+            line=dict(color=color), marker=dict(size=9),
+            error_y=dict(type="data", symmetric=False, array=(rel.high - rel.observed)[shown_bins],
+                         arrayminus=(rel.observed - rel.low)[shown_bins]),
+            customdata=rel.count[shown_bins],
+            hovertemplate="predicted %{x:.1%}, observed %{y:.1%} of %{customdata} pairs<extra></extra>"))
+    with rel_col:
+        plot(go.Figure(data=reliability_traces, layout=dict(
+            height=420, margin=dict(t=40, b=10), legend=dict(orientation="h", y=-0.2),
+            title=dict(text="Reliability on pairsDevTest"),
+            xaxis=dict(title=dict(text="predicted P(same | D), prior 1 in 2"), tickformat=".0%", range=[0, 1]),
+            yaxis=dict(title=dict(text="share that are one person"), tickformat=".0%", range=[0, 1.02]))),
+             key="pct-reliability")
+    agree_train, bins_train = agreement.get("train", (0, 0))
+    st.caption(words("reliability-caption", agree_new=agreement["new"][0], bins_new=agreement["new"][1],
+                     min_pairs=MIN_PAIRS, agree_train=agree_train, bins_train=bins_train))
+    st.caption(words("webcam-caveat"))
 
 prompts_and_questions()

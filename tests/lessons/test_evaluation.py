@@ -218,3 +218,129 @@ def test_all_pairs_reference_matches_brute_force(shipped_embeddings):
     np.testing.assert_allclose(ref.different, np.sort(diff), atol=1e-5)
     far = ref.share_different_within(np.linspace(0, 4, 101))
     assert np.all(np.diff(far) >= 0)
+
+
+# --------------------------------------------------------------------------------------------
+# A threshold chosen on the training people (pairsDevTrain), used on new ones (pairsDevTest)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def train_pairs(shipped_embeddings, lfw_root):
+    return ev.devtrain_pairs(shipped_embeddings, lfw_root)
+
+
+def test_devtrain_pairs_are_the_training_peoples_protocol_pairs(shipped_embeddings, train_pairs):
+    assert len(train_pairs) == 2200 and train_pairs.same.sum() == 1100
+    trained = np.asarray(shipped_embeddings.trained_on)
+    assert trained[shipped_embeddings.labels[train_pairs.left]].all()
+    assert trained[shipped_embeddings.labels[train_pairs.right]].all()
+    same_people = shipped_embeddings.labels[train_pairs.left] == shipped_embeddings.labels[train_pairs.right]
+    assert np.array_equal(same_people, train_pairs.same)
+    k = 7
+    diff = shipped_embeddings.embeddings[train_pairs.left[k]].astype(np.float64) - shipped_embeddings.embeddings[train_pairs.right[k]]
+    assert train_pairs.distances[k] == pytest.approx(float((diff * diff).sum()))
+
+
+def test_a_threshold_from_the_training_people_costs_accuracy_on_new_people(pairs, train_pairs):
+    """The page's 80.7% against 87.0%: computed here, and equal to what the model card recorded."""
+    threshold, _ = ev.best_threshold(train_pairs)
+    assert threshold == pytest.approx(METRICS["view1_threshold_from_devtrain"])
+    t = ev.threshold_transfer(pairs, threshold)
+    assert t.transfer_accuracy == pytest.approx(METRICS["view1_devtest_accuracy_devtrain_threshold"])
+    assert t.ten_fold_accuracy == pytest.approx(METRICS["view1_devtest_accuracy"])
+    assert t.transfer_accuracy == pytest.approx(ev.counts_at(pairs, threshold).accuracy)
+    assert t.cost == pytest.approx(t.ten_fold_accuracy - t.transfer_accuracy) and t.cost > 0.03
+    assert ev.transfer_verdict(t.transfer_accuracy, t.ten_fold_accuracy) == 2  # "lower"
+    assert t.ten_fold_threshold == pytest.approx(np.mean(ev.ten_fold(pairs).thresholds))
+    # Why: the training people's same-person pairs are closer, so their threshold is stricter and
+    # turns away more of the new people's same-person pairs than it lets strangers in.
+    train_same, _ = ev.median_distances(train_pairs)
+    test_same, _ = ev.median_distances(pairs)
+    assert train_same < test_same and t.train_threshold < t.ten_fold_threshold
+    assert t.transfer_counts.false_rejects > ev.counts_at(pairs, ev.best_threshold(pairs)[0]).false_rejects
+    assert [ev.transfer_verdict(a, 0.87) for a in (0.9, 0.875, 0.8)] == [0, 1, 2]
+
+
+# --------------------------------------------------------------------------------------------
+# P(same | D): the logistic fit, Bayes' rule and calibration
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_logistic_fit_is_the_maximum_likelihood_fit(pairs):
+    from sklearn.linear_model import LogisticRegression
+
+    a, b = ev.fit_logistic(pairs.distances, pairs.same)
+    sk = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(pairs.distances[:, None], pairs.same)
+    assert a == pytest.approx(float(sk.intercept_[0]), rel=1e-4) and b == pytest.approx(float(sk.coef_[0, 0]), rel=1e-4)
+    assert b < 0  # the farther apart, the less likely one person
+    with pytest.raises(ValueError):
+        ev.fit_logistic([0.1, 0.2], [True, True])
+
+
+def test_the_prior_moves_the_posterior_as_bayes_rule_says(pairs):
+    fit = ev.calibrate(pairs, "new people")
+    assert fit.fit_prior == 0.5
+    d = np.array([0.1, 0.5, 0.9, 1.4, 2.5])
+    # at the fit set's own prior the posterior is the fitted logistic curve itself
+    np.testing.assert_allclose(fit.posterior(d, 0.5), 1 / (1 + np.exp(-(fit.intercept + fit.slope * d))), rtol=1e-12)
+    for prior in ev.PRIORS:
+        post = fit.posterior(d, prior)
+        np.testing.assert_allclose(post / (1 - post), fit.likelihood_ratio(d) * prior / (1 - prior), rtol=1e-9)
+        assert np.all(np.diff(post) < 0)  # farther apart: less likely one person
+        assert fit.distance_at(0.5, prior) == pytest.approx(float(np.log(fit.likelihood_ratio(0) * prior / (1 - prior))
+                                                                  / -fit.slope))
+        assert fit.posterior(fit.distance_at(0.9, prior), prior) == pytest.approx(0.9)
+    # a rarer same-person comparison always lowers the posterior, at every distance
+    assert np.all(fit.posterior(d, 0.001) < fit.posterior(d, 0.01)) and np.all(fit.posterior(d, 0.5) < fit.posterior(d, 0.9))
+    # the page's door example: strong evidence, but 1 in 1,000 leaves the posterior below 10%
+    assert fit.likelihood_ratio(0.5) > 10 and fit.posterior(0.5, 0.001) < 0.1
+    assert ev.posterior_band(float(fit.posterior(0.5, 0.001))) == 2
+    assert [ev.posterior_band(p) for p in (0.95, 0.5, 0.02)] == [0, 1, 2]
+    assert [ev.prior_words(p) for p in ev.PRIORS] == ["1 in 1,000", "1 in 100", "1 in 10", "1 in 2", "9 in 10"]
+    with pytest.raises(ValueError):
+        fit.posterior(0.5, 0.0)
+
+
+def test_wilson_interval_and_reliability_bins():
+    low, high = ev.wilson_interval(0, 500)
+    assert low == pytest.approx(0.0, abs=1e-12) and high == pytest.approx(1.96**2 / (500 + 1.96**2), rel=1e-9)
+    low, high = ev.wilson_interval(50, 100)
+    assert low < 0.5 < high and 0.5 - low == pytest.approx(high - 0.5)
+    predicted = np.array([0.05, 0.05, 0.15, 0.95, 0.99, 1.0])
+    same = np.array([False, True, False, True, True, True])
+    rel = ev.reliability(predicted, same, bins=10)
+    assert rel.count.sum() == 6 and list(rel.count[[0, 1, 9]]) == [2, 1, 3]
+    assert rel.observed[0] == 0.5 and rel.predicted[9] == pytest.approx((0.95 + 0.99 + 1.0) / 3)
+    assert np.isnan(rel.observed[5])
+
+
+MIN_PAIRS = 30  # the page's "bins with enough pairs"
+
+
+def test_calibrated_on_new_people_it_means_what_it_says_on_pairs_it_never_saw(pairs):
+    """The stated tolerance: in every bin of at least 30 pairsDevTest pairs, the mean predicted
+    P(same | D) (each tenth predicted by a fit on the other nine) lies inside the 95% Wilson
+    interval of the share of the bin's pairs that are one person; and no bin is off by more than
+    0.15."""
+    predicted = ev.cross_fitted_posteriors(pairs)
+    assert np.all((predicted > 0) & (predicted < 1))
+    rel = ev.reliability(predicted, pairs.same)
+    enough = rel.count >= MIN_PAIRS
+    assert enough.sum() >= 8 and rel.count[enough].sum() >= 900
+    assert rel.agrees(MIN_PAIRS).all(), (rel.predicted, rel.observed, rel.count)
+    assert np.abs(rel.predicted - rel.observed)[enough].max() < 0.15
+    # the mean prediction matches the share of same-person pairs overall
+    assert predicted.mean() == pytest.approx(pairs.same.mean(), abs=0.02)
+
+
+def test_calibrated_on_the_training_people_it_is_overconfident_on_new_people(pairs, train_pairs):
+    """The page's warning: a fit on pairsDevTrain gives new same-person pairs far too little chance."""
+    fit = ev.calibrate(train_pairs, "training people")
+    rel = ev.reliability(fit.posterior(pairs.distances, 0.5), pairs.same)
+    assert rel.count[0] >= MIN_PAIRS and rel.predicted[0] < 0.05 and rel.low[0] > 0.1
+    assert not rel.agrees(MIN_PAIRS).all()
+    new = ev.reliability(ev.cross_fitted_posteriors(pairs), pairs.same)
+    assert rel.agrees(MIN_PAIRS).sum() < new.agrees(MIN_PAIRS).sum()
+    # the same distance is judged far less likely one person by the training people's fit
+    assert fit.posterior(1.0, 0.5) < ev.calibrate(pairs, "new").posterior(1.0, 0.5)

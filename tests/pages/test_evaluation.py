@@ -26,6 +26,26 @@ def captions(app) -> list[str]:
     return [im.caption for element in app.get("image") for im in element.proto.imgs]
 
 
+def commit(app, key: str, guess=None):
+    """Make the prediction `key` with `guess` (the first option of a choice when None) and lock it in."""
+    radios = [r for r in app.radio if r.key == f"predict-{key}-guess"]
+    if radios:
+        radios[0].set_value(guess if guess is not None else radios[0].options[0])
+    else:
+        app.slider(key=f"predict-{key}-guess").set_value(guess if guess is not None else 0.5)
+    app.run()
+    app.button(key=f"predict-{key}-lock").click()
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def figure_titled(app, title: str) -> dict:
+    found = [f for f in figures(app) if (f["layout"].get("title") or {}).get("text") == title]
+    assert found, f"no figure {title!r}"
+    return found[0]
+
+
 @pytest.fixture(scope="module")
 def app(shared_data):
     return open_page(PAGE, shared_data)
@@ -47,7 +67,24 @@ def test_page_threshold_slider_gives_live_counts(app, shipped_embeddings, pairs)
         assert roc["data"][1]["x"] == [pytest.approx(fa / 500)] and roc["data"][1]["y"] == [pytest.approx(ta / 500)]
 
 
+def test_page_holds_val_at_far_back_until_the_student_predicts(shared_data):
+    app = open_page(PAGE, shared_data)
+    text = page_text(app)
+    assert "**VAL at FAR = 0.001:" not in text
+    roc = figure_titled(app, "VAL against FAR (ROC curve)")
+    assert [t["name"] for t in roc["data"]][-1] != "VAL at FAR = 0.001"
+    commit(app, "eval-val-at-far", 0.15)
+    truth = METRICS["view1_devtest_val_at_far_1e-3"]
+    assert f"You predicted **15%**; the answer is **{truth:.0%}**" in app.success[0].value
+    assert f"**VAL at FAR = 0.001: {truth:.1%}**" in page_text(app)
+    roc = figure_titled(app, "VAL against FAR (ROC curve)")
+    assert roc["data"][-1]["name"] == "VAL at FAR = 0.001" and roc["data"][-1]["y"] == [pytest.approx(truth)]
+    app.button(key="predict-eval-val-at-far-again").click().run()
+    assert "**VAL at FAR = 0.001:" not in page_text(app)
+
+
 def test_page_far_button_shows_the_cards_numbers(app):
+    commit(app, "eval-val-at-far", 0.5)
     app.button(key="eval-jump-far").click()
     app.run()
     assert app.slider(key="eval-threshold").value == pytest.approx(METRICS["view1_devtest_threshold_at_far_1e-3"], abs=1e-3)
@@ -121,6 +158,7 @@ def test_page_open_set_widgets(app, shipped_embeddings):
 
 
 def test_page_percentage_calculator(app, pairs, shipped_embeddings):
+    app.segmented_control(key="pct-source").set_value("a distance I choose").run()
     app.segmented_control(key="pct-reference").set_value(app.segmented_control(key="pct-reference").options[0])
     for d in (0.4, 1.1):
         app.slider(key="pct-distance").set_value(d)
@@ -130,7 +168,7 @@ def test_page_percentage_calculator(app, pairs, shipped_embeddings):
         assert metric(app, "1 − D/4 (meaningless)") == f"{1 - d / 4:.0%}"
         latex = "\n".join(str(e.value) for e in app.latex)
         assert rf"\frac{{{n}}}{{500}}" in latex
-        curve = figures(app)[4]
+        curve = figure_titled(app, "Share of pairs at least this close (pairsDevTest)")
         assert curve["data"][3]["x"] == [d, d]
     # Every pair of unseen people's photos: millions of pairs, finer shares.
     app.segmented_control(key="pct-reference").set_value(app.segmented_control(key="pct-reference").options[1])
@@ -148,12 +186,14 @@ def test_page_percentage_calculator(app, pairs, shipped_embeddings):
 
 def test_page_quiz_grades_the_right_answers(app):
     radios = [r for r in app.radio if r.key and r.key.startswith("evaluation-quiz-")]
-    assert len(radios) == 3
+    assert len(radios) == 4
+    honest = next(o for o in radios[2].options if o.startswith("P(same | D) from a logistic fit"))
     for radio, right in zip(radios, ["2", "Answering \"unknown\" when the nearest distance is above a threshold",
-                                     "Nothing beyond the distance itself"]):
+                                     honest, "About 2%"]):
         radio.set_value(right)
     app.run()
-    assert sum(str(s.value).startswith("Right.") for s in app.success) == 3
+    right_answers = [s for s in app.success if str(s.value).startswith("Right.")]
+    assert len(right_answers) == 4
 
 
 def test_page_without_photos_still_shows_distances(no_data):
@@ -161,7 +201,8 @@ def test_page_without_photos_still_shows_distances(no_data):
 
     app = open_page(PAGE, no_data)
     text = page_text(app)
-    assert len(figures(app)) == 5  # histogram, ROC, open set (2), percentages
+    # histogram, ROC, open set (2), the pair's embeddings, percentages; the rest waits for predictions
+    assert len(figures(app)) == 6
     assert metric(app, "Ten-fold accuracy") == f"{METRICS['view1_devtest_accuracy']:.1%}"
     assert "The faces of the mistakes need the LFW photos" in text
     assert HOW_TO_GET_DATA.strip().splitlines()[0] in text
@@ -170,3 +211,57 @@ def test_page_without_photos_still_shows_distances(no_data):
     assert len(tables) >= 2 and all(len(t) > 0 for t in tables)
     assert all(" D = " in what for t in tables for what in t["what"])
     assert "Traceback" not in text
+
+
+def test_page_threshold_transfer_is_held_back_then_computed(shared_data, pairs, shipped_embeddings, lfw_root):
+    app = open_page(PAGE, shared_data)
+    assert not [m for m in app.metric if m.label == "Its accuracy on new people"]
+    options = app.radio(key="predict-eval-transfer-guess").options
+    assert options[0] == f"Higher than {METRICS['view1_devtest_accuracy']:.1%}"
+    commit(app, "eval-transfer", options[0])
+    assert any("the answer is **Lower by more than one point**" in i.value for i in app.info)
+    train = ev.devtrain_pairs(shipped_embeddings, lfw_root)
+    t = ev.threshold_transfer(pairs, ev.best_threshold(train)[0])
+    assert metric(app, "Its accuracy on new people") == f"{t.transfer_accuracy:.1%}" == "80.7%"
+    assert metric(app, "Threshold from pairsDevTrain") == f"{t.train_threshold:.3f}"
+    assert metric(app, "Accuracy lost") == f"{t.cost:.1%}"
+    text = page_text(app)
+    assert f"turns away **{t.transfer_counts.false_rejects}** of 500 same-person" in text
+    hist = figure_titled(app, "Training people (solid) against new people (pale)")
+    assert [shape["x0"] for shape in hist["layout"]["shapes"]] == [pytest.approx(t.train_threshold),
+                                                                    pytest.approx(t.ten_fold_threshold)]
+
+
+def test_page_turns_a_pair_of_photos_into_an_honest_probability(shared_data, pairs):
+    app = open_page(PAGE, shared_data)
+    app.number_input(key="pct-pair").set_value(3).run()
+    d = float(pairs.distances[2])
+    assert f"squared distance D = {d:.3f}" in page_text(app)
+    assert metric(app, "Strangers at least this close") == f"{((pairs.distances <= d) & ~pairs.same).sum() / 500:.3%}"
+    heat = next(f for f in figures(app) if f["data"] and f["data"][0]["type"] == "heatmap")
+    assert np.array(heat["data"][0]["z"]).shape == (2, 128)
+    # the probability waits for the prediction about the door camera
+    assert not [m for m in app.metric if m.label.startswith("P(same | D)")]
+    options = app.radio(key="predict-eval-posterior-guess").options
+    commit(app, "eval-posterior", options[0])
+    new = ev.calibrate(pairs, "new people")
+    assert any("the answer is **below 10%**" in i.value for i in app.info)
+    app.select_slider(key="pct-prior").set_value(0.001).run()
+    want = float(new.posterior(d, 0.001))
+    assert metric(app, "P(same | D) at 1 in 1,000") == f"{want:.1%}"
+    assert metric(app, "Likelihood ratio LR(D)") == f"{float(new.likelihood_ratio(d)):.3g}"
+    truth = "the same person" if pairs.same[2] else "two different people"
+    assert f"LFW's answer for this pair, which nothing above used: **{truth}**" in page_text(app)
+    rel = figure_titled(app, "Reliability on pairsDevTest")
+    assert [t["name"] for t in rel["data"]] == ["perfect calibration", "new people, pairsDevTest",
+                                                "the training people, pairsDevTrain"]
+    reliability = ev.reliability(ev.cross_fitted_posteriors(pairs), pairs.same)
+    enough = int((reliability.count >= 30).sum())
+    assert f"**{int(reliability.agrees(30).sum())} of {enough}**" in page_text(app)
+    # calibrated on the training people: the warning with the lowest bin's real share
+    app.button_group(key="pct-calibration").set_value("train").run()
+    assert app.warning and "the percentages lie" in app.warning[0].value
+    # a larger prior, a larger posterior: Bayes' rule on the page
+    app.select_slider(key="pct-prior").set_value(0.9).run()
+    assert float(metric(app, "P(same | D) at 9 in 10").rstrip("%")) >= float(
+        metric(app, "P(same | D) at LFW's 1 in 2").rstrip("%"))
