@@ -49,7 +49,7 @@ class PaperNetwork:
 
 PAPER_NETWORKS: list[PaperNetwork] = [
     PaperNetwork("NN1", "Zeiler & Fergus", 220, 140e6, 1.6e9,
-                 "22 layers; most parameters sit in its fully connected layers"),
+                 "22 layers: 1x1 convolutions between Z&F's, maxout fully connected layers"),
     PaperNetwork("NN2", "Inception", 224, 7.5e6, 1.6e9, "GoogLeNet-style; same compute as NN1"),
     PaperNetwork("NN3", "Inception", 160, None, None, "NN2 with a 160x160 input"),
     PaperNetwork("NN4", "Inception", 96, None, 285e6, "NN2 with a 96x96 input"),
@@ -335,10 +335,30 @@ class ShippedModel:
     input_size: int | None
     params: int | None
     macs: int | None
-    accuracy: float | None  # LFW View 1 pairsDevTest, ten-fold
+    accuracy: float | None  # LFW View 1 pairsDevTest, threshold tuned by ten-fold inside pairsDevTest
     accuracy_se: float | None
     val_at_far: float | None  # VAL at FAR = 1e-3 on pairsDevTest
     provisional: bool
+    # pairsDevTest at the one threshold that is best on pairsDevTrain, chosen before the test pairs
+    # are looked at (the card's view1_devtest_accuracy_devtrain_threshold), and that threshold
+    accuracy_fixed_threshold: float | None = None
+    fixed_threshold: float | None = None
+
+    @property
+    def threshold_cost(self) -> float | None:
+        """How many points of accuracy the tuned threshold gains over the fixed one (None: unknown)."""
+        if self.accuracy is None or self.accuracy_fixed_threshold is None:
+            return None
+        return 100 * (self.accuracy - self.accuracy_fixed_threshold)
+
+
+def threshold_verdict(shipped: ShippedModel, within: float = 1.0) -> str:
+    """How the fixed threshold's accuracy compares with the tuned one: "lower", "about the same"
+    (within `within` points) or "higher". The truth of the page's prediction."""
+    cost = shipped.threshold_cost
+    if cost is None:
+        raise ValueError("the card has no accuracy at the pairsDevTrain threshold")
+    return "about the same" if abs(cost) <= within else ("lower" if cost > 0 else "higher")
 
 
 def shipped_model(card: dict) -> ShippedModel:
@@ -352,4 +372,5 @@ def shipped_model(card: dict) -> ShippedModel:
     return ShippedModel(hp.get("arch"), num(hp.get("input_size")), num(card.get("parameters")),
                         num(card.get("multiply_adds_per_image")), num(m.get("view1_devtest_accuracy")),
                         num(m.get("view1_devtest_accuracy_standard_error")), num(m.get("view1_devtest_val_at_far_1e-3")),
-                        card.get("device") == "cpu")
+                        card.get("device") == "cpu", num(m.get("view1_devtest_accuracy_devtrain_threshold")),
+                        num(m.get("view1_threshold_from_devtrain")))

@@ -1,4 +1,4 @@
-"""Lesson 6, "Two CNN families": a plain Zeiler & Fergus stack against Inception modules, by
+"""Lesson 6, "Two CNN families": a Zeiler & Fergus-style network against Inception modules, by
 parameters and multiply-adds. Layout only: the counts come from lessons/networks.py, which builds
 the real networks of model/net.py and costs them layer by layer."""
 
@@ -11,7 +11,7 @@ from lessons import networks as lesson
 from lessons.content import LessonText
 from ui.colors import BLUE, GREEN, GREY, ORANGE, PURPLE, SKY_BLUE, VERMILLION
 from ui.loaders import face_model
-from ui.widgets import check_yourself, lesson_header, plot, try_this
+from ui.widgets import check_yourself, lesson_header, plot, predict_then_see, try_this
 
 words = LessonText("networks")
 ARCH_COLORS = {"zf": ORANGE, "inception": BLUE}
@@ -39,6 +39,8 @@ def n(x) -> str:
 lesson_header("pages/networks.py")
 
 st.markdown(words("intro"))
+with st.expander("Zeiler & Fergus: a visualisation, or an architecture?"):
+    st.markdown(words("zeiler-fergus"))
 
 # --------------------------------------------------------------------------------------------
 # The paper's networks and ours
@@ -66,9 +68,11 @@ cols[0].metric("Zeiler & Fergus: parameters", lesson.compact(zf_params), help=n(
 cols[1].metric("Zeiler & Fergus: multiply-adds", lesson.compact(zf_macs), help=n(zf_macs), border=True)
 cols[2].metric("Inception: parameters", lesson.compact(inc_params), help=n(inc_params), border=True)
 cols[3].metric("Inception: multiply-adds", lesson.compact(inc_macs), help=n(inc_macs), border=True)
-st.markdown(words("ours-against-paper", size=input_size, width=width, params_ratio=zf_params / inc_params,
-                  fc_share=lesson.fc_share(zf_costs), macs_ratio=zf_macs / inc_macs,
-                  paper_ratio=lesson.NN1_TO_NN2_PARAMS))
+if predict_then_see(words.prediction("fc-share", size=input_size), 100 * lesson.fc_share(zf_costs),
+                    key="nets-fc-share", shown=lambda v: f"{float(v):.0f}%"):
+    st.markdown(words("ours-against-paper", size=input_size, width=width, params_ratio=zf_params / inc_params,
+                      fc_share=lesson.fc_share(zf_costs), macs_ratio=zf_macs / inc_macs,
+                      paper_ratio=lesson.NN1_TO_NN2_PARAMS))
 
 rows = [{"network": f"{p.name} (paper)", "family": p.family,
          "input": f"{p.input_size} x {p.input_size}" if p.input_size else "-",
@@ -211,6 +215,8 @@ comparison = module_comparison(shape)
 chosen = comparison.with_reductions if reductions else comparison.without
 other = comparison.without if reductions else comparison.with_reductions
 
+reduction_guess = predict_then_see(words.prediction("reduction-ratio"), comparison.macs_ratio,
+                                   key="nets-reduction-ratio", shown=lambda v: f"{float(v):.1f} times")
 m = st.columns(4)
 m[0].metric("Parameters", f"{chosen.params:,}", border=True,
             help=words("help-params-without-reductions" if reductions else "help-params-with-reductions",
@@ -219,16 +225,19 @@ m[1].metric("Multiply-adds", lesson.compact(chosen.macs), border=True,
             help=words("help-macs-without-reductions" if reductions else "help-macs-with-reductions",
                        macs=chosen.macs, other=other.macs))
 m[2].metric("Output channels", f"{chosen.out_channels:,}", border=True)
-m[3].metric("Saved by reductions", f"{comparison.macs_saved / comparison.without.macs:.0%}"
-            if comparison.without.macs else "-", border=True,
-            help=words("help-saved"))
+if reduction_guess:
+    m[3].metric("Saved by reductions", f"{comparison.macs_saved / comparison.without.macs:.0%}"
+                if comparison.without.macs else "-", border=True,
+                help=words("help-saved"))
+else:
+    m[3].caption(words("saved-held-back"))
 
-if comparison.macs_saved > 0:
+if reduction_guess and comparison.macs_saved > 0:
     st.markdown(words("reductions-save", macs_without=comparison.without.macs,
                       macs_with=comparison.with_reductions.macs, macs_ratio=comparison.macs_ratio,
                       params_without=comparison.without.params, params_with=comparison.with_reductions.params,
                       params_ratio=comparison.params_ratio))
-else:
+elif reduction_guess:
     st.warning(words("reductions-do-not-save", macs_with=comparison.with_reductions.macs,
                      macs_without=comparison.without.macs, c_in=shape.c_in, r3=shape.r3, r5=shape.r5),
                icon=":material/warning:")
@@ -292,24 +301,37 @@ if card is None:
     st.info(words("no-card"))
 else:
     acc = f"{card.accuracy:.1%}" if card.accuracy else "-"
-    cols = st.columns(3)
+    fixed = f"{card.accuracy_fixed_threshold:.1%}" if card.accuracy_fixed_threshold else "-"
+    cols = st.columns(2)
     cols[0].metric("Shipped model: parameters", f"{card.params:,}" if card.params else "-", border=True)
     cols[1].metric("Shipped model: multiply-adds", lesson.compact(card.macs) if card.macs else "-", border=True,
                    help=words("help-card-macs", macs=card.macs, size=card.input_size) if card.macs else None)
-    cols[2].metric("Shipped model: accuracy", acc, border=True,
-                   help=words("help-card-accuracy-se" if card.accuracy_se else "help-card-accuracy",
-                              se=card.accuracy_se))
     if card.accuracy_se:
         acc += f" ± {card.accuracy_se:.1%}"
+    revealed = card.threshold_cost is None or predict_then_see(
+        words.prediction("fixed-threshold", tuned=f"{card.accuracy:.1%}"), lesson.threshold_verdict(card),
+        key="nets-fixed-threshold")
+    if revealed:
+        cols = st.columns(2)
+        cols[0].metric("Accuracy, threshold fixed on pairsDevTrain", fixed, border=True,
+                       help=words("help-card-fixed-threshold", threshold=card.fixed_threshold or 0.0))
+        cols[1].metric("Accuracy, threshold tuned inside pairsDevTest", f"{card.accuracy:.1%}" if card.accuracy
+                       else "-", border=True,
+                       help=words("help-card-accuracy-se" if card.accuracy_se else "help-card-accuracy",
+                                  se=card.accuracy_se))
     same_as_above = width == 1.0 and (card.arch, card.input_size, card.params, card.macs) == (
         "inception", input_size, inc_params, inc_macs)
     nn2 = next(p for p in lesson.PAPER_NETWORKS if p.name == "NN2")
     counted_above = " " + words("counted-above") if same_as_above else ""
     against_nn2 = (", " + words("against-nn2", params_ratio=nn2.params / card.params,
                                 compute_ratio=nn2.flops / card.macs) if card.params and card.macs else "")
-    st.markdown(words("shipped-model", arch=lesson.ARCH_NAMES.get(card.arch, str(card.arch)), size=card.input_size,
-                      params=card.params, macs=lesson.compact(card.macs), counted_above=counted_above,
-                      against_nn2=against_nn2, accuracy=acc))
+    if revealed:
+        st.markdown(words("shipped-model", arch=lesson.ARCH_NAMES.get(card.arch, str(card.arch)),
+                          size=card.input_size, params=card.params, macs=lesson.compact(card.macs),
+                          counted_above=counted_above, against_nn2=against_nn2, fixed=fixed, tuned=acc))
+        if card.threshold_cost is not None:
+            st.markdown(words("lfw-protocols", fixed=f"{fixed} (threshold fixed on pairsDevTrain)",
+                              tuned=f"{acc} (threshold tuned inside pairsDevTest)", cost=card.threshold_cost))
     if card.provisional:
         st.caption(words("provisional"))
     st.caption(words("no-zf-accuracy"))

@@ -143,6 +143,39 @@ def test_the_shipped_model_costs_what_its_card_says():
     assert shipped.params == params and shipped.accuracy == CARD["metrics"]["view1_devtest_accuracy"]
 
 
+def test_the_fixed_threshold_costs_what_the_shipped_embeddings_say(shipped_embeddings):
+    """Both accuracies the page shows come from the card; recomputed from the shipped model's own
+    pairsDevTest distances: the card's pairsDevTrain threshold gives the fixed-threshold accuracy,
+    the tuned ten-fold one is higher, and the page's verdict says "lower"."""
+    from model.evaluate import accuracy_at, best_threshold
+
+    m = CARD["metrics"]
+    shipped = nets.shipped_model(CARD)
+    assert (shipped.accuracy_fixed_threshold, shipped.fixed_threshold) == (
+        m["view1_devtest_accuracy_devtrain_threshold"], m["view1_threshold_from_devtrain"])
+    e = np.asarray(shipped_embeddings.embeddings, dtype=np.float64)
+    left, right, same = shipped_embeddings.devtest_left, shipped_embeddings.devtest_right, shipped_embeddings.devtest_same
+    d = np.sum((e[left] - e[right]) ** 2, axis=1)
+    assert accuracy_at(d, same.astype(bool), shipped.fixed_threshold) == pytest.approx(shipped.accuracy_fixed_threshold,
+                                                                                    abs=1e-3)
+    tuned_threshold, _ = best_threshold(d, same.astype(bool))
+    assert tuned_threshold > shipped.fixed_threshold  # the training people's threshold is too strict for new ones
+    assert shipped.threshold_cost == pytest.approx(100 * (m["view1_devtest_accuracy"]
+                                                           - m["view1_devtest_accuracy_devtrain_threshold"]))
+    assert shipped.threshold_cost > 1 and nets.threshold_verdict(shipped) == "lower"
+    assert nets.threshold_verdict(nets.ShippedModel(None, None, None, None, 0.87, None, None, True, 0.865)) == \
+        "about the same"
+    assert nets.threshold_verdict(nets.ShippedModel(None, None, None, None, 0.80, None, None, True, 0.85)) == "higher"
+    with pytest.raises(ValueError):
+        nets.threshold_verdict(nets.ShippedModel(None, None, None, None, 0.87, None, None, True))
+
+
+def test_the_paper_networks_are_described_as_the_paper_gives_them():
+    nn1 = next(p for p in nets.PAPER_NETWORKS if p.name == "NN1")
+    assert (nn1.params, nn1.flops, nn1.input_size) == (140e6, 1.6e9, 220)  # Sec. 3.3, Table 1
+    assert "22 layers" in nn1.note and "1x1" in nn1.note and "maxout" in nn1.note
+
+
 def test_zf_fully_connected_layer_grows_with_the_input_and_inception_does_not():
     for size in nets.INPUT_SIZES:
         zf = {b.name: b for b in nets.by_block(nets.net_costs("zf", size, 1.0))}

@@ -32,9 +32,47 @@ def module_widgets(app) -> dict:
     return {s.key: s.value for s in app.slider if s.key and s.key.startswith("module-")}
 
 
+def predict(app, key: str, guess):
+    """Commit a prediction on the page: move its slider or pick its option, then lock it in."""
+    widget = f"predict-{key}-guess"
+    if any(s.key == widget for s in app.slider):
+        app.slider(key=widget).set_value(guess)
+    else:
+        app.radio(key=widget).set_value(guess)
+    app.run()  # the lock button is enabled once a guess is there
+    app.button(key=f"predict-{key}-lock").click().run()
+    assert not app.exception
+
+
 @pytest.fixture(scope="module")
 def app(shared_data):
-    return open_page(PAGE, shared_data)
+    """The page with its three predictions committed (what they hold back is tested on its own)."""
+    page = open_page(PAGE, shared_data)
+    predict(page, "nets-fc-share", 50)
+    predict(page, "nets-reduction-ratio", 2.0)
+    predict(page, "nets-fixed-threshold", "lower")
+    return page
+
+
+def test_predictions_hold_their_answers_back_until_committed(shared_data):
+    page = open_page(PAGE, shared_data)
+    zf_share = 100 * nets.fc_share(nets.net_costs("zf", 64, 1.0))
+    ratio = nets.compare_reductions(nets.GOOGLENET_3A).macs_ratio
+    shipped = nets.shipped_model(CARD)
+    fixed, tuned = CARD["metrics"]["view1_devtest_accuracy_devtrain_threshold"], CARD["metrics"]["view1_devtest_accuracy"]
+    text = page_text(page)
+    assert "in its fully" not in text and "Saved by reductions" not in [m.label for m in page.metric]
+    assert "from **" not in text and f"{fixed:.1%}" not in text
+    predict(page, "nets-fc-share", 80)
+    assert f"({zf_share / 100:.0%} of them in its fully" in page_text(page)
+    assert f"You predicted **80%**; the answer is **{zf_share:.0f}%**" in page.success[0].value  # within 10 points
+    predict(page, "nets-reduction-ratio", 5.0)
+    assert f"({ratio:.1f} times fewer)" in page_text(page)
+    assert any(f"You predicted **5.0 times**; the answer is **{ratio:.1f} times**" in i.value for i in page.info)
+    predict(page, "nets-fixed-threshold", "about the same")
+    assert nets.threshold_verdict(shipped) == "lower"  # 80.7% against 87.0%: the fixed threshold costs points
+    assert any("You predicted **about the same**; the answer is **lower**" in i.value for i in page.info)
+    assert metric(page, "Accuracy, threshold fixed on pairsDevTrain") == f"{fixed:.1%}"
 
 
 def test_page_shows_our_networks_costs_live(app):
@@ -151,22 +189,30 @@ def test_page_presets_load_a_module(app):
 
 def test_page_shows_the_shipped_model_from_its_card(app):
     text = page_text(app)
+    m = CARD["metrics"]
     assert metric(app, "Shipped model: parameters") == f"{CARD['parameters']:,}"
-    assert metric(app, "Shipped model: accuracy") == f"{CARD['metrics']['view1_devtest_accuracy']:.1%}"
-    assert f"{CARD['metrics']['view1_devtest_accuracy']:.1%}" in text
+    assert metric(app, "Accuracy, threshold tuned inside pairsDevTest") == f"{m['view1_devtest_accuracy']:.1%}"
+    assert metric(app, "Accuracy, threshold fixed on pairsDevTrain") == f"{m['view1_devtest_accuracy_devtrain_threshold']:.1%}"
+    assert f"{m['view1_devtest_accuracy']:.1%}" in text and f"{m['view1_devtest_accuracy_devtrain_threshold']:.1%}" in text
+    cost = 100 * (m["view1_devtest_accuracy"] - m["view1_devtest_accuracy_devtrain_threshold"])
+    assert f"it costs {cost:.1f} points" in text
+    assert "98.87% ± 0.15" in text and "99.63% ± 0.09" in text and "Sec. 5.7" in text
+    assert "*View 1* is for developing" in text and "*View 2* is for" in text
     assert "20 times fewer parameters" in text
-    assert "multiply-adds" in text and "FLOPS" in text
+    assert "multiply-adds" in text and '**FLOPS here is not "per second".**' in text
+    assert "22 layers" in text and "maxout" in text and "Network in Network" in text
 
 
 def test_page_quiz_grades_the_right_answers(app):
     radios = [r for r in app.radio if r.key and r.key.startswith("networks-quiz-")]
-    assert len(radios) == 3
+    assert len(radios) == 5
     rights = ["Its fully connected layers use each weight only once per image", "About 10 times",
-              "It has about 20 times fewer parameters"]
+              "It has about 20 times fewer parameters", "The operations the network needs for one image",
+              "The ImageNet network Zeiler & Fergus designed, helped by their visualisation"]
     for radio, right in zip(radios, rights):
         radio.set_value(right)
     app.run()
-    assert sum(str(s.value).startswith("Right.") for s in app.success) == 3
+    assert sum(str(s.value).startswith("Right.") for s in app.success) == 5
 
 
 def test_page_without_face_data(no_data):
