@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lessons.noise import is_tie, noise_of_difference
 from lessons.torch_threads import single_threaded
 from model import sweep
 from model.triplet import (KIND_NAMES, TripletCounts, batch_all_loss, classify_triplets, count_triplet_types,
@@ -194,8 +195,9 @@ CURVES = {"loss": "Training loss",
           "view1_devtest_accuracy": "Accuracy on pairsDevTest"}
 
 
-def final_metrics(run: AlphaRun) -> dict:
-    """One table row of a trained run: its margin and what its card says at the end of training."""
+def final_metrics(run: AlphaRun, standing: "Standing | None" = None) -> dict:
+    """One table row of a trained run: its margin and what its card says at the end of training,
+    and, given its `Standing`, how it compares with the best run by the course's tie rule."""
     card = run.run.card if run.run else {}
     metrics = card.get("metrics") or {}
     hp = card.get("hyperparameters") or {}
@@ -206,7 +208,7 @@ def final_metrics(run: AlphaRun) -> dict:
             last[key] = values[-1]
     accuracy = metrics.get("view1_devtest_accuracy")
     error = metrics.get("view1_devtest_accuracy_standard_error")
-    return {
+    row = {
         "run": run.name,
         "alpha": hp.get("margin", run.margin),
         "steps": hp.get("steps"),
@@ -217,3 +219,171 @@ def final_metrics(run: AlphaRun) -> dict:
         "final active share": last.get("active_fraction"),
         "training time (s)": card.get("wall_time_s"),
     }
+    if standing is not None:
+        row["against the best"] = standing.verdict
+    return row
+
+
+# --------------------------------------------------------------------------------------------
+# Which margin ended ahead: the course's tie rule (lessons.noise), one seed per run
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One trained run's final pairsDevTest accuracy against the best run's, in points."""
+
+    name: str
+    margin: float
+    accuracy: float  # percent
+    error: float  # its standard error, percent
+    behind: float  # the best run's accuracy minus this one's (0 for the best)
+    noise: float  # two standard errors of that difference (0 for the best)
+
+    @property
+    def best(self) -> bool:
+        return self.behind == 0 and self.noise == 0
+
+    @property
+    def tie(self) -> bool:
+        """Within the noise of the best run (lessons.noise.is_tie); False for the best itself."""
+        return not self.best and is_tie(self.behind, self.noise)
+
+    @property
+    def verdict(self) -> str:
+        return "best" if self.best else "tie with the best" if self.tie else "behind"
+
+
+@dataclass(frozen=True)
+class Standings:
+    runs: tuple[Standing, ...]  # in the order of ALPHA_RUNS
+
+    @property
+    def best(self) -> Standing:
+        return next(s for s in self.runs if s.best)
+
+    @property
+    def tied_with_best(self) -> tuple[Standing, ...]:
+        return tuple(s for s in self.runs if s.tie)
+
+    @property
+    def clear_winner(self) -> Standing | None:
+        """The best run if it is ahead of every other beyond the noise, else None."""
+        return None if self.tied_with_best else self.best
+
+    def winner_option(self) -> int:
+        """The index of the true option of lesson 2's "winner" prediction: the clear winner's place
+        in ALPHA_RUNS, or len(ALPHA_RUNS) for "no clear winner"."""
+        winner = self.clear_winner
+        return len(ALPHA_RUNS) if winner is None else list(ALPHA_RUNS).index(winner.name)
+
+
+def standings(runs: list[AlphaRun]) -> Standings | None:
+    """The trained runs' final accuracies, each compared with the best one's by the course's tie
+    rule; None unless two or more runs have an accuracy and its standard error."""
+    measured = []
+    for run in runs:
+        metrics = (run.run.card.get("metrics") or {}) if run.run else {}
+        accuracy = metrics.get("view1_devtest_accuracy")
+        error = metrics.get("view1_devtest_accuracy_standard_error")
+        if accuracy is not None and error is not None:
+            measured.append((run, 100 * float(accuracy), 100 * float(error)))
+    if len(measured) < 2:
+        return None
+    top_run, top, top_error = max(measured, key=lambda m: m[1])
+    rows = []
+    for run, accuracy, error in measured:
+        first = run is top_run
+        rows.append(Standing(run.name, run.margin, accuracy, error, behind=0.0 if first else top - accuracy,
+                             noise=0.0 if first else noise_of_difference(top_error, error)))
+    return Standings(tuple(rows))
+
+
+# --------------------------------------------------------------------------------------------
+# Same and different: the distances a threshold has to separate, in each margin run
+# --------------------------------------------------------------------------------------------
+
+HISTOGRAM_EDGES = np.linspace(0.0, MAX_SQUARED_DISTANCE, 81)  # 80 bins of 0.05 over 0..4
+THRESHOLDS = np.linspace(0.0, MAX_SQUARED_DISTANCE, 801)  # candidate thresholds, every 0.005
+
+
+@dataclass(frozen=True)
+class PairDistances:
+    """Every pair of photos of one set, under one run at one training step: the squared distances
+    of same-person pairs and of different-person pairs, as histograms (share of each kind per bin),
+    and the one threshold that gets the most of them right (same and different counted equally)."""
+
+    run: str
+    margin: float
+    step: int
+    same: np.ndarray  # (80,) share of same-person pairs in each bin of HISTOGRAM_EDGES
+    different: np.ndarray  # (80,) share of different-person pairs
+    same_count: int
+    different_count: int
+    same_mean: float
+    different_mean: float
+    threshold: float  # "same" below it, "different" at or above
+    balanced_accuracy: float  # (share of same pairs below + share of different pairs at or above) / 2
+
+    @property
+    def gap(self) -> float:
+        """How much further apart different people are than photos of one person, on average."""
+        return self.different_mean - self.same_mean
+
+
+def same_and_different(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The squared distances of every same-person pair and every different-person pair (each pair
+    once), between unit embeddings: 2 - 2 u.v, clipped at 0 against round-off."""
+    e = np.asarray(embeddings)
+    e = e if e.dtype in (np.float32, np.float64) else e.astype(np.float64)
+    labels = np.asarray(labels)
+    d = np.clip(2.0 - 2.0 * (e @ e.T), 0.0, MAX_SQUARED_DISTANCE)
+    upper = np.triu(np.ones(d.shape, dtype=bool), 1)
+    same = labels[:, None] == labels[None, :]
+    return d[upper & same], d[upper & ~same]
+
+
+def best_threshold(same: np.ndarray, different: np.ndarray) -> tuple[float, float]:
+    """(threshold, balanced accuracy): among THRESHOLDS, the one that maximises the mean of the
+    share of same pairs below it and the share of different pairs at or above it."""
+    same, different = np.sort(same), np.sort(different)
+    below_same = np.searchsorted(same, THRESHOLDS, side="left") / len(same)
+    above_different = 1.0 - np.searchsorted(different, THRESHOLDS, side="left") / len(different)
+    balanced = (below_same + above_different) / 2
+    best = int(np.argmax(balanced))
+    return float(THRESHOLDS[best]), float(balanced[best])
+
+
+def pair_distances(name: str, margin: float, step: int, embeddings: np.ndarray, labels: np.ndarray) -> PairDistances:
+    same, different = same_and_different(embeddings, labels)
+    threshold, balanced = best_threshold(same, different)
+    share = lambda d: np.histogram(d, bins=HISTOGRAM_EDGES)[0] / max(len(d), 1)  # noqa: E731
+    return PairDistances(run=name, margin=margin, step=int(step), same=share(same), different=share(different),
+                         same_count=len(same), different_count=len(different), same_mean=float(same.mean()),
+                         different_mean=float(different.mean()), threshold=threshold, balanced_accuracy=balanced)
+
+
+def explorer_set(maps, unseen_only: bool = True) -> np.ndarray:
+    """The rows of the explorer's maps the histograms use: the photos of the people no run trained
+    on (by default), or all of them."""
+    return ~maps.seen if unseen_only else np.ones(len(maps), dtype=bool)
+
+
+def run_pair_distances(maps, name: str, step: int | None = None, unseen_only: bool = True) -> PairDistances | None:
+    """`PairDistances` of the margin run `name` at `step` (None: its last snapshot), from the
+    explorer's maps (`model.maps.ExplorerMaps`: the 62 LFW people with 20 or more photos, embedded
+    at steps 0, 50, ..., 400 of each run); None if the maps lack that run."""
+    run = maps.runs.get(name)
+    if run is None or name not in ALPHA_RUNS:
+        return None
+    step = int(run.steps[-1] if step is None else run.steps[run.frame(step)])
+    keep = explorer_set(maps, unseen_only)
+    embeddings = run.embeddings(step)[keep].astype(np.float32)  # float32: a 1e-6 error, 3x faster
+    return pair_distances(name, ALPHA_RUNS[name], step, embeddings, maps.labels[keep])
+
+
+def gap_row(pairs: PairDistances) -> dict:
+    """One table row of a run's `PairDistances`."""
+    return {"alpha": pairs.margin, "step": pairs.step, "same person, mean": round(pairs.same_mean, 3),
+            "different people, mean": round(pairs.different_mean, 3), "gap": round(pairs.gap, 3),
+            "best threshold": round(pairs.threshold, 3), "pairs right at it": f"{pairs.balanced_accuracy:.1%}"}

@@ -9,10 +9,11 @@ from lessons import margin as lesson
 from lessons import mining
 from lessons.content import LessonText
 from model import sweep
+from model.maps import EXPLORER_FILE
 from model.triplet import KIND_NAMES
 from ui.colors import BLACK, GREY, KIND_COLORS, PALETTE, ROLE_COLORS
-from ui.loaders import lfw_embeddings, lfw_photos, photo_index
-from ui.widgets import check_yourself, lesson_header, plot, try_this
+from ui.loaders import explorer_maps, lfw_embeddings, lfw_photos, photo_index
+from ui.widgets import chart, check_yourself, lesson_header, plot, predict_then_see, try_this
 
 PAGE = "pages/margin.py"
 words = LessonText("margin")
@@ -73,6 +74,32 @@ def runs_figure(stamp: tuple) -> go.Figure:
     fig.update_yaxes(title="accuracy", tickformat=".0%", row=1, col=3)
     return fig
 
+
+
+@st.cache_resource(show_spinner="Measuring every pair of photos under this run...", max_entries=64)
+def pairs_for(maps_stamp: tuple, name: str, step: int | None, _maps) -> lesson.PairDistances | None:
+    """A margin run's same and different distances at one step (cached per run and step)."""
+    return lesson.run_pair_distances(_maps, name, step)
+
+
+def histogram_figure(pairs: lesson.PairDistances) -> dict:
+    """Same-person and different-person squared distances as two overlaid histograms, with the
+    best single threshold."""
+    edges = lesson.HISTOGRAM_EDGES
+    centres = ((edges[:-1] + edges[1:]) / 2).tolist()
+    width = float(edges[1] - edges[0])
+    traces = [dict(type="bar", x=centres, y=(100 * share).tolist(), width=width, name=name, opacity=0.6,
+                   marker=dict(color=colour), hovertemplate=f"{name}: %{{y:.1f}}% at d ≈ %{{x:.3f}}<extra></extra>")
+              for share, name, colour in ((pairs.same, "same person", ROLE_COLORS["positive"]),
+                                          (pairs.different, "different people", ROLE_COLORS["negative"]))]
+    line = dict(type="line", xref="x", yref="paper", x0=pairs.threshold, x1=pairs.threshold, y0=0, y1=1,
+                line=dict(color=BLACK, width=2))
+    note = dict(xref="x", yref="paper", x=pairs.threshold, y=1.0, yanchor="bottom", showarrow=False,
+                text=f"threshold {pairs.threshold:.2f}")
+    return chart(traces, f"α = {pairs.margin:g}, step {pairs.step}: every pair of photos of unseen people",
+                 height=400, barmode="overlay", shapes=[line], annotations=[note],
+                 xaxis=dict(title=dict(text="squared distance between the two photos"), range=[0, 4]),
+                 yaxis=dict(title=dict(text="share of that kind of pair (%)"), rangemode="tozero"))
 
 
 def pale(colour: str, keep: float = 0.3) -> str:
@@ -290,16 +317,20 @@ else:
     b3.metric("Easy", f"{counts_now.easy:,}")
     b4.metric("Active share", f"{counts_now.active_fraction:.1%}")
 
-    fig = curve_figure(curve, alpha, counts_now.active_fraction)
-    plot(fig, key="margin-curve-figure")
-    st.caption(words("caption-curve"))
+    at_facenet = lesson.batch_counts(distances, batch_labels, 0.2).active_fraction
+    at_one = lesson.batch_counts(distances, batch_labels, 1.0).active_fraction
+    if predict_then_see(words.prediction("active-at-one", share=at_facenet), round(100 * at_one, 1),
+                        key="margin-active-at-one", shown=lambda v: f"{float(v):.0f}%"):
+        fig = curve_figure(curve, alpha, counts_now.active_fraction)
+        plot(fig, key="margin-curve-figure")
+        st.caption(words("caption-curve"))
 
-    ties = at_zero.hard - at_zero.active
-    which = words("ties-some", hard=at_zero.hard, ties=ties) if ties else words("ties-none")
-    st.markdown(words("alpha-extremes", zero_active=at_zero.active, zero_valid=at_zero.valid,
-                      zero_share=at_zero.active_fraction, which=which, four_active=at_four.active,
-                      four_valid=at_four.valid, four_share=at_four.active_fraction, alpha=alpha,
-                      active=counts_now.active, share=counts_now.active_fraction))
+        ties = at_zero.hard - at_zero.active
+        which = words("ties-some", hard=at_zero.hard, ties=ties) if ties else words("ties-none")
+        st.markdown(words("alpha-extremes", zero_active=at_zero.active, zero_valid=at_zero.valid,
+                          zero_share=at_zero.active_fraction, which=which, four_active=at_four.active,
+                          four_valid=at_four.valid, four_share=at_four.active_fraction, alpha=alpha,
+                          active=counts_now.active, share=counts_now.active_fraction))
 
 # --------------------------------------------------------------------------------------------
 # The trained runs
@@ -321,7 +352,56 @@ if not trained:
 else:
     plot(runs_figure(stamp), key="margin-runs-figure")
     st.caption(words("caption-runs"))
-    st.dataframe([lesson.final_metrics(r) for r in trained], hide_index=True, width="stretch")
+    ranking = lesson.standings(list(runs))
+    shown_table = ranking is None
+    if ranking is not None:
+        winner = words.prediction("winner", steps=recipe["steps"])
+        shown_table = predict_then_see(winner, winner.options[ranking.winner_option()], key="margin-winner")
+    if shown_table:
+        verdicts = {s.name: s for s in ranking.runs} if ranking else {}
+        st.dataframe([lesson.final_metrics(r, verdicts.get(r.name)) for r in trained], hide_index=True,
+                     width="stretch")
+    if ranking is not None and shown_table:
+        best = ranking.best
+        if ranking.clear_winner is None:
+            tied = ", ".join(words("tied-run", margin=s.margin, accuracy=s.accuracy, behind=s.behind, noise=s.noise)
+                             for s in ranking.tied_with_best)
+            st.markdown(words("verdict-tie", best=best.margin, accuracy=best.accuracy, tied=tied))
+        else:
+            st.markdown(words("verdict-ahead", best=best.margin, accuracy=best.accuracy))
+
+# --------------------------------------------------------------------------------------------
+# Same and different pairs under each margin run
+# --------------------------------------------------------------------------------------------
+
+st.header("Same or different: the gap a threshold uses")
+maps = explorer_maps()
+named = [name for name in lesson.ALPHA_RUNS if maps is not None and name in maps.runs]
+if not named:
+    st.info(words("no-maps"))
+else:
+    keep = lesson.explorer_set(maps)
+    maps_stamp = (str(EXPLORER_FILE), EXPLORER_FILE.stat().st_mtime_ns, maps.shipped_sha256)  # a rebuilt file: anew
+    st.markdown(words("hist-intro", photos=int(keep.sum()), people=len(np.unique(maps.labels[keep]))))
+    h1, h2 = st.columns([3, 2])
+    chosen = h1.segmented_control("Margin run", named, default="alpha-0.2" if "alpha-0.2" in named else named[0],
+                                  required=True, key="margin-hist-run", bind="query-params",
+                                  format_func=lambda name: f"α = {lesson.ALPHA_RUNS[name]:g}")
+    steps = [int(x) for x in maps.runs[chosen].steps]
+    step = h2.select_slider("Training step", steps, value=steps[-1], key="margin-hist-step")
+    pairs = pairs_for(maps_stamp, chosen, step, maps)
+    plot(histogram_figure(pairs), key="margin-hist-figure")
+    st.caption(words("hist-caption"))
+    st.markdown(words("hist-numbers", margin=pairs.margin, step=pairs.step, same_mean=pairs.same_mean,
+                      different_mean=pairs.different_mean, gap=pairs.gap, threshold=pairs.threshold,
+                      share=pairs.balanced_accuracy))
+    finals = [pairs_for(maps_stamp, name, None, maps) for name in named]
+    st.dataframe([lesson.gap_row(f) for f in finals], hide_index=True, width="stretch")
+    if len(finals) >= 2:
+        low, high = finals[0], finals[-1]
+        st.markdown(words("hist-summary", low=low.margin, high=high.margin, low_different=low.different_mean,
+                          high_different=high.different_mean, low_same=low.same_mean, high_same=high.same_mean,
+                          people=len(np.unique(maps.labels[keep]))))
 
 try_this(words("try"))
 check_yourself(words.questions(), key="margin")
