@@ -38,6 +38,9 @@ DERIVATIVE_LATEX = {
 }
 # The largest value each derivative ever takes: the most one layer can pass back per unit.
 MAX_DERIVATIVE = {"sigmoid": 0.25, "tanh": 1.0, "relu": 1.0}
+# Where the page compares the slopes of the sigmoid and tanh: out there tanh, whose outputs fill
+# (-1, 1), is flatter than the sigmoid, whose outputs fill only (0, 1). Saturation is the slope.
+SATURATED_X = 3.0
 
 INITS = ("default", "xavier", "he")
 INIT_LABELS = {"default": "PyTorch default", "xavier": "Xavier (Glorot)", "he": "He (Kaiming)"}
@@ -225,10 +228,110 @@ def dead_after_step(x: np.ndarray, depth: int, width: int, init: str = "default"
             return np.array([dead_share(h) for h in outputs])
 
 
+def best_kept(reports: dict[str, GradientReport]) -> str:
+    """The activation whose first layer's gradient is closest in size to its last layer's: the
+    smallest |log10(first / last)|, so a gradient that grows tenfold on its way back counts as far
+    off as one that shrinks tenfold; one that vanished to 0 is infinitely far. Ties go to the
+    first in ACTIVATIONS order. The truth of the page's first prediction."""
+    def distance(report: GradientReport) -> float:
+        ratio = report.first_over_last
+        return abs(float(np.log10(ratio))) if np.isfinite(ratio) and ratio > 0 else float("inf")
+
+    return min(ACTIVATIONS, key=lambda name: distance(reports[name]))
+
+
 def vanished_below(report: GradientReport) -> int:
     """How many of the first layers got a gradient of exactly 0 (below float32's ~1e-38)."""
     nonzero = np.flatnonzero(report.grad_norms > 0)
     return int(nonzero[0]) if len(nonzero) else len(report.grad_norms)
+
+
+# --------------------------------------------------------------------------------------------
+# Training: does the deep network learn at all?
+# --------------------------------------------------------------------------------------------
+
+# A toy task small enough to train live: TOY_POINTS points spread evenly over the square
+# [-1, 1] x [-1, 1], labelled 1 inside the circle x1^2 + x2^2 < TOY_RADIUS2 and 0 outside. A deep
+# network of `depth` layers of TOY_WIDTH units (the same layers and initialisations as above, the
+# same weights whatever the activation), then one linear output unit whose logistic output is the
+# predicted chance of "inside". Loss: the binary cross-entropy, averaged over the points. Training:
+# plain full-batch gradient descent with one learning rate, so that what differs between the three
+# curves is the activation and nothing else (an adaptive optimiser like AdaGrad would partly make
+# up for small gradients and blur the comparison).
+TOY_POINTS, TOY_WIDTH, TOY_STEPS, TOY_RADIUS2 = 256, 32, 300, 0.5
+TRAIN_DEPTHS = (2, 5, 10, 20)
+TRAIN_LRS = (0.1, 0.3, 1.0)
+
+
+def toy_task(n: int = TOY_POINTS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(points (n, 2) float32, labels (n,) float32: 1 inside the circle, 0 outside)."""
+    x = np.random.default_rng(seed).uniform(-1.0, 1.0, (n, 2)).astype(np.float32)
+    return x, (np.sum(x * x, axis=1) < TOY_RADIUS2).astype(np.float32)
+
+
+def share_loss(labels: np.ndarray) -> float:
+    """The cross-entropy of a network that has learned only the share p of points inside the
+    circle and predicts p for every point: -(p ln p + (1 - p) ln(1 - p)). A curve that stays at
+    this line has learned nothing about *where* the points are."""
+    p = float(np.mean(labels))
+    return float(-(p * np.log(p) + (1 - p) * np.log(1 - p)))
+
+
+@dataclass
+class TrainingCurve:
+    """One activation's deep network trained on the toy task: the loss before each step."""
+
+    activation: str
+    losses: np.ndarray  # (steps + 1,): losses[t] is the loss after t steps
+    accuracy: float  # share of the points classified right at the end (output > 0.5 means inside)
+    diverged_at: int | None = None  # the step whose loss was no longer a number (the curve stops)
+    dead_share: float = 0.0  # share of the hidden units that output exactly 0 for every point, at the end
+
+    @property
+    def final_loss(self) -> float:
+        """The loss after the last step (of the last step that was still a number)."""
+        return float(self.losses[-1])
+
+
+def train_deep(name: str, depth: int, init: str = "he", lr: float = 0.1, steps: int = TOY_STEPS,
+               width: int = TOY_WIDTH, seed: int = 0) -> TrainingCurve:
+    """Train the `depth`-layer network with activation `name` on the toy task by plain gradient
+    descent (w <- w - lr * dL/dw on every weight and bias, all points at every step)."""
+    x, y = toy_task(seed=seed)
+    act = torch_activation(name)
+    with single_threaded(flush_denormal=True):
+        layers = init_layers(2, depth, width, init, 0.0, seed)
+        generator = torch.Generator().manual_seed(seed + 2_000_003)
+        out_w = torch.randn(1, width, generator=generator) / width ** 0.5
+        params = [p.requires_grad_() for layer in layers for p in layer] + [out_w.requires_grad_(),
+                                                                             torch.zeros(1).requires_grad_()]
+        optimizer = torch.optim.SGD(params, lr=lr, foreach=True)
+        inputs, labels = torch.as_tensor(x), torch.as_tensor(y)
+        losses, diverged_at, correct = [], None, 0.0
+
+        def hidden() -> list[torch.Tensor]:
+            return _forward(inputs, list(zip(params[0:2 * depth:2], params[1:2 * depth:2])), act)
+
+        def forward() -> torch.Tensor:
+            return torch.nn.functional.linear(hidden()[-1], params[-2], params[-1])[:, 0]
+
+        for t in range(steps + 1):
+            logits = forward()
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+            value = float(loss.detach())
+            if not np.isfinite(value):
+                diverged_at = t
+                break
+            losses.append(value)
+            correct = float(((logits.detach() > 0).float() == labels).float().mean())
+            if t == steps:
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            dead = float(np.mean([dead_share(h) for h in hidden()])) if diverged_at is None else float("nan")
+    return TrainingCurve(name, np.array(losses), correct, diverged_at, dead)
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from lessons import activations as lesson
 from lessons.content import LessonText
 from ui.colors import BLACK, BLUE, GREEN, GREY, ORANGE, VERMILLION
 from ui.loaders import data_path, lfw_photos
-from ui.widgets import chart, check_yourself, lesson_header, plot, try_this
+from ui.widgets import chart, check_yourself, lesson_header, plot, predict_then_see, try_this
 
 PAGE = "pages/activations.py"
 words = LessonText("activations")
@@ -62,6 +62,9 @@ for name in shown:
     st.latex(lesson.FUNCTION_LATEX[name] + r",\qquad " + lesson.DERIVATIVE_LATEX[name]
              + rf"\qquad\Rightarrow\qquad \text{{at }} x = {x0:g}:\ {value:.4f},\ \text{{slope}}\ {slope:.4f}")
 st.markdown(words("slopes"))
+st.markdown(words("saturation-is-the-slope", sigmoid_range="(0, 1)",
+                  tanh_slope=float(lesson.derivative("tanh", lesson.SATURATED_X)),
+                  sigmoid_slope=float(lesson.derivative("sigmoid", lesson.SATURATED_X)), x=lesson.SATURATED_X))
 
 # --------------------------------------------------------------------------------------------
 # The vanishing gradient in a real deep network
@@ -120,6 +123,10 @@ if x_batch is None:
 inputs_text = "LFW face crops" if batch_id != "random" else "random numbers"
 
 reports = {name: _report(batch_id, x_batch, name, depth, width, init, bias_shift) for name in lesson.ACTIVATIONS}
+survivor = lesson.LABELS[lesson.best_kept(reports)]
+gradient_guess = predict_then_see(
+    words.prediction("gradient-survives", depth=depth, init=lesson.INIT_LABELS[init]), survivor,
+    key="act-survives")
 
 layers = np.arange(1, depth + 1)
 traces = [dict(type="scatter", x=layers, y=[float(v) if v > 0 else None for v in reports[name].grad_norms],
@@ -131,19 +138,21 @@ gradient_figure = chart(
     xaxis=dict(title=dict(text="layer (1 = next to the input)")),
     yaxis=dict(title=dict(text="size of the weight gradient ‖∂L/∂W‖ (log scale)"), type="log",
                exponentformat="power"))
-plot(gradient_figure, key="act-gradient-figure")
-
-metric_columns = st.columns(3)
-for column, name in zip(metric_columns, lesson.ACTIVATIONS):
-    report = reports[name]
-    lost = lesson.vanished_below(report)
-    if lost:
-        value = f"0 in {lost} of {depth} layers"
-        help_text = words("help-vanished", lost=lost)
-    else:
-        value = f"× {report.first_over_last:.2g}"
-        help_text = words("help-first-over-last")
-    column.metric(f"{LABELS[name]}: first layer vs last", value, help=help_text)
+if gradient_guess:
+    plot(gradient_figure, key="act-gradient-figure")
+    metric_columns = st.columns(3)
+    for column, name in zip(metric_columns, lesson.ACTIVATIONS):
+        report = reports[name]
+        lost = lesson.vanished_below(report)
+        if lost:
+            value = f"0 in {lost} of {depth} layers"
+            help_text = words("help-vanished", lost=lost)
+        else:
+            value = f"× {report.first_over_last:.2g}"
+            help_text = words("help-first-over-last")
+        column.metric(f"{LABELS[name]}: first layer vs last", value, help=help_text)
+else:
+    st.caption(words("gradient-held-back"))
 
 st.markdown(words("why-sigmoid"))
 bound = 0.25 ** (depth - 1)
@@ -153,6 +162,52 @@ st.latex(rf"0.25^{{{depth - 1}}} = {written}")
 st.markdown(words("after-bound"))
 st.latex(lesson.INIT_LATEX[init])
 st.caption(words("initialisation"))
+
+# --------------------------------------------------------------------------------------------
+# Training: does the deep network learn?
+# --------------------------------------------------------------------------------------------
+
+st.header("Does the deep network learn?")
+task_x, task_y = lesson.toy_task()
+share = lesson.share_loss(task_y)
+st.markdown(words("training-intro", points=len(task_x), steps=lesson.TOY_STEPS, width=lesson.TOY_WIDTH,
+                  init=lesson.INIT_LABELS[init]))
+train_settings = st.columns(2)
+train_depth = train_settings[0].select_slider("Layers to train", lesson.TRAIN_DEPTHS, value=10, key="act-train-depth",
+                                              bind="query-params")
+train_lr = train_settings[1].select_slider("Learning rate η", lesson.TRAIN_LRS, value=0.1, key="act-train-lr",
+                                           bind="query-params", help=words("help-train-lr"))
+
+
+@st.cache_data(max_entries=64, show_spinner="Training the three networks...")
+def _training(depth: int, init: str, lr: float) -> dict:
+    return {name: lesson.train_deep(name, depth, init, lr) for name in lesson.ACTIVATIONS}
+
+
+curves = _training(train_depth, init, train_lr)
+sigmoid_final = float(curves["sigmoid"].final_loss)
+if predict_then_see(words.prediction("sigmoid-loss", depth=train_depth, steps=lesson.TOY_STEPS, share=share),
+                    sigmoid_final, key="act-sigmoid-loss", shown=lambda v: f"{float(v):.2f}"):
+    traces = [dict(type="scatter", x=np.arange(len(curve.losses)), y=curve.losses, mode="lines", name=LABELS[name],
+                   line=dict(color=COLORS[name], width=3),
+                   hovertemplate=f"{LABELS[name]}, step %{{x}}<br>loss %{{y:.4f}}<extra></extra>")
+              for name, curve in curves.items()]
+    traces.append(dict(type="scatter", x=[0, lesson.TOY_STEPS], y=[share, share], mode="lines",
+                       name="knowing only the share inside", line=dict(color=GREY, width=2, dash="dot"),
+                       hovertemplate=f"{share:.3f}: the loss of guessing the share for every point<extra></extra>"))
+    training_figure = chart(
+        traces, f"Training loss, {train_depth} layers × {lesson.TOY_WIDTH} units, η = {train_lr:g}", height=420,
+        xaxis=dict(title=dict(text="training step")),
+        yaxis=dict(title=dict(text="cross-entropy loss (all points)"), rangemode="tozero"))
+    plot(training_figure, key="act-training-figure")
+    training_columns = st.columns(3)
+    for column, (name, curve) in zip(training_columns, curves.items()):
+        if curve.diverged_at is not None:
+            column.metric(f"{LABELS[name]}: loss after training", f"diverged at step {curve.diverged_at}")
+        else:
+            column.metric(f"{LABELS[name]}: loss after {lesson.TOY_STEPS} steps", f"{curve.final_loss:.3f}",
+                          help=words("help-train-accuracy", accuracy=curve.accuracy, dead=curve.dead_share))
+    st.markdown(words("training-after", share=share))
 
 # --------------------------------------------------------------------------------------------
 # Dead units

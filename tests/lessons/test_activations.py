@@ -153,3 +153,108 @@ def test_one_large_step_kills_relu_units(faces):
 def test_timing_the_three_functions():
     timings = act.time_activations(n=200_000, repeats=3)
     assert set(timings) == set(act.ACTIVATIONS) and all(0 < t < 1 for t in timings.values())
+
+
+# --------------------------------------------------------------------------------------------
+# What the page says about saturation and about the gradient that survives
+# --------------------------------------------------------------------------------------------
+
+
+def test_saturation_is_the_slope_not_the_range():
+    """tanh(0) = 0 (an output of exactly 0 is no protection from anything), and at SATURATED_X tanh,
+    whose outputs fill (-1, 1), is flatter than the sigmoid, whose outputs fill (0, 1). Neither slope
+    is ever exactly 0 in exact arithmetic; ReLU's is 0 for every negative input."""
+    assert act.activation("tanh", 0.0) == 0.0
+    x = act.SATURATED_X
+    assert act.derivative("tanh", x) < act.derivative("sigmoid", x)
+    assert act.derivative("tanh", x) == pytest.approx(1 - np.tanh(3.0) ** 2) and act.derivative("tanh", x) < 0.01
+    xs = np.linspace(-8, 8, 1601)  # further out 1 - tanh(x)^2 rounds to 0 in float64, though 4 / (e^x + e^-x)^2 > 0
+    assert np.all(act.derivative("sigmoid", xs) > 0) and np.all(act.derivative("tanh", xs) > 0)
+    assert np.all(act.derivative("relu", xs[xs < 0]) == 0)
+
+
+def test_at_most_a_quarter_to_the_power_of_the_layers_survives_the_sigmoid_slopes():
+    """The product of the sigmoid's slopes over 19 layers is at most 0.25^19 of the gradient, reached
+    only if every unit sits exactly at x = 0: what the quiz and the page's bound say."""
+    rng = np.random.default_rng(0)
+    slopes = act.derivative("sigmoid", rng.normal(0, 2, size=(1000, 19)))
+    assert np.all(np.prod(slopes, axis=1) <= 0.25 ** 19)
+    assert np.prod(act.derivative("sigmoid", np.zeros(19))) == pytest.approx(0.25 ** 19)
+
+
+def test_the_activation_that_keeps_the_gradient_depends_on_the_weights(faces):
+    """The truth of the page's first prediction: with He weights ReLU keeps the first layer's gradient
+    closest to the last layer's (tanh's grows), with Xavier's tanh does; the sigmoid never."""
+    def kept(init: str, depth: int = 20) -> str:
+        return act.best_kept({n: act.gradient_report(faces, n, depth, 128, init) for n in act.ACTIVATIONS})
+
+    assert kept("he") == "relu" and kept("xavier") == "tanh"
+    he = {n: act.gradient_report(faces, n, 20, 128, "he") for n in act.ACTIVATIONS}
+    assert he["tanh"].first_over_last > 1 > he["relu"].first_over_last > 0.1 > 1e-6 > he["sigmoid"].first_over_last
+    vanished = act.GradientReport("relu", np.array([0.0, 1.0]), np.zeros(2), np.ones(2), 0.0)
+    assert act.best_kept({"sigmoid": vanished, "tanh": vanished, "relu": he["relu"]}) == "relu"
+
+
+# --------------------------------------------------------------------------------------------
+# Training the deep networks
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_toy_task_and_its_share_line():
+    x, y = act.toy_task()
+    assert x.shape == (act.TOY_POINTS, 2) and np.all(np.abs(x) <= 1)
+    assert np.array_equal(y, (x[:, 0] ** 2 + x[:, 1] ** 2 < act.TOY_RADIUS2).astype(np.float32))
+    p = y.mean()
+    assert 0.3 < p < 0.5  # about pi * 0.5 / 4 = 0.39 of the square is inside
+    # Predicting p for every point is the best constant guess, and scores share_loss.
+    constant = torch.nn.functional.binary_cross_entropy(torch.full((len(y),), float(p), dtype=torch.float64),
+                                                        torch.as_tensor(y, dtype=torch.float64))
+    assert act.share_loss(y) == pytest.approx(float(constant))
+
+
+def test_training_matches_torch_sgd_step_by_step():
+    """train_deep is plain gradient descent: its first losses match an nn.Sequential with the same
+    weights trained by hand-written w <- w - lr * grad."""
+    depth, lr = 3, 0.3
+    curve = act.train_deep("tanh", depth, "xavier", lr, steps=5)
+    x, y = act.toy_task()
+    layers = act.init_layers(2, depth, act.TOY_WIDTH, "xavier", 0.0, 0)
+    out_w = torch.randn(1, act.TOY_WIDTH, generator=torch.Generator().manual_seed(2_000_003)) / act.TOY_WIDTH ** 0.5
+    params = [p.clone().requires_grad_() for layer in layers for p in layer] + [out_w.requires_grad_(),
+                                                                                 torch.zeros(1).requires_grad_()]
+    losses = []
+    for _ in range(6):
+        h = torch.as_tensor(x)
+        for i in range(depth):
+            h = torch.tanh(h @ params[2 * i].T + params[2 * i + 1])
+        loss = torch.nn.functional.binary_cross_entropy_with_logits((h @ params[-2].T + params[-1])[:, 0],
+                                                                    torch.as_tensor(y))
+        losses.append(float(loss))
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                p -= lr * g
+    assert np.allclose(curve.losses, losses, rtol=1e-5)
+
+
+def test_deep_sigmoid_learns_nothing_while_tanh_and_relu_learn():
+    """The page's default (10 layers, He weights, eta = 0.1): the sigmoid network ends on the
+    share line, tanh and ReLU far below it; with 2 layers and eta = 1 the sigmoid starts to learn."""
+    share = act.share_loss(act.toy_task()[1])
+    curves = {name: act.train_deep(name, 10, "he", 0.1) for name in act.ACTIVATIONS}
+    assert abs(curves["sigmoid"].final_loss - share) < 0.01
+    assert curves["relu"].final_loss < 0.05 and curves["tanh"].final_loss < 0.1
+    assert curves["relu"].accuracy > 0.98 and curves["sigmoid"].accuracy == pytest.approx(1 - act.toy_task()[1].mean())
+    assert all(c.diverged_at is None and len(c.losses) == act.TOY_STEPS + 1 for c in curves.values())
+    assert act.train_deep("sigmoid", 2, "he", 1.0).final_loss < share - 0.03
+
+
+def test_one_step_too_large_stalls_a_deep_relu_network_by_killing_its_units():
+    """The page's "try this": 20 layers, He weights, eta = 0.3: ReLU ends on the share line with
+    many dead units; at eta = 0.1 it learns and few of its units are dead."""
+    share = act.share_loss(act.toy_task()[1])
+    stalled = act.train_deep("relu", 20, "he", 0.3)
+    assert abs(stalled.final_loss - share) < 0.03 and stalled.dead_share > 0.3
+    assert stalled.losses.max() > 2 * share  # the jump early on
+    learning = act.train_deep("relu", 10, "he", 0.1)
+    assert learning.dead_share < 0.15
