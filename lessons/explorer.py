@@ -5,7 +5,13 @@ The maps are precomputed (`model.maps`, from the comparison runs of `model.sweep
 fits a UMAP. Distances are squared L2 distances between unit embeddings, as in the FaceNet paper
 (Schroff, Kalenichenko & Philbin, CVPR 2015), whose Sec. 1 names the three uses of one embedding:
 verification (a threshold on the distance), recognition (nearest neighbours) and clustering
-(agglomerative clustering of the embeddings).
+(agglomerative clustering of the embeddings, Sec. 5.8). Also here:
+
+* `neighbour_overlap`: how many of each photo's nearest neighbours in 128-D are its neighbours on
+  the 2-D (or 3-D) map too, so the map is read for what it keeps and no more;
+* `classifier_vs_threshold`: a softmax classifier trained on some of the explorer's people against
+  the embedding with a distance threshold, both shown photos of people they were never given: the
+  classifier must name one of its classes, the threshold can answer "unknown".
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from model.sweep import Run
 MINING_NAMES = {
     "semi-hard": "Semi-hard negatives (FaceNet)",
     "all": "Batch-all: every active triplet",
-    "hard": "Hardest negatives (batch-hard)",
+    "hard": "Hardest negatives (batch-hard)",  # the label is in shared links: keep it
     "random": "Random triplets",
 }
 TARGET_FAR = 1e-3
@@ -84,7 +90,7 @@ def pick(all_choices: list[Choice], margin: float, mining: str) -> Choice:
 class StepMetrics:
     step: int
     val_at_far: float | None  # VAL at FAR = 1e-3 on pairsDevTest (people never trained on)
-    accuracy: float | None  # pairsDevTest accuracy at the best threshold
+    accuracy: float | None  # pairsDevTest ten-fold accuracy (each tenth's threshold from the other nine)
     active_fraction: float | None  # share of the mined triplets with a positive loss, near this step
     measured_at: int | None  # the step the VAL and accuracy were measured at
 
@@ -421,3 +427,154 @@ def cluster_table(clusters: np.ndarray, labels: np.ndarray, names: list[str], to
                      "of their photos": float(counts[main] / max(int((labels == main).sum()), 1)),
                      "people in it": int((counts > 0).sum())})
     return rows
+
+
+# --------------------------------------------------------------------------------------------
+# How faithful the map is: neighbours kept from 128-D to 2-D
+# --------------------------------------------------------------------------------------------
+
+NEIGHBOURS = 10
+
+
+def nearest_rows(points: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
+    """(N, k): each point's k nearest other points under (squared) L2 distance, in no order; ties
+    at the k-th distance are broken arbitrarily. Maps (2-D, 3-D) use a k-d tree, embeddings a
+    matrix product."""
+    x = np.asarray(points, dtype=np.float32)
+    if x.shape[1] <= 3:
+        from scipy.spatial import cKDTree
+
+        # k + 1 nearest include the point itself, unless it shares its place with others
+        found = cKDTree(x).query(x, k=k + 1)[1]
+        rows = np.arange(len(x))[:, None]
+        self_at = found == rows
+        keep = np.where(self_at.any(axis=1, keepdims=True), ~self_at, np.arange(k + 1)[None, :] < k)
+        return found[keep].reshape(len(x), k)
+    sq = (x * x).sum(1)
+    d = sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)
+    np.fill_diagonal(d, np.inf)
+    return np.argpartition(d, k, axis=1)[:, :k]
+
+
+def overlap_of(high: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """(N,) how many of the neighbours in each row of `low` are also in that row of `high`."""
+    n = len(high)
+    member = np.zeros((n, n), dtype=bool)
+    member[np.arange(n)[:, None], high] = True
+    return member[np.arange(n)[:, None], low].sum(axis=1)
+
+
+def neighbour_overlap(embeddings: np.ndarray, points: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
+    """(N,) ints 0..k: how many of each photo's k nearest neighbours in the embedding are also among
+    its k nearest on the map `points`."""
+    return overlap_of(nearest_rows(embeddings, k), nearest_rows(points, k))
+
+
+def chance_overlap(n: int, k: int = NEIGHBOURS) -> float:
+    """The overlap a map with the photos in random places would keep on average: k * k / (n - 1)."""
+    return k * k / (n - 1)
+
+
+@dataclass(frozen=True)
+class Faithfulness:
+    """Neighbours kept by one map of one run at one step: per photo, how many of its `k` nearest
+    neighbours in 128-D are among its `k` nearest on the 2-D and on the 3-D map."""
+
+    step: int
+    overlap_2d: np.ndarray  # (N,) ints 0..k
+    overlap_3d: np.ndarray
+    k: int
+
+    @property
+    def chance(self) -> float:
+        return chance_overlap(len(self.overlap_2d), self.k)
+
+    def mean(self, dims: int = 2) -> float:
+        return float((self.overlap_2d if dims == 2 else self.overlap_3d).mean())
+
+    def histogram(self, dims: int = 2) -> np.ndarray:
+        """(k + 1,) how many photos keep 0, 1, ..., k of their neighbours."""
+        return np.bincount(self.overlap_2d if dims == 2 else self.overlap_3d, minlength=self.k + 1)
+
+
+def faithfulness(run_map: RunMap, step: int, k: int = NEIGHBOURS) -> Faithfulness:
+    """How many of each photo's k nearest neighbours in the embedding the run's maps keep at `step`."""
+    high = nearest_rows(run_map.embeddings(step), k)
+    return Faithfulness(int(run_map.steps[run_map.frame(step)]),
+                        overlap_of(high, nearest_rows(run_map.points(step, 2), k)),
+                        overlap_of(high, nearest_rows(run_map.points(step, 3), k)), k)
+
+
+# --------------------------------------------------------------------------------------------
+# A classifier must name someone; a distance with a threshold can say "unknown"
+# --------------------------------------------------------------------------------------------
+
+UNKNOWN = -1
+
+
+@dataclass(frozen=True)
+class OpenSetComparison:
+    """Probe photos answered twice: by a softmax classifier over the known people, and by the
+    nearest enrolled photo if it is within `threshold` (else UNKNOWN). Answers are people's labels."""
+
+    known_people: np.ndarray  # labels the classifier was trained on (and the gallery holds)
+    enrolled_rows: np.ndarray  # training photos of the classifier = the gallery's photos
+    probe_rows: np.ndarray
+    is_known: np.ndarray  # (probes,) the probe's person is one of the known people
+    truth: np.ndarray  # (probes,) the probe's person
+    classifier: np.ndarray  # (probes,) the classifier's answer
+    by_threshold: np.ndarray  # (probes,) the threshold's answer, or UNKNOWN
+    threshold: float
+
+    def _share(self, answers: np.ndarray, known: bool, what: str) -> float:
+        rows = self.is_known if known else ~self.is_known
+        if not rows.any():
+            return float("nan")
+        a, t = answers[rows], self.truth[rows]
+        hit = {"named": a != UNKNOWN, "right": a == t, "unknown": a == UNKNOWN, "wrong": (a != UNKNOWN) & (a != t)}[what]
+        return float(hit.mean())
+
+    def strangers_named(self, by: str) -> float:
+        """Share of the strangers' photos given a known person's name, by "classifier" or "threshold"."""
+        return self._share(self.classifier if by == "classifier" else self.by_threshold, False, "named")
+
+    def known(self, by: str, what: str) -> float:
+        """Share of the known people's probe photos answered "right", "wrong" or "unknown"."""
+        return self._share(self.classifier if by == "classifier" else self.by_threshold, True, what)
+
+    @property
+    def strangers(self) -> int:
+        return int((~self.is_known).sum())
+
+
+def people_order(labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Every person of the explorer set in a fixed shuffled order: the first K are the known ones."""
+    return np.random.default_rng(seed).permutation(int(labels.max()) + 1)
+
+
+def classifier_vs_threshold(embeddings: np.ndarray, labels: np.ndarray, known_people: int, threshold: float,
+                            enrolled: int = 10, seed: int = 0) -> OpenSetComparison:
+    """Train scikit-learn's softmax (multinomial logistic regression, its default settings) on the
+    first `enrolled` photos of `known_people` people, and enrol the same photos in a gallery. Probe
+    both with the other photos of those people and with every photo of everyone else (strangers,
+    whom the right answer is "unknown")."""
+    from sklearn.linear_model import LogisticRegression
+
+    labels = np.asarray(labels)
+    known = np.sort(people_order(labels, seed)[:known_people])
+    rows = np.arange(len(labels))
+    order = np.lexsort((rows, labels))  # each person's photos in file order
+    rank = np.empty_like(rows)
+    starts = np.r_[0, np.flatnonzero(np.diff(labels[order])) + 1]
+    rank[order] = rows - np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
+    is_known_row = np.isin(labels, known)
+    enrolled_rows = rows[is_known_row & (rank < enrolled)]
+    probe_rows = rows[~(is_known_row & (rank < enrolled))]
+    x = np.asarray(embeddings, dtype=np.float64)
+    classifier = LogisticRegression(max_iter=1000).fit(x[enrolled_rows], labels[enrolled_rows])
+    said = classifier.predict(x[probe_rows])
+    d = np.maximum(2.0 - 2.0 * x[probe_rows] @ x[enrolled_rows].T, 0.0)  # unit rows: squared distances
+    nearest = d.argmin(axis=1)
+    by_threshold = np.where(d[np.arange(len(d)), nearest] <= threshold, labels[enrolled_rows][nearest], UNKNOWN)
+    return OpenSetComparison(known, enrolled_rows, probe_rows, is_known_row[probe_rows], labels[probe_rows],
+                             said.astype(np.int64), by_threshold.astype(np.int64), float(threshold))

@@ -1,4 +1,4 @@
-"""Face verification as the FaceNet paper evaluates it (section 4, where P_same, P_diff, VAL and FAR are defined), and LFW's protocols.
+"""Face verification as the FaceNet paper evaluates it (Sec. 4 defines VAL and FAR), and LFW's protocols.
 
 For a set of pairs split into P_same (same person) and P_diff (different people) and a distance
 threshold d, with D the squared L2 distance between the two embeddings of a pair:

@@ -1,7 +1,9 @@
 """Lesson 8, "Embedding explorer": the map of 3,023 real LFW photos as the comparison runs trained
 them (pick alpha, the mining and the step) or as the shipped model sees them; selection shows faces
-and neighbours, clustering cuts the embedding at a threshold, and a short run trains live on the
-CPU. Layout only: the numbers come from lessons/explorer.py and lessons/live_training.py."""
+and neighbours, a count of how many of each photo's neighbours the map keeps, clustering cuts the
+embedding at a threshold, a softmax classifier meets strangers next to a distance threshold, and a
+short run trains live on the CPU. Layout only: the numbers come from lessons/explorer.py and
+lessons/live_training.py."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from lessons.content import LessonText
 from model import sweep
 from ui.colors import BLUE, GREY, ORANGE, VERMILLION
 from ui.loaders import data_path, explorer_maps, face_model, lfw_photos, photo_index
-from ui.widgets import chart, check_yourself, lesson_header, plot, try_this
+from ui.widgets import chart, check_yourself, lesson_header, plot, predict_then_see, try_this
 
 words = LessonText("explorer")
 MAP_KEY = "explorer_map"
@@ -56,6 +58,16 @@ def clusters(run: str, step: int, linkage: str, threshold: float, _maps) -> tupl
 def cluster_curve(run: str, step: int, linkage: str, _maps) -> dict[str, np.ndarray]:
     return lesson.cluster_curve(cluster_tree(run, step, linkage, _maps), _maps.labels,
                                 np.round(np.linspace(0.05, 3.0, 60), 3))
+
+
+@st.cache_resource(show_spinner="Counting the neighbours this map keeps (once per step)...", max_entries=128)
+def faithfulness(run: str, step: int, _maps) -> lesson.Faithfulness:
+    return lesson.faithfulness(_maps.runs[run], step)
+
+
+@st.cache_resource(show_spinner="Training the classifier on this step's embeddings...", max_entries=128)
+def classifier_comparison(run: str, step: int, known: int, threshold: float, _maps) -> lesson.OpenSetComparison:
+    return lesson.classifier_vs_threshold(embeddings_at(run, step, _maps), _maps.labels, known, threshold)
 
 
 @st.cache_resource(show_spinner="Loading the photos for the live run...")
@@ -103,7 +115,7 @@ if source == "runs":
     mining_options = lesson.minings(comparison)
     with col_a:
         mining = st.selectbox("Mining", mining_options, format_func=lesson.MINING_NAMES.get, key="mining",
-                              bind="query-params")
+                              bind="query-params", help=words("help-mining"))
     margins = lesson.margins_for(comparison, mining)
     if "alpha" in st.session_state and st.session_state["alpha"] not in margins:
         del st.session_state["alpha"]  # a mining run at other margins: back to its default
@@ -253,6 +265,40 @@ if len(selected) >= 2:
     relation = r"\le" if d <= threshold else ">"
     st.latex(rf"\lVert f(x_a) - f(x_b) \rVert_2^2 = {d:.3f} \;{relation}\; {threshold:.3f}")
 
+# ---- how faithful the map is ----------------------------------------------------------------
+st.subheader("How faithful is the map?")
+st.markdown(words("faithful-intro"))
+kept = faithfulness(choice.run, step, maps)
+if predict_then_see(words.prediction("map-neighbours"), kept.mean(2), key="explorer-neighbours",
+                    shown=lambda v: f"{float(v):.1f} of {kept.k}"):
+    f1, f2, f3 = st.columns(3)
+    f1.metric("Neighbours kept, 2-D map", f"{kept.mean(2):.1f} of {kept.k}", border=True)
+    f2.metric("Neighbours kept, 3-D map", f"{kept.mean(3):.1f} of {kept.k}", border=True)
+    f3.metric("A map at random", f"{kept.chance:.2f} of {kept.k}", border=True)
+    st.markdown(words("faithful-result", mean_2d=kept.mean(2), k=kept.k, share_2d=kept.mean(2) / kept.k,
+                      mean_3d=kept.mean(3), chance=kept.chance, none_2d=int(kept.histogram(2)[0]), photos=len(maps)))
+    hist_col, steps_col = st.columns(2)
+    with hist_col:
+        plot(chart([{"type": "bar", "x": list(range(kept.k + 1)), "y": kept.histogram(dims).tolist(),
+                     "name": f"{dims}-D map", "marker": {"color": colour}}
+                    for dims, colour in ((2, BLUE), (3, ORANGE))],
+                   f"Photos by neighbours kept, step {kept.step:,}", height=360, barmode="group",
+                   xaxis={"title": f"of its {kept.k} nearest in 128-D, kept on the map", "dtick": 1},
+                   yaxis={"title": "photos"}), key="faithful_histogram")
+    with steps_col:
+        if len(steps) > 1 and st.toggle("Every step of this run", key="faithful_steps"):
+            every = [faithfulness(choice.run, int(s_), maps) for s_ in steps]
+            plot(chart([{"type": "scatter", "x": steps, "y": [round(f.mean(dims), 3) for f in every],
+                         "mode": "lines+markers", "name": f"{dims}-D map", "line": {"color": colour}}
+                        for dims, colour in ((2, BLUE), (3, ORANGE))]
+                       + [{"type": "scatter", "x": [steps[0], steps[-1]], "y": [kept.chance] * 2, "mode": "lines",
+                           "name": "at random", "line": {"color": GREY, "dash": "dot"}}],
+                       "Neighbours kept along training", height=360, xaxis={"title": "training step"},
+                       yaxis={"title": f"of {kept.k} nearest, kept", "range": [0, kept.k]},
+                       shapes=[{"type": "line", "x0": step, "x1": step, "y0": 0, "y1": 1, "yref": "paper",
+                                "line": {"color": "black", "dash": "dash"}}]), key="faithful_steps_chart")
+            st.caption(words("faithful-steps-caption"))
+
 # ---- clustering ---------------------------------------------------------------------------
 st.subheader("Clustering: the embedding's third use")
 st.markdown(words("clustering-intro"))
@@ -291,6 +337,46 @@ with st.expander("The largest clusters"):
     st.dataframe(lesson.cluster_table(cluster_ids, maps.labels, maps.names), hide_index=True,
                  column_config={"share of that person": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
                                 "of their photos": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
+
+# ---- a classifier must name someone; a threshold can say "unknown" ----------------------------
+st.subheader("Why FaceNet learns an embedding, not a classifier")
+st.markdown(words("classifier-intro"))
+known = st.select_slider("People the classifier knows", [5, 10, 20, 40], value=20, key="clf_known",
+                         help=words("help-known-people"))
+compared = classifier_comparison(choice.run, step, known, threshold, maps)
+if predict_then_see(words.prediction("classifier-strangers", known=known), compared.strangers_named("classifier"),
+                    key="explorer-classifier", shown=lambda v: f"{float(v):.0%}"):
+    g1, g2, g3, g4 = st.columns(4)
+    g1.metric("Strangers named, classifier", f"{compared.strangers_named('classifier'):.0%}", border=True)
+    g2.metric("Strangers named, threshold", f"{compared.strangers_named('threshold'):.0%}", border=True)
+    g3.metric("Known named right, classifier", f"{compared.known('classifier', 'right'):.0%}", border=True)
+    g4.metric("Known named right, threshold", f"{compared.known('threshold', 'right'):.0%}", border=True)
+    answers = ["classifier", "embedding + threshold"]
+    bars = []
+    for label, what, colour in (("named right", "right", BLUE), ("named as someone else", "wrong", VERMILLION),
+                                ("\"unknown\"", "unknown", GREY)):
+        bars.append({"type": "bar", "x": answers, "y": [compared.known(by, what) for by in ("classifier", "threshold")],
+                     "name": label, "marker": {"color": colour}, "legendgroup": label, "xaxis": "x", "yaxis": "y",
+                     "hovertemplate": "%{y:.1%}<extra>" + label + "</extra>"})
+    for label, what, colour in (("named as someone else", "named", VERMILLION), ("\"unknown\"", "unknown", GREY)):
+        shares = [compared.strangers_named(by) for by in ("classifier", "threshold")]
+        bars.append({"type": "bar", "x": answers, "y": shares if what == "named" else [1 - v for v in shares],
+                     "name": label, "marker": {"color": colour}, "legendgroup": label, "showlegend": False,
+                     "xaxis": "x2", "yaxis": "y2", "hovertemplate": "%{y:.1%}<extra>" + label + "</extra>"})
+    known_probes = int(compared.is_known.sum())
+    plot(chart(bars, "The same photos, two ways of answering", height=420, barmode="stack",
+               xaxis={"domain": [0, 0.44]}, xaxis2={"domain": [0.56, 1], "anchor": "y2"},
+               yaxis={"title": "share of the photos", "tickformat": ".0%", "range": [0, 1]},
+               yaxis2={"anchor": "x2", "tickformat": ".0%", "range": [0, 1]},
+               annotations=[{"text": text, "x": x, "y": 1.0, "xref": "paper", "yref": "paper", "xanchor": "center",
+                             "yanchor": "bottom", "showarrow": False}
+                            for text, x in ((f"Known people's other photos ({known_probes:,})", 0.22),
+                                            (f"Strangers' photos ({compared.strangers:,})", 0.78))]),
+         key="classifier_bars")
+    st.markdown(words("classifier-result", clf_named=compared.strangers_named("classifier"),
+                      strangers=compared.strangers, known=known, threshold=threshold,
+                      thr_named=compared.strangers_named("threshold"), thr_right=compared.known("threshold", "right"),
+                      turned_away=compared.known("threshold", "unknown"), clf_right=compared.known("classifier", "right")))
 
 # ---- train it yourself ----------------------------------------------------------------------
 st.subheader("Train it yourself, live")

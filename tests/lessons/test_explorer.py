@@ -262,3 +262,99 @@ def test_cluster_curve_counts_clusters_and_scores_them_like_scikit_learn(maps):
         found = ex.clusters_at(tree, t)
         assert count == found.max() + 1
         assert ari == pytest.approx(adjusted_rand_score(maps.labels, found), abs=1e-9)
+
+
+# --------------------------------------------------------------------------------------------
+# How faithful the map is: neighbours kept from 128-D to the map
+# --------------------------------------------------------------------------------------------
+
+
+def neighbours_by_sorting(x: np.ndarray, row: int, k: int) -> tuple[set, bool]:
+    """The k nearest other rows of `row`, by sorting every squared distance in float64, and whether
+    that set is unambiguous (no tie at the k-th distance)."""
+    d = ((x.astype(np.float64) - x[row].astype(np.float64)) ** 2).sum(axis=1)
+    d[row] = np.inf
+    order = np.argsort(d, kind="stable")
+    return set(order[:k].tolist()), bool(d[order[k]] - d[order[k - 1]] > 1e-6)
+
+
+def test_neighbour_overlap_counts_shared_neighbours_photo_by_photo(maps):
+    run = maps.runs["alpha-0.2"]
+    e, xy = run.embeddings(400), run.points(400, 2)
+    overlap = ex.neighbour_overlap(e, xy)
+    assert overlap.shape == (len(maps),) and overlap.min() >= 0 and overlap.max() <= ex.NEIGHBOURS
+    checked = 0
+    for row in range(0, len(maps), 97):
+        high, clear_high = neighbours_by_sorting(e, row, ex.NEIGHBOURS)
+        low, clear_low = neighbours_by_sorting(xy, row, ex.NEIGHBOURS)
+        if clear_high and clear_low:
+            assert overlap[row] == len(high & low), row
+            checked += 1
+    assert checked >= 25
+
+
+def test_a_faithful_map_keeps_every_neighbour_and_a_shuffled_one_about_none():
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(800, 3))
+    padded = np.c_[points, np.zeros((800, 5))]  # the same geometry in 8-D: the other code path
+    assert (ex.neighbour_overlap(padded, points) == ex.NEIGHBOURS).all()
+    assert (ex.neighbour_overlap(padded, points[:, :2]) < ex.NEIGHBOURS).any()  # a 2-D shadow loses some
+    shuffled = points[rng.permutation(800)]
+    assert ex.neighbour_overlap(padded, shuffled).mean() < 3 * ex.chance_overlap(800)
+    assert ex.chance_overlap(3023) == pytest.approx(100 / 3022)
+
+
+def test_the_maps_keep_only_part_of_each_photos_neighbourhood(maps):
+    """The page's lesson: at the last step of every run, a 2-D map keeps well under 10 of each
+    photo's 10 nearest neighbours on average, yet far more than a random map; the 3-D map keeps more."""
+    for name, run in maps.runs.items():
+        kept = ex.faithfulness(run, int(run.steps[-1]))
+        assert kept.histogram(2).sum() == len(maps) == kept.histogram(3).sum()
+        assert kept.mean(2) == pytest.approx((np.arange(11) * kept.histogram(2)).sum() / len(maps))
+        assert 30 * kept.chance < kept.mean(2) < 0.7 * kept.k, (name, kept.mean(2))
+        assert kept.mean(3) > kept.mean(2), name
+        assert kept.histogram(2)[0] > 0  # some photos keep none of their neighbours on the map
+    # per step: a run's snapshots give different counts (the page's curve along training)
+    run = maps.runs["alpha-0.2"]
+    means = [ex.faithfulness(run, int(s)).mean(2) for s in run.steps[:3]]
+    assert len(set(np.round(means, 3))) == 3
+
+
+# --------------------------------------------------------------------------------------------
+# A classifier must name someone; a distance with a threshold can say "unknown"
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("run_name", [mp.SHIPPED, "alpha-0.2"])
+def test_the_classifier_names_every_stranger_and_the_threshold_does_not(maps, run_name):
+    run = maps.runs[run_name]
+    e = run.embeddings(int(run.steps[-1]))
+    threshold, _ = ex.threshold_at_far(e, maps.labels, np.flatnonzero(~maps.seen))
+    c = ex.classifier_vs_threshold(e, maps.labels, 20, threshold)
+    known = set(ex.people_order(maps.labels)[:20].tolist())
+    assert set(c.known_people.tolist()) == known
+    # the enrolled photos are the first 10 of each known person, in file order; every other photo is a probe
+    for person in known:
+        rows = np.flatnonzero(maps.labels == person)
+        assert set(c.enrolled_rows[maps.labels[c.enrolled_rows] == person].tolist()) == set(rows[:10].tolist())
+    assert len(c.enrolled_rows) + len(c.probe_rows) == len(maps)
+    assert not set(c.enrolled_rows.tolist()) & set(c.probe_rows.tolist())
+    assert np.array_equal(c.is_known, np.isin(maps.labels[c.probe_rows], list(known)))
+    assert c.strangers == int((~np.isin(maps.labels, list(known))).sum())
+    # the classifier's answer is always one of its people: every stranger gets a name
+    assert set(np.unique(c.classifier).tolist()) <= known
+    assert c.strangers_named("classifier") == 1.0 and c.known("classifier", "unknown") == 0.0
+    # the threshold answers "unknown" to most strangers
+    assert c.strangers_named("threshold") < 0.3
+    assert set(np.unique(c.by_threshold).tolist()) <= known | {ex.UNKNOWN}
+    # each threshold answer, brute force: the nearest enrolled photo's person if within the threshold
+    for i in range(0, len(c.probe_rows), 53):
+        d = ((e[c.enrolled_rows].astype(np.float64) - e[c.probe_rows[i]].astype(np.float64)) ** 2).sum(axis=1)
+        nearest = int(np.argmin(d))
+        want = int(maps.labels[c.enrolled_rows[nearest]]) if d[nearest] <= threshold else ex.UNKNOWN
+        if abs(d[nearest] - threshold) > 1e-6:
+            assert c.by_threshold[i] == want, i
+    for by in ("classifier", "threshold"):
+        shares = [c.known(by, what) for what in ("right", "wrong", "unknown")]
+        assert sum(shares) == pytest.approx(1.0)
+

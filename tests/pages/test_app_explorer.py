@@ -3,6 +3,7 @@ a selection on the map shows the right people and their neighbours, and the live
 ends. The page-wide promises (goal, quiz, no data, corrupt checkpoint) are in test_app_pages.py."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -190,3 +191,62 @@ def test_the_map_glides_through_every_step_in_the_browser(shared_data, maps):
     assert fig["layout"]["updatemenus"][0]["buttons"][0]["args"][0] == [str(s) for s in run.steps]
     app.button_group(key="view").set_value("3-D").run()
     assert not the_map(app).get("frames")  # 3-D maps do not glide
+
+
+def commit(app, key: str, guess: float):
+    """Lock in the number `guess` for the prediction `key`."""
+    app.slider(key=f"predict-{key}-guess").set_value(guess).run()
+    app.button(key=f"predict-{key}-lock").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+
+
+def metric_value(app, label: str) -> str:
+    found = [m.value for m in app.metric if m.label == label]
+    assert found, f"no metric {label!r}"
+    return found[0]
+
+
+def test_the_maps_faithfulness_is_held_back_then_counted(shared_data, maps):
+    from lessons import explorer as ex
+
+    app = open_page(PAGE, shared_data)
+    assert not [m for m in app.metric if m.label.startswith("Neighbours kept")]
+    assert "keeps on average" not in page_text(app)
+    commit(app, "explorer-neighbours", 9.0)
+    run = maps.runs["alpha-0.2"] if has_runs(maps) else maps.runs[mp.SHIPPED]
+    kept = ex.faithfulness(run, int(run.steps[-1]))
+    assert any(f"You predicted **9.0 of 10**; the answer is **{kept.mean(2):.1f} of 10**" in i.value for i in app.info)
+    assert metric_value(app, "Neighbours kept, 2-D map") == f"{kept.mean(2):.1f} of 10"
+    assert metric_value(app, "Neighbours kept, 3-D map") == f"{kept.mean(3):.1f} of 10"
+    assert f"**{kept.mean(2):.1f} of its 10** nearest neighbours" in page_text(app)
+    hist = next(f for f in figures(app) if f["layout"]["title"]["text"].startswith("Photos by neighbours kept"))
+    assert hist["data"][0]["y"] == kept.histogram(2).tolist()
+    if has_runs(maps):
+        app.toggle(key="faithful_steps").set_value(True).run()
+        curve = next(f for f in figures(app) if f["layout"]["title"]["text"] == "Neighbours kept along training")
+        assert curve["data"][0]["x"] == [int(s) for s in run.steps]
+        assert curve["data"][0]["y"][2] == pytest.approx(ex.faithfulness(run, int(run.steps[2])).mean(2), abs=1e-3)
+        app.select_slider(key="step").set_value(100).run()
+        assert metric_value(app, "Neighbours kept, 2-D map") == f"{ex.faithfulness(run, 100).mean(2):.1f} of 10"
+
+
+def test_the_classifier_names_every_stranger_the_threshold_does_not(shared_data, maps):
+    from lessons import explorer as ex
+
+    app = open_page(PAGE, shared_data)
+    assert not [m for m in app.metric if m.label.startswith("Strangers named")]
+    commit(app, "explorer-classifier", 0.4)
+    assert any("You predicted **40%**; the answer is **100%**" in i.value for i in app.info)
+    run = maps.runs["alpha-0.2"] if has_runs(maps) else maps.runs[mp.SHIPPED]
+    e = run.embeddings(int(run.steps[-1]))
+    threshold, _ = ex.threshold_at_far(e, maps.labels, np.flatnonzero(~maps.seen))
+    for known in (20, 5):
+        app.select_slider(key="clf_known").set_value(known).run()
+        c = ex.classifier_vs_threshold(e, maps.labels, known, threshold)
+        assert metric_value(app, "Strangers named, classifier") == "100%"
+        assert metric_value(app, "Strangers named, threshold") == f"{c.strangers_named('threshold'):.0%}"
+        assert metric_value(app, "Known named right, classifier") == f"{c.known('classifier', 'right'):.0%}"
+        assert re.search(rf"of the {c.strangers:,} strangers' photos as one of its\s+{known} people", page_text(app))
+        bars = next(f for f in figures(app) if f["layout"]["title"]["text"] == "The same photos, two ways of answering")
+        stranger_named = next(t for t in bars["data"] if t["name"] == "named as someone else" and t["xaxis"] == "x2")
+        assert stranger_named["y"] == [1.0, pytest.approx(c.strangers_named("threshold"))]
