@@ -364,7 +364,7 @@ else:
     if ranking is not None and shown_table:
         best = ranking.best
         if ranking.clear_winner is None:
-            tied = ", ".join(words("tied-run", margin=s.margin, accuracy=s.accuracy, behind=s.behind, noise=s.noise)
+            tied = "; ".join(words("tied-run", margin=s.margin, accuracy=s.accuracy, behind=s.behind, noise=s.noise)
                              for s in ranking.tied_with_best)
             st.markdown(words("verdict-tie", best=best.margin, accuracy=best.accuracy, tied=tied))
         else:

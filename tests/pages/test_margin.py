@@ -180,7 +180,7 @@ def test_the_active_share_at_alpha_one_is_the_batchs(shared_data, shipped_embedd
     e = shipped_embeddings.embeddings[rows].astype(np.float64)
     d_ap, d_an = brute_force(e, shipped_embeddings.labels[rows])
     at_02, at_1 = np.mean(d_an < d_ap + 0.2), np.mean(d_an < d_ap + 1.0)
-    assert f"{at_02:.0%} of this batch" in page_text(app)
+    assert f"{at_02:.1%} of this batch" in page_text(app)
     commit(app, "margin-active-at-one", 50.0)
     assert any(f"the answer is **{100 * at_1:.0f}%**" in box.value for box in [*app.info, *app.success])
     curve = [f for f in figures(app) if "Share of the batch" in str(f["layout"].get("title"))][0]
