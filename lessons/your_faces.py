@@ -12,19 +12,21 @@ embedding that the FaceNet paper names (Schroff, Kalenichenko & Philbin, CVPR 20
 
 Privacy. Everything here works on arrays in memory. `Photo` keeps a small preview and the crop, never
 the photo's bytes; nothing is written to disk or printed. The class gallery (`ClassGalleries`)
-lives in the server's memory only, is off until someone opens a class with a code, keeps one crop
-per enrolled person, holds a bounded number of entries, and lets each owner remove their own.
+lives in the server's memory only, is off until a teacher with the server's teacher key opens a
+class with a code, keeps one crop per enrolled person, holds a bounded number of entries, lets each
+owner remove their own, and drops a session's entries once that session has ended.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Protocol
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -443,9 +445,13 @@ class EnrolledPerson:
 
 
 def clean_name(name: str) -> str:
-    """A display name: printable characters only, spaces collapsed, at most MAX_NAME characters."""
-    text = "".join(ch for ch in str(name or "") if ch.isprintable())
-    return re.sub(r"\s+", " ", text).strip()[:MAX_NAME].strip()
+    """A display name, cleaned where it is typed: only characters that show (no control characters,
+    bidi overrides or isolates, zero-width characters: `ui.plain.visible`), white space collapsed,
+    at most MAX_NAME characters. Markdown or HTML in it stays as typed: every page shows names
+    through ui.plain, as plain text."""
+    from ui.plain import visible
+
+    return visible(name, limit=None)[:MAX_NAME].strip()
 
 
 def enrol(name: str, photos: list[Photo], taken: Iterable[str] = ()) -> EnrolledPerson:
@@ -506,6 +512,7 @@ def cluster_summary(embeddings: np.ndarray, threshold: float, others: np.ndarray
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read out in a classroom
 CODE_LENGTH = 6
 CODE_PATTERN = re.compile(r"^[A-Z0-9-]{4,24}$")
+MIN_TEACHER_KEY = 8  # characters: a shorter key is too easy to guess, and is not used
 
 
 class GalleryError(ValueError):
@@ -530,6 +537,34 @@ def new_owner_token() -> str:
     return secrets.token_hex(16)
 
 
+# ---- teacher keys ----------------------------------------------------------------------------
+
+
+def teacher_keys(setting: str | None) -> tuple[str, ...]:
+    """The teacher keys in the server's setting (FACENET_TEACHER_KEY): one key, or several separated
+    by commas, one per teacher. Keys shorter than MIN_TEACHER_KEY characters are left out."""
+    keys = (k.strip() for k in str(setting or "").split(","))
+    return tuple(dict.fromkeys(k for k in keys if len(k) >= MIN_TEACHER_KEY))
+
+
+def _key_digest(key: str) -> bytes:
+    return hashlib.sha256(str(key).encode("utf-8", "surrogatepass")).digest()
+
+
+def teacher_for(typed: str, keys: Iterable[str]) -> str | None:
+    """The teacher whose key was typed, as an opaque id made from the key (the key itself is never
+    kept), or None for a wrong key. Compared with hmac.compare_digest, digest against digest and
+    with every key, so the time taken says nothing about how much of a key was right."""
+    typed_digest, found = _key_digest(str(typed or "").strip()), None
+    for key in keys:
+        if hmac.compare_digest(typed_digest, _key_digest(key)):
+            found = key
+    return None if found is None else "teacher-" + hashlib.sha256(b"facenet-teacher|" + _key_digest(found)).hexdigest()[:24]
+
+
+# ---- the store ---------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class ClassEntry:
     entry_id: str
@@ -538,6 +573,7 @@ class ClassEntry:
     embeddings: np.ndarray  # (k, D), read-only
     face: np.ndarray  # one crop (S, S, 3) uint8, read-only: what classmates see
     added: float
+    session: str | None = None  # the Streamlit session that shared it: the entry ends with it (never shown)
 
 
 @dataclass
@@ -554,30 +590,60 @@ def _frozen(a: np.ndarray, dtype) -> np.ndarray:
     return out
 
 
+class GalleryStore(Protocol):
+    """What the page needs of a store of class galleries. `ClassGalleries` keeps them in this
+    server's memory; a store shared by several server processes (Redis, say) would implement the
+    same methods, with `sweep` asking each process's sessions."""
+
+    def open(self, code: str, teacher: str) -> str: ...
+    def close(self, code: str, teacher: str) -> bool: ...
+    def opened_by(self, teacher: str) -> list[str]: ...
+    def exists(self, code: str) -> bool: ...
+    def join(self, code: str) -> str: ...
+    def entries(self, code: str) -> list[ClassEntry]: ...
+    def add(self, code: str, owner: str, person: str, embeddings: np.ndarray, face: np.ndarray,
+            session: str | None = None) -> ClassEntry: ...
+    def remove(self, code: str, owner: str, person: str | None = None) -> int: ...
+    def remove_everywhere(self, owner: str) -> int: ...
+    def sweep(self, alive: Callable[[str], bool]) -> int: ...
+
+
 class ClassGalleries:
     """Class galleries, keyed by code, in this server's memory (one object per server, shared by
     every session; every method takes the lock). Nothing is ever written to disk.
 
-    Off by default: a gallery exists only after a teacher opens it with a code; students see a
-    gallery only by typing its code. Each entry belongs to the session token that added it and
-    only that token can remove it. Memory stays bounded: at most `max_entries` people per class,
-    `max_per_owner` of them from one session, `max_photos` photos (embeddings) per person and one
-    crop, and `max_classes` classes; a class untouched for `idle_s` seconds is dropped when room is
-    needed."""
+    Off by default: a gallery exists only after a teacher opens it, and opening and closing need a
+    teacher key (`teacher`: the id `teacher_for` gives a right key; the page never opens a gallery
+    without one). One key holds at most `max_per_teacher` open galleries, so nobody can take every
+    code; students see a gallery only by typing its code.
 
-    def __init__(self, max_classes: int = 20, max_entries: int = 200, max_per_owner: int = MAX_ENROLLED,
-                 max_photos: int = MAX_ENROL, idle_s: float = 12 * 3600, clock: Callable[[], float] = time.time):
-        self.max_classes, self.max_entries, self.max_per_owner = max_classes, max_entries, max_per_owner
-        self.max_photos, self.idle_s, self._clock = max_photos, idle_s, clock
+    Each entry belongs to the session token that added it, and only that token can remove it. It
+    also names the Streamlit session that shared it: `sweep(alive)` removes the entries of every
+    session that `alive` says has ended (after `grace_s` seconds, so that a dropped connection that
+    comes straight back keeps them), so a shared face lives no longer than the tab that shared it.
+
+    Memory stays bounded: at most `max_entries` people per class, `max_per_owner` of them from one
+    session, `max_photos` photos (embeddings) per person and one crop, and `max_classes` classes; a
+    class untouched for `idle_s` seconds is dropped by the next sweep."""
+
+    def __init__(self, max_classes: int = 20, max_per_teacher: int = 3, max_entries: int = 200,
+                 max_per_owner: int = MAX_ENROLLED, max_photos: int = MAX_ENROL, idle_s: float = 12 * 3600,
+                 grace_s: float = 10.0, clock: Callable[[], float] = time.time):
+        self.max_classes, self.max_per_teacher, self.max_entries = max_classes, max_per_teacher, max_entries
+        self.max_per_owner, self.max_photos, self.idle_s, self.grace_s = max_per_owner, max_photos, idle_s, grace_s
+        self._clock = clock
         self._lock = threading.Lock()
         self._classes: dict[str, _Class] = {}
+        self._gone_since: dict[str, float] = {}  # session -> when `alive` first said it had ended
 
     # ---- teachers ----------------------------------------------------------------------------
 
     def open(self, code: str, teacher: str) -> str:
-        """Open a class gallery under `code` (normalised; returned). Opening an open class again
-        is fine for its teacher; another teacher must choose another code."""
+        """Open a class gallery under `code` (normalised; returned) for `teacher` (a teacher id).
+        Opening an open class again is fine for its teacher; another teacher must choose another code."""
         code = normalise_code(code)
+        if not teacher:
+            raise GalleryError("Only a teacher with the server's teacher key can open a class gallery.")
         with self._lock:
             now = self._clock()
             found = self._classes.get(code)
@@ -586,23 +652,37 @@ class ClassGalleries:
                     raise GalleryError(f"The code {code} is in use already; choose another one.")
                 found.touched = now
                 return code
+            mine = sum(c.teacher == teacher for c in self._classes.values())
+            if mine >= self.max_per_teacher:
+                raise GalleryError(f"Your key has {mine} class galleries open already, the most one key can "
+                                   "hold; close one first.")
             if len(self._classes) >= self.max_classes:
-                for old in [c for c, k in self._classes.items() if now - k.touched > self.idle_s]:
-                    del self._classes[old]
+                self._drop_idle(now)
             if len(self._classes) >= self.max_classes:
-                raise GalleryError(f"This server holds {self.max_classes} class galleries already; close one first.")
+                raise GalleryError(f"This server holds {self.max_classes} class galleries already; ask the "
+                                   "teachers to close the ones they no longer use.")
             self._classes[code] = _Class(teacher, now, now)
             return code
 
     def close(self, code: str, teacher: str) -> bool:
         """Close a class gallery and forget every entry in it (its teacher only)."""
-        code = normalise_code(code)
+        try:
+            code = normalise_code(code)
+        except GalleryError:
+            return False
         with self._lock:
             found = self._classes.get(code)
-            if found is None or found.teacher != teacher:
+            if found is None or not teacher or found.teacher != teacher:
                 return False
             del self._classes[code]
             return True
+
+    def opened_by(self, teacher: str) -> list[str]:
+        """The codes of the galleries `teacher` has open, oldest first: a teacher who typed the key
+        again (in a new tab, after a reload) gets them back."""
+        with self._lock:
+            return [code for code, c in sorted(self._classes.items(), key=lambda kv: kv[1].opened)
+                    if teacher and c.teacher == teacher]
 
     # ---- everyone with the code ----------------------------------------------------------------
 
@@ -634,8 +714,10 @@ class ClassGalleries:
             found = self._classes.get(code)
             return list(found.entries) if found is not None else []
 
-    def add(self, code: str, owner: str, person: str, embeddings: np.ndarray, face: np.ndarray) -> ClassEntry:
-        """Share one enrolled person with a class. The owner's earlier entry of the same name is replaced."""
+    def add(self, code: str, owner: str, person: str, embeddings: np.ndarray, face: np.ndarray,
+            session: str | None = None) -> ClassEntry:
+        """Share one enrolled person with a class, for as long as `session` (the Streamlit session
+        sharing it) lasts. The owner's earlier entry of the same name is replaced."""
         code = normalise_code(code)
         person = clean_name(person)
         if not person:
@@ -644,7 +726,7 @@ class ClassGalleries:
         if e.ndim != 2 or not 1 <= len(e) <= self.max_photos:
             raise GalleryError(f"A person is shared with 1 to {self.max_photos} photos.")
         entry = ClassEntry(secrets.token_hex(8), owner, person, _frozen(e, np.float32), _frozen(face, np.uint8),
-                           self._clock())
+                           self._clock(), session)
         with self._lock:
             found = self._classes.get(code)
             if found is None:
@@ -683,6 +765,45 @@ class ClassGalleries:
                 found.entries = [x for x in found.entries if x.owner != owner]
                 removed += before - len(found.entries)
             return removed
+
+    # ---- housekeeping ------------------------------------------------------------------------
+
+    def sweep(self, alive: Callable[[str], bool]) -> int:
+        """Remove the entries of every session that has ended: `alive(session)` says whether a
+        session is still there (an error counts as "still there": nothing is removed on a doubt).
+        A session gone for at least `grace_s` seconds loses its entries from every class. Classes
+        untouched for `idle_s` seconds are dropped too. Returns how many entries were removed."""
+        with self._lock:
+            sessions = {x.session for c in self._classes.values() for x in c.entries if x.session}
+        gone = set()
+        for session in sessions:
+            try:
+                still_there = bool(alive(session))
+            except Exception:  # the runtime could not answer: keep the entries
+                still_there = True
+            if not still_there:
+                gone.add(session)
+        with self._lock:
+            now = self._clock()
+            for session in list(self._gone_since):
+                if session not in gone:
+                    del self._gone_since[session]
+            for session in gone:
+                self._gone_since.setdefault(session, now)
+            ended = {s for s, since in self._gone_since.items() if now - since >= self.grace_s}
+            removed = 0
+            for found in self._classes.values():
+                before = len(found.entries)
+                found.entries = [x for x in found.entries if x.session not in ended]
+                removed += before - len(found.entries)
+            for session in ended:
+                del self._gone_since[session]
+            self._drop_idle(now)
+            return removed
+
+    def _drop_idle(self, now: float) -> None:
+        for code in [c for c, k in self._classes.items() if now - k.touched > self.idle_s]:
+            del self._classes[code]
 
     def __len__(self) -> int:
         with self._lock:

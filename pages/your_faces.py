@@ -18,6 +18,8 @@ from lessons import your_faces as lesson
 from lessons.content import LessonText
 from model.maps import SHIPPED
 from ui.colors import BLUE, GREEN, ORANGE, PURPLE, SAME_DIFFERENT_COLORS, SKY_BLUE, VERMILLION
+from ui import plain
+from ui.galleries import galleries, teacher_key_too_short, teacher_keys, this_session
 from ui.loaders import (devtest_pairs, explorer_maps, face_model, lfw_embeddings, lfw_photos, photo_index,
                         unseen_pairs_reference)
 from ui.widgets import as_arrays, chart, check_yourself, lesson_header, plot, try_this
@@ -35,10 +37,9 @@ CLASS_COLOUR = PURPLE
 # --------------------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False)
 def class_galleries() -> lesson.ClassGalleries:
-    """One object per server; nothing in it is ever written to disk."""
-    return lesson.ClassGalleries()
+    """One store per server (ui.galleries), the entries of closed sessions swept out first."""
+    return galleries()
 
 
 @st.cache_resource(show_spinner=False)
@@ -70,7 +71,7 @@ state.setdefault("yf_cache", {})  # content digest:face -> lesson.Photo (no byte
 state.setdefault("yf_kept", [])  # webcam shots kept for later (lesson.Photo)
 state.setdefault("yf_enrolled", [])  # lesson.EnrolledPerson
 state.setdefault("yf_classes", [])  # class codes this session joined
-state.setdefault("yf_teaching", [])  # class codes this session opened
+state.setdefault("yf_teacher", None)  # the teacher id a right teacher key gave (never the key)
 state.setdefault("yf_gen", 0)  # bumped to give the uploader a fresh, empty widget
 state.setdefault("yf_cam_gen", 0)  # the same for the webcam
 
@@ -152,12 +153,12 @@ def enrol_person() -> None:
         if len(state["yf_enrolled"]) >= lesson.MAX_ENROLLED:
             raise lesson.EnrolmentError(words("too-many-enrolled", most=lesson.MAX_ENROLLED))
     except lesson.EnrolmentError as err:
-        flash("enrol", "warning", str(err))
+        flash("enrol", "warning", plain.markdown(str(err), limit=None))
         return
     state["yf_enrolled"] = state["yf_enrolled"] + [person]
     state["yf_enrol_photos"] = []
     state["yf_enrol_name"] = ""
-    flash("enrol", "success", person.name + " " + words("enrolled-after-name", photos=len(person.keys)))
+    flash("enrol", "success", plain.markdown(person.name) + " " + words("enrolled-after-name", photos=len(person.keys)))
 
 
 def remove_enrolled(name: str) -> None:
@@ -166,33 +167,52 @@ def remove_enrolled(name: str) -> None:
         class_galleries().remove(code, state["yf_owner"], name)
 
 
-def open_class() -> None:
-    try:
-        code = class_galleries().open(state.get("yf_new_code", ""), state["yf_owner"])
-    except lesson.GalleryError as err:
-        flash("class", "warning", str(err))
+def unlock_teacher() -> None:
+    """The teacher key typed: this session gets the teacher's powers (and galleries) back."""
+    teacher = lesson.teacher_for(state.get("yf_teacher_key", ""), teacher_keys())
+    state["yf_teacher_key"] = ""  # the key is not kept, not even in the widget
+    if teacher is None:
+        flash("teach", "warning", words("teacher-key-wrong"))
         return
-    state["yf_teaching"] = list(dict.fromkeys(state["yf_teaching"] + [code]))
+    state["yf_teacher"] = teacher
+    mine = class_galleries().opened_by(teacher)
+    state["yf_classes"] = list(dict.fromkeys(state["yf_classes"] + mine))
+    flash("teach", "success", words("teacher-unlocked" if not mine else "teacher-unlocked-with-galleries",
+                                    galleries=len(mine)))
+
+
+def lock_teacher() -> None:
+    state["yf_teacher"] = None
+
+
+def open_class() -> None:
+    if state["yf_teacher"] is None:  # only the teacher's expander has this button; a stale click does nothing
+        return
+    try:
+        code = class_galleries().open(state.get("yf_new_code", ""), state["yf_teacher"])
+    except lesson.GalleryError as err:
+        flash("teach", "warning", plain.markdown(str(err), limit=None))
+        return
     state["yf_classes"] = list(dict.fromkeys(state["yf_classes"] + [code]))
-    flash("class", "success", words("class-opened", code=code))  # codes are A-Z, 0-9 and dashes only
+    state.pop("yf_new_code", None)
+    flash("teach", "success", words("class-opened", code=plain.markdown(code)))
 
 
 def close_class(code: str) -> None:
-    class_galleries().close(code, state["yf_owner"])
-    state["yf_teaching"] = [c for c in state["yf_teaching"] if c != code]
+    if state["yf_teacher"] is not None:
+        class_galleries().close(code, state["yf_teacher"])
     state["yf_classes"] = [c for c in state["yf_classes"] if c != code]
-    state.pop("yf_new_code", None)
 
 
 def join_class() -> None:
     try:
         code = class_galleries().join(state.get("yf_join_code", ""))
     except lesson.GalleryError as err:
-        flash("class", "warning", str(err))
+        flash("class", "warning", plain.markdown(str(err), limit=None))
         return
     state["yf_classes"] = list(dict.fromkeys(state["yf_classes"] + [code]))
     state["yf_join_code"] = ""
-    flash("class", "success", words("class-joined", code=code))
+    flash("class", "success", words("class-joined", code=plain.markdown(code)))
 
 
 def leave_class(code: str) -> None:
@@ -204,9 +224,10 @@ def share(code: str, name: str) -> None:
     if person is None:
         return
     try:
-        class_galleries().add(code, state["yf_owner"], person.name, person.embeddings, person.crops[0])
+        class_galleries().add(code, state["yf_owner"], person.name, person.embeddings, person.crops[0],
+                              session=this_session())
     except lesson.GalleryError as err:
-        flash("class", "warning", str(err))
+        flash("class", "warning", plain.markdown(str(err), limit=None))
 
 
 def unshare(code: str, name: str | None = None) -> None:
@@ -245,23 +266,23 @@ if shot is not None:
 photos, left_out = lesson.refresh(state["yf_cache"], uploads, embed, face_for=lambda d: state.get(f"yf_face_{d}"),
                                   limit=max(0, lesson.MAX_SESSION_PHOTOS - len(state["yf_kept"])))
 photos = photos + [p for p in state["yf_kept"] if p.digest not in {q.digest for q in photos}]
-labels = {p.key: f"{i + 1}. {p.name}" for i, p in enumerate(photos)}
+labels = {p.key: f"{i + 1}. {plain.visible(p.name)}" for i, p in enumerate(photos)}  # plain text: ui.plain
 by_key = {p.key: p for p in photos}
 ready = [p for p in photos if p.ready]
 show_flash("photos")
 for note in left_out:
-    st.caption(note)
+    st.caption(plain.markdown(note, limit=None))  # notes name the files
 
 if not photos:
     st.info(words("no-photos"), icon=":material/add_a_photo:")
 for p in [p for p in photos if not p.ok]:
-    st.warning(f"**{p.name}**: {p.error}", icon=":material/warning:")
+    st.warning(f"**{plain.markdown(p.name)}**: {p.error}", icon=":material/warning:")
 good = [p for p in photos if p.ok]
 for start in range(0, len(good), 3):
     cols = st.columns(3)
     for col, p in zip(cols, good[start:start + 3]):
         with col, st.container(border=True):
-            st.markdown(f"**{labels[p.key]}**")
+            st.markdown(f"**{plain.markdown(labels[p.key], limit=None)}**")
             st.image(p.preview, caption=(words("caption-faces-found", faces=p.num_faces) if p.num_faces > 1
                                          else words("caption-face-found")))
             c1, c2 = st.columns([1, 2], vertical_alignment="center")
@@ -301,11 +322,11 @@ if maps is not None and SHIPPED in maps.runs:
         where = lesson.place(np.stack([p.embedding for p in ready]), sm["embeddings"], points)
         extra += [explorer.ExtraPoint(tuple(float(v) for v in xy), labels[p.key].split(".")[0], "Your photos")
                   for p, xy in zip(ready, where)]
-    for i, person in enumerate(state["yf_enrolled"]):
-        group = f"Enrolled: {person.name}"
+    for i, person in enumerate(state["yf_enrolled"]):  # names on a chart: Plotly-safe plain text (ui.plain)
+        group = f"Enrolled: {plain.plotly(person.name)}"
         colours[group] = ENROLLED_COLOURS[i % len(ENROLLED_COLOURS)]
         where = lesson.place(person.embeddings, sm["embeddings"], points)
-        extra += [explorer.ExtraPoint(tuple(float(v) for v in xy), person.name if j == 0 else "", group)
+        extra += [explorer.ExtraPoint(tuple(float(v) for v in xy), plain.plotly(person.name) if j == 0 else "", group)
                   for j, xy in enumerate(where)]
     for code in state["yf_classes"]:
         entries = class_galleries().entries(code)
@@ -315,7 +336,7 @@ if maps is not None and SHIPPED in maps.runs:
             means = np.stack([e.embeddings.mean(axis=0) for e in entries])
             means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
             where = lesson.place(means, sm["embeddings"], points)
-            extra += [explorer.ExtraPoint(tuple(float(v) for v in xy), e.person, group)
+            extra += [explorer.ExtraPoint(tuple(float(v) for v in xy), plain.plotly(e.person), group)
                       for e, xy in zip(entries, where)]
     traces = [*shipped_map_traces(maps.shipped_sha256, dims, show_names, maps),
               *explorer.star_traces(extra, dims, colours)]
@@ -339,7 +360,7 @@ if ready:
         rows_of = photo_index(lfw_faces) if lfw_faces is not None else {}
         nearest = lesson.nearest_photos(selected.embedding, sm["embeddings"], maps.labels, k=5)
         people = lesson.nearest_people(selected.embedding, sm["embeddings"], maps.labels, k=3)
-        st.markdown(f"**{labels[selected.key]}**: " + words("nearest-photos-after-name"))
+        st.markdown(f"**{plain.markdown(labels[selected.key], limit=None)}**: " + words("nearest-photos-after-name"))
         cols = st.columns(6)
         with cols[0]:
             st.image(selected.crop, width=96, caption="you")
@@ -444,18 +465,18 @@ else:
     # The names below (a photo's file name, an enrolled person's) are never placeholders: they go beside the words.
     against = words("gallery-left-out-after-name" if found.left_out else "gallery-after-name", people=len(gallery),
                     photos=gallery_photos, threshold=threshold.value, left_out=found.left_out)
-    st.markdown(f"**{labels[selected.key]}** " + against)
+    st.markdown(f"**{plain.markdown(labels[selected.key], limit=None)}** " + against)
     if found.answer is not None:
         answer = found.answer
-        st.success(f"**{answer.name}** ({sources[answer.source]}): "
+        st.success(f"**{plain.markdown(answer.name)}** ({sources[answer.source]}): "
                    + words("identified-after-name", distance=answer.distance, threshold=threshold.value),
                    icon=":material/how_to_reg:")
     elif found.nearest is not None:
         nearest = found.nearest
-        st.info(words("unknown-before-name") + f" {nearest.name} ({sources[nearest.source]}) "
+        st.info(words("unknown-before-name") + f" {plain.markdown(nearest.name)} ({sources[nearest.source]}) "
                 + words("unknown-after-name", distance=nearest.distance, threshold=threshold.value)
-                + f" \"{nearest.name}\" anyway.", icon=":material/help:")
-    st.dataframe([{"person": c.name, "from": sources[c.source], "D to their nearest photo": round(c.distance, 3),
+                + f" \"{plain.markdown(nearest.name)}\" anyway.", icon=":material/help:")
+    st.dataframe([{"person": plain.visible(c.name), "from": sources[c.source], "D to their nearest photo": round(c.distance, 3),
                    "within the threshold": c.distance <= threshold.value} for c in found.ranking],
                  hide_index=True, width="stretch", key="yf_ranking")
     if lfw is not None:
@@ -480,7 +501,7 @@ for i, person in enumerate(state["yf_enrolled"]):
     with st.container(border=True):
         c1, c2 = st.columns([3, 1], vertical_alignment="center")
         with c1:
-            st.markdown(f"**{person.name}**: {len(person.keys)} photos")
+            st.markdown(f"**{plain.markdown(person.name)}**: {len(person.keys)} photos")
             st.image(list(person.crops), width=64)
             if threshold is not None:
                 s = lesson.cluster_summary(person.embeddings, threshold.value,
@@ -495,40 +516,55 @@ for i, person in enumerate(state["yf_enrolled"]):
                 shared = any(e.owner == state["yf_owner"] and e.person == person.name
                              for e in class_galleries().entries(code))
                 if shared:
-                    st.button(f"Unshare from {code}", key=f"yf_unshare_{i}_{code}", on_click=unshare,
+                    st.button(f"Unshare from {plain.markdown(code)}", key=f"yf_unshare_{i}_{code}", on_click=unshare,
                               args=(code, person.name))
                 else:
-                    st.button(f"Share with class {code}", key=f"yf_share_{i}_{code}", on_click=share,
+                    st.button(f"Share with class {plain.markdown(code)}", key=f"yf_share_{i}_{code}", on_click=share,
                               args=(code, person.name))
 
 # ---- 6. class gallery -----------------------------------------------------------------------
 st.header("6. Class gallery (off unless your teacher opens one)")
 st.markdown(words("class-intro", most=lesson.MAX_ENROL))
 show_flash("class")
-teach, join = st.columns(2)
-with teach, st.expander("For teachers: open a class gallery"):
-    state.setdefault("yf_new_code", lesson.new_code())
-    st.text_input("Class code for your class", key="yf_new_code", max_chars=24)
-    st.button("Open the class gallery", key="yf_open_class", on_click=open_class, icon=":material/groups:")
-    for code in state["yf_teaching"]:
-        st.button(f"Close {code} and delete its entries", key=f"yf_close_{code}", on_click=close_class, args=(code,))
-with join:
-    st.text_input("Class code from your teacher", key="yf_join_code", max_chars=24)
-    st.button("Join", key="yf_join", on_click=join_class, icon=":material/login:")
+galleries_on = bool(teacher_keys())
+if not galleries_on:
+    st.info(words("class-off-short-key" if teacher_key_too_short() else "class-off", least=lesson.MIN_TEACHER_KEY),
+            icon=":material/group_off:")
+else:
+    teach, join = st.columns(2)
+    with teach, st.expander("For teachers: open or close a class gallery", expanded=state["yf_teacher"] is not None):
+        show_flash("teach")
+        if state["yf_teacher"] is None:
+            st.caption(words("teacher-key-help"))
+            st.text_input("Teacher key", key="yf_teacher_key", type="password", max_chars=200)
+            st.button("Unlock", key="yf_unlock", on_click=unlock_teacher, icon=":material/key:")
+        else:
+            state.setdefault("yf_new_code", lesson.new_code())
+            st.text_input("Class code for your class", key="yf_new_code", max_chars=24)
+            st.button("Open the class gallery", key="yf_open_class", on_click=open_class, icon=":material/groups:")
+            for code in class_galleries().opened_by(state["yf_teacher"]):
+                st.button(f"Close {plain.markdown(code)} and delete its entries", key=f"yf_close_{code}",
+                          on_click=close_class, args=(code,))
+            st.button("Lock the teacher's buttons", key="yf_lock", on_click=lock_teacher, type="tertiary")
+    with join:
+        st.text_input("Class code from your teacher", key="yf_join_code", max_chars=24)
+        st.button("Join", key="yf_join", on_click=join_class, icon=":material/login:")
 for code in list(state["yf_classes"]):
     if not class_galleries().exists(code):
         state["yf_classes"] = [c for c in state["yf_classes"] if c != code]
-        st.info(words("class-closed", code=code), icon=":material/info:")
+        st.info(words("class-closed", code=plain.markdown(code)), icon=":material/info:")
         continue
     entries = class_galleries().entries(code)
     with st.container(border=True):
         c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="center")
-        c1.markdown(words("class-one-person" if len(entries) == 1 else "class-people", code=code, people=len(entries)))
+        c1.markdown(words("class-one-person" if len(entries) == 1 else "class-people", code=plain.markdown(code),
+                          people=len(entries)))
         c2.button("Remove my faces from it", key=f"yf_unshare_all_{code}", on_click=unshare, args=(code,))
         c3.button("Leave", key=f"yf_leave_{code}", on_click=leave_class, args=(code,))
         if entries:
-            st.image([e.face for e in entries], width=64,
-                     caption=[e.person + (" (yours)" if e.owner == state["yf_owner"] else "") for e in entries])
+            st.image([e.face for e in entries], width=64,  # classmates' names: plain text (ui.plain)
+                     caption=[plain.markdown(e.person) + (" (yours)" if e.owner == state["yf_owner"] else "")
+                              for e in entries])
         if not state["yf_enrolled"]:
             st.caption(words("how-to-share"))
 

@@ -509,3 +509,66 @@ def test_class_gallery_is_thread_safe():
     assert errors == []
     entries = g.entries(code)
     assert len(entries) == 8 * 20 and len({x.entry_id for x in entries}) == len(entries)
+
+
+# --------------------------------------------------------------------------------------------
+# Teacher keys, and shared entries that end with their session
+# --------------------------------------------------------------------------------------------
+
+
+def test_teacher_keys_come_from_the_setting_and_give_an_opaque_teacher_id():
+    assert yf.teacher_keys(None) == () and yf.teacher_keys("") == () and yf.teacher_keys(" , ") == ()
+    assert yf.teacher_keys("short") == ()  # under MIN_TEACHER_KEY characters: too easy to guess, not used
+    keys = yf.teacher_keys(" maths-room-7 , physics-lab-2,maths-room-7")
+    assert keys == ("maths-room-7", "physics-lab-2")
+    maths = yf.teacher_for("maths-room-7", keys)
+    assert maths and maths == yf.teacher_for("  maths-room-7 ", keys)  # typed again after a reload: the same id
+    assert "maths-room-7" not in maths and maths != yf.teacher_for("physics-lab-2", keys)
+    for wrong in ("", "maths-room-", "maths-room-77", "MATHS-ROOM-7", None):
+        assert yf.teacher_for(wrong, keys) is None
+    assert yf.teacher_for("anything at all", ()) is None  # no key set: nobody is a teacher
+
+
+def test_only_a_teacher_opens_and_closes_and_one_key_holds_a_few_galleries():
+    g = yf.ClassGalleries(max_classes=20, max_per_teacher=3)
+    maths, physics = "teacher-maths", "teacher-physics"
+    for nobody in ("", None):  # a session without a key has no teacher id: it can open nothing
+        with pytest.raises(yf.GalleryError, match="teacher key"):
+            g.open("ROOM-1", nobody)
+    codes = [g.open(f"MATHS-{i}", maths) for i in range(3)]
+    with pytest.raises(yf.GalleryError, match="3 class galleries open already"):
+        g.open("MATHS-4", maths)
+    assert g.open("PHYS-1", physics) == "PHYS-1"  # another key is not held back by the first one's
+    # the teacher's galleries come back to the key, whichever session asks; nobody else closes them
+    assert g.opened_by(maths) == codes and g.opened_by(physics) == ["PHYS-1"] and g.opened_by("") == []
+    assert not g.close("MATHS-0", physics) and not g.close("MATHS-0", "") and g.exists("MATHS-0")
+    assert g.close("MATHS-0", maths) and g.open("MATHS-4", maths) == "MATHS-4"
+
+
+def test_a_sessions_entries_leave_every_gallery_once_it_has_ended():
+    now = [1000.0]
+    g = yf.ClassGalleries(grace_s=10, idle_s=3600, clock=lambda: now[0])
+    a, b = g.open("ROOM-A", "teacher"), g.open("ROOM-B", "teacher")
+    g.add(a, "ann", "Ann", *entry_data(1), session="s-ann")
+    g.add(b, "ann", "Ann", *entry_data(1), session="s-ann")
+    g.add(a, "bob", "Bob", *entry_data(2), session="s-bob")
+    g.add(a, "old", "Old", *entry_data(3))  # no session known: only its owner or the teacher removes it
+    ended = {"s-ann"}
+    alive = lambda session: session not in ended  # noqa: E731
+    assert g.sweep(alive) == 0  # gone for less than the grace time: a reconnecting tab keeps its entries
+    now[0] += 5
+    ended.clear()  # it reconnected
+    assert g.sweep(alive) == 0
+    ended.add("s-ann")
+    g.sweep(alive)
+    now[0] += 11
+    assert g.sweep(alive) == 2
+    assert [x.person for x in g.entries(a)] == ["Bob", "Old"] and g.entries(b) == []
+
+    def broken(session):
+        raise RuntimeError("no runtime")
+
+    assert g.sweep(broken) == 0 and len(g.entries(a)) == 2  # on a doubt, nothing is removed
+    now[0] += 3601  # and a class untouched for idle_s goes too
+    g.sweep(lambda session: True)
+    assert len(g) == 0

@@ -7,7 +7,10 @@ checkpoint) are in test_app_pages.py."""
 
 from __future__ import annotations
 
+import html
 import io
+import re
+import string
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,8 @@ from tests.helpers import (encode, figure_values, figures, fresh_temp_dir, lfw_i
                       watching_file_writes)
 from lessons import your_faces as yf
 from model.maps import SHIPPED, load_explorer_maps
+from tests.hostile import HOSTILE_FILE_NAMES, HOSTILE_NAMES
+from ui import plain
 
 pytestmark = pytest.mark.usefixtures("fresh_caches")
 PAGE = "pages/your_faces.py"
@@ -157,8 +162,8 @@ def test_bad_files_give_messages_and_the_session_stays_usable(shared_data, image
     warnings = [str(w.value) for w in app.warning]
     expected = {"empty.jpg": "empty", "notes.jpg": "not an image", "cut.jpg": "damaged", "tiny.png": "too small",
                 "sky.png": "No face was found", "iphone.heic": "HEIC"}
-    for name, words in expected.items():
-        assert any(w.startswith(f"**{name}**") and words in w for w in warnings), (name, warnings)
+    for name, words in expected.items():  # file names as plain text: ui.plain
+        assert any(w.startswith(f"**{plain.markdown(name)}**") and words in w for w in warnings), (name, warnings)
     assert "Traceback" not in page_text(app)
     # the good photo was used all the same
     assert [p.name for p in photos(app)] == ["George_W_Bush_0001.jpg"]
@@ -326,7 +331,18 @@ def test_nothing_is_written_to_disk_during_an_upload(shared_data, images, tmp_pa
 # --------------------------------------------------------------------------------------------
 
 
-def test_class_gallery_is_shared_only_through_its_code(shared_data, images):
+TEACHER_KEY = "correct horse battery"
+
+
+def unlock(app, key: str = TEACHER_KEY):
+    app.text_input(key="yf_teacher_key").set_value(key)
+    app.button(key="yf_unlock").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def test_class_gallery_is_shared_only_through_its_code(shared_data, images, monkeypatch):
+    monkeypatch.setenv("FACENET_TEACHER_KEY", TEACHER_KEY)
     teacher = open_page(PAGE, shared_data)  # the teacher, who also enrols someone
     student = open_page(PAGE, shared_data)
     assert "Class" not in " ".join(t.get("name", "") for t in the_map(student)["data"])
@@ -335,6 +351,7 @@ def test_class_gallery_is_shared_only_through_its_code(shared_data, images):
     teacher.multiselect(key="yf_enrol_photos").set_value([p.key for p in photos(teacher)])
     teacher.text_input(key="yf_enrol_name").set_value("Bush")
     teacher.button(key="yf_enrol").click().run()
+    unlock(teacher)
     teacher.text_input(key="yf_new_code").set_value("room 42")
     teacher.button(key="yf_open_class").click().run()
     assert any("ROOM42 is open" in str(s.value) for s in teacher.success)
@@ -369,6 +386,156 @@ def test_class_gallery_is_shared_only_through_its_code(shared_data, images):
     teacher.button(key="yf_close_ROOM42").click().run()
     student.run()
     assert student.session_state["yf_classes"] == [] and "ROOM42 has been closed" in page_text(student)
+
+
+def test_class_galleries_are_off_without_a_teacher_key_and_say_how_to_turn_them_on(shared_data, monkeypatch):
+    monkeypatch.delenv("FACENET_TEACHER_KEY", raising=False)
+    app = open_page(PAGE, shared_data)
+    text = page_text(app)
+    assert "Class galleries are off on this server" in text and "FACENET_TEACHER_KEY" in text
+    keys = {w.key for kind in ("text_input", "button") for w in app.get(kind)}
+    assert not keys & {"yf_teacher_key", "yf_unlock", "yf_new_code", "yf_open_class", "yf_join_code", "yf_join"}
+    monkeypatch.setenv("FACENET_TEACHER_KEY", "abc")  # too short to be a key: still off, and it says why
+    app.run()
+    assert "shorter than 8 characters" in page_text(app)
+    assert not [w for w in app.text_input if w.key == "yf_teacher_key"]
+
+
+def test_only_the_teacher_key_opens_galleries_and_a_reload_gets_them_back(shared_data, monkeypatch):
+    monkeypatch.setenv("FACENET_TEACHER_KEY", TEACHER_KEY)
+    squatter = open_page(PAGE, shared_data)
+    # without the key: no code box, no open button; a guessed key is refused and not kept
+    assert not [w for w in squatter.text_input if w.key == "yf_new_code"]
+    unlock(squatter, "password")
+    assert any("not this server's teacher key" in str(w.value) for w in squatter.warning)
+    assert squatter.session_state["yf_teacher"] is None and squatter.text_input(key="yf_teacher_key").value == ""
+    assert not [b for b in squatter.button if b.key == "yf_open_class"]
+    # the teacher: a few galleries per key, no more
+    teacher = unlock(open_page(PAGE, shared_data))
+    assert all(TEACHER_KEY not in str(teacher.session_state[k]) for k in teacher.session_state)  # never kept
+    for code in ("MATHS-1", "MATHS-2", "MATHS-3", "MATHS-4"):
+        teacher.text_input(key="yf_new_code").set_value(code)
+        teacher.button(key="yf_open_class").click().run()
+    assert any("3 class galleries open already" in str(w.value) for w in teacher.warning)
+    assert teacher.session_state["yf_classes"] == ["MATHS-1", "MATHS-2", "MATHS-3"]
+    # a reload is a new session: typing the key again brings the galleries and their close buttons back
+    again = unlock(open_page(PAGE, shared_data))
+    assert sorted(again.session_state["yf_classes"]) == ["MATHS-1", "MATHS-2", "MATHS-3"]
+    assert any("open class galleries (3) are back" in str(s.value) for s in again.success)
+    again.button(key="yf_close_MATHS-2").click().run()
+    teacher.run()
+    assert teacher.session_state["yf_classes"] == ["MATHS-1", "MATHS-3"]
+    assert f"{plain.markdown('MATHS-2')} has been closed" in page_text(teacher)  # codes too: ui.plain
+    # the squatter still cannot close one
+    squatter.text_input(key="yf_join_code").set_value("MATHS-1")
+    squatter.button(key="yf_join").click().run()
+    assert not [b for b in squatter.button if b.key.startswith("yf_close_")]
+
+
+# --------------------------------------------------------------------------------------------
+# A hostile student: every name another person can see is plain text
+# --------------------------------------------------------------------------------------------
+
+MARKDOWN_KINDS = ("title", "header", "subheader", "markdown", "caption", "info", "success", "warning", "error")
+HIDDEN = re.compile("[\u202a-\u202e\u2066-\u2069\u200b-\u200f\u2060\ufeff\x00-\x08\x0b-\x1f\x7f]")
+WORD_JOINER_ALLOWED = re.compile(f"(?i)(?<=[:@]){plain.WORD_JOINER}|(?<=www){plain.WORD_JOINER}")  # ui.plain's own
+
+
+def shown_strings(app) -> tuple[list[str], list[str], list[str]]:
+    """(what Streamlit renders as Markdown, what Plotly renders as labels, what widgets show as plain
+    text: table cells and select-box options) on the page of `app`."""
+    import json
+
+    markdown = [str(e.value) for kind in MARKDOWN_KINDS for e in app.get(kind)]
+    markdown += [c for image in app.get("image") for c in image.captions]
+    markdown += [w.label for kind in ("button", "selectbox", "multiselect", "text_input", "toggle") for w in app.get(kind)]
+    markdown += [m.label for m in app.metric]
+    charts = []
+    for fig in figures(app):
+        for t in fig["data"]:
+            charts.append(str(t.get("name", "")))
+            for field in ("text", "hovertext"):
+                value = t.get(field)
+                charts += [str(v) for v in (value if isinstance(value, list) else [value] if value else [])]
+        charts.append(json.dumps(fig["layout"].get("title"), ensure_ascii=False))
+    plain_text = [str(v) for df in app.dataframe for v in df.value.astype(str).to_numpy().ravel()]
+    plain_text += [str(o) for kind in ("selectbox", "multiselect") for w in app.get(kind) for o in w.options]
+    return markdown, charts, plain_text
+
+
+def escaped_pattern(name: str) -> re.Pattern:
+    """`name` as CommonMark shows it as text only: each ASCII punctuation mark behind a backslash, a
+    word joiner allowed anywhere (ui.plain puts one where a bare link could start)."""
+    parts = [re.escape("\\" + c) if c in string.punctuation else re.escape(c) for c in name]
+    return re.compile(f"{plain.WORD_JOINER}?".join(parts))
+
+
+def shown_as_markdown(s: str) -> str:
+    """What a Markdown string of text and backslash escapes shows."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", s).replace(plain.WORD_JOINER, "")
+
+
+def assert_only_text(app, names: list[str], where: str) -> None:
+    """Each of `names` (as the page holds it) is on the page, and wherever it is, only as text: in
+    Markdown with every punctuation mark escaped, in a chart with `<`, `>`, `&` and `$` as entities;
+    and no string on the page holds a character that hides or reorders text. Worked out here from
+    the rules of CommonMark and Plotly, not from ui.plain."""
+    markdown, charts, plain_text = shown_strings(app)
+    for s in markdown + charts + plain_text:
+        assert not HIDDEN.search(WORD_JOINER_ALLOWED.sub("", s)), (where, s)
+    for name in names:
+        in_markdown = [s for s in markdown if name in shown_as_markdown(s)]
+        in_charts = [s for s in charts if name in html.unescape(s)]
+        assert in_markdown or in_charts, (where, name)
+        for s in in_markdown:
+            assert escaped_pattern(name).search(s), (where, name, s)
+        for s in in_charts:
+            assert not set(s) & set("<>$"), (where, name, s)
+
+
+def test_hostile_names_are_shown_as_plain_text_everywhere(shared_data, images, monkeypatch):
+    monkeypatch.setenv("FACENET_TEACHER_KEY", TEACHER_KEY)
+    teacher = unlock(open_page(PAGE, shared_data))
+    teacher.text_input(key="yf_new_code").set_value("ROOM-1")
+    teacher.button(key="yf_open_class").click().run()
+    hostile = open_page(PAGE, shared_data)
+    # hostile file names: photos, a duplicate, a file that is no photo
+    files = [(name, jpeg_of(images, rel), "image/jpeg") for name, rel in zip(HOSTILE_FILE_NAMES, BUSH)]
+    files += [("<i>dup</i> $z$ \u202ex.jpg", files[0][1], "image/jpeg"), ("![b](http://127.0.0.1:9/b).jpg", b"no", "image/jpeg")]
+    upload(hostile, files)
+    got = photos(hostile)
+    labels = [f"{i + 1}. {plain.visible(name)}" for i, name in enumerate(HOSTILE_FILE_NAMES)]
+    others = [plain.visible(name) for name, _, _ in files[len(HOSTILE_FILE_NAMES):]]
+    assert_only_text(hostile, labels + others, "the uploader's photos")
+    # hostile names: enrolled, then enrolled again (a warning names it), then shared with the class
+    names = [yf.clean_name(typed) for _, typed in HOSTILE_NAMES]
+    for typed in [typed for _, typed in HOSTILE_NAMES] + [HOSTILE_NAMES[0][1]]:
+        hostile.text_input(key="yf_enrol_name").set_value(typed)
+        hostile.multiselect(key="yf_enrol_photos").set_value([p.key for p in got[:3]])
+        hostile.button(key="yf_enrol").click().run()
+    assert [p.name for p in hostile.session_state["yf_enrolled"]] == names
+    assert any("is enrolled already" in str(w.value) for w in hostile.warning)
+    hostile.text_input(key="yf_join_code").set_value("ROOM-1")
+    hostile.button(key="yf_join").click().run()
+    for i in range(len(names)):
+        hostile.button(key=f"yf_share_{i}_ROOM-1").click().run()
+    assert_only_text(hostile, names, "the hostile student's own page")
+    assert [t for t in the_map(hostile)["data"] if t["name"] == f"Enrolled: {plain.plotly(names[2])}"]
+    # a classmate sees every name, in the gallery, on the map and in identification: as text
+    classmate = open_page(PAGE, shared_data)
+    classmate.text_input(key="yf_join_code").set_value("room-1")
+    classmate.button(key="yf_join").click().run()
+    upload(classmate, as_files(images, [BUSH[4]]))
+    classmate.toggle(key="yf_lfw_gallery").set_value(False).run()
+    teacher.run()
+    assert_only_text(teacher, names, "the teacher's page")
+    for i, name in enumerate(names):  # each name in turn is the one identification answers with
+        assert_only_text(classmate, names[i:], f"a classmate's page, answer {i}")
+        answer = [str(a.value) for a in list(classmate.success) + list(classmate.info) if "(class gallery)" in str(a.value)]
+        assert answer and plain.markdown(name) in answer[0], (name, answer)
+        assert list(ranking(classmate)["person"])[0] == plain.visible(name)
+        hostile.button(key=f"yf_unshare_{i}_ROOM-1").click().run()
+        classmate.run()
 
 
 # --------------------------------------------------------------------------------------------
