@@ -18,6 +18,7 @@ from server.startup import skip_streamlit_repl_check
 from server.uploads import keep_uploads_in_memory
 from ui.loaders import default_data_path, forget_where_the_data_was
 from ui.presenter import presenter_mode, presenter_switch
+from ui.visitor import on_own_machine
 
 keep_uploads_in_memory()  # see server.uploads: no uploaded byte on disk
 hand_memory_back()  # see server.memory: once a class has gone, its memory goes back to the system
@@ -44,7 +45,9 @@ def remember_data_path():
 
 
 st.session_state.setdefault("data_path", default_data_path())
-if not presenting:
+# The data folder is the server's setting: only the person at the server's own machine may change it
+# (ui.visitor; docs/serving.md). Every other visitor gets $FACENET_DATA, and no box to type in.
+if not presenting and on_own_machine():
     words = LessonText("home")  # the sidebar's words are with the welcome page's
     st.session_state["data_path_box"] = st.session_state["data_path"]
     with st.sidebar:

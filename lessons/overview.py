@@ -113,6 +113,7 @@ class DataStatus:
     lfw: DatasetStatus
     olivetti: DatasetStatus
     how_to_get_data: str
+    given_path_problem: str = ""  # why the given path cannot be used (too long, not readable...), in plain words
 
     @property
     def lfw_complete(self) -> bool:
@@ -135,8 +136,8 @@ def count_lfw(image_dir: str) -> tuple[int, int]:
 
 def data_status(path: str | None = None) -> DataStatus:
     """Where LFW and the Olivetti faces were found (or why not), given an optional folder."""
-    from model.data import (HOW_TO_GET_DATA, DataNotFoundError, find_lfw, find_olivetti,
-                            lfw_image_dir, lfw_protocol_file)
+    from model.data import (HOW_TO_GET_DATA, DataNotFoundError, find_lfw, find_olivetti, lfw_image_dir,
+                            lfw_protocol_file, path_exists, path_problem, shown_path)
 
     path = (path or "").strip() or None
 
@@ -150,22 +151,28 @@ def data_status(path: str | None = None) -> DataStatus:
     except DataNotFoundError as err:
         lfw = DatasetStatus("LFW", found=False, problem=where_it_looked(err))
     else:
-        people, images = count_lfw(str(image_dir))
-        present, missing = [], []
-        for name in LFW_PROTOCOL_FILES:
-            try:
-                lfw_protocol_file(root, name)
-                present.append(name)
-            except DataNotFoundError:
-                missing.append(name)
-        lfw = DatasetStatus("LFW", found=True, location=str(image_dir), people=people, images=images,
-                            protocol_present=tuple(present), protocol_missing=tuple(missing))
+        try:
+            people, images = count_lfw(str(image_dir))
+        except OSError as err:  # found, but a folder in it cannot be read
+            people = images = None
+            lfw = DatasetStatus("LFW", found=False, problem=f"LFW was found in {shown_path(image_dir)}, but it "
+                                                            f"cannot be read: {path_problem(err)}.")
+        if people is not None:
+            present, missing = [], []
+            for name in LFW_PROTOCOL_FILES:
+                try:
+                    lfw_protocol_file(root, name)
+                    present.append(name)
+                except DataNotFoundError:
+                    missing.append(name)
+            lfw = DatasetStatus("LFW", found=True, location=str(image_dir), people=people, images=images,
+                                protocol_present=tuple(present), protocol_missing=tuple(missing))
     try:
         olivetti = DatasetStatus("Olivetti", found=True, location=str(find_olivetti(path)))
     except DataNotFoundError as err:
         olivetti = DatasetStatus("Olivetti", found=False, problem=where_it_looked(err))
-    given_exists = path is not None and Path(path).expanduser().exists()
-    return DataStatus(path, given_exists, lfw, olivetti, HOW_TO_GET_DATA)
+    given_exists, given_problem = path_exists(path) if path is not None else (False, "")
+    return DataStatus(path, given_exists, lfw, olivetti, HOW_TO_GET_DATA, given_problem)
 
 
 # --------------------------------------------------------------------------------------------

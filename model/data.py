@@ -18,6 +18,7 @@ through `crop_and_resize` (PIL image -> uint8 crop) and `to_model_input` (uint8 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -63,6 +64,103 @@ face pages; the Olivetti faces are optional. Any one of these works:
 
 class DataNotFoundError(FileNotFoundError):
     """Raised when a dataset cannot be found anywhere; its message says how to get it."""
+
+
+class DataPathError(DataNotFoundError):
+    """A path that cannot be used as it is (too long, not readable, a loop of links...): the message
+    says what is wrong in plain words, never as the operating system's bare error; `reason` is that
+    part alone."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
+
+
+# --------------------------------------------------------------------------------------------
+# Paths from anyone: every filesystem probe goes through these, so any OS error becomes words
+# --------------------------------------------------------------------------------------------
+
+SHOWN_PATH = 160  # characters of a path that messages show (a long one is cut in the middle)
+PATH_ERRORS = (OSError, ValueError, RuntimeError)  # ValueError: a NUL in it; RuntimeError: "~nobody"
+
+_PLAIN_ERRNO = {
+    errno.ENAMETOOLONG: "the path is too long for this system (a folder or file name may have at most 255 "
+                        "characters, a whole path a few thousand)",
+    errno.EACCES: "the server is not allowed to read it (permission denied)",
+    errno.EPERM: "the server is not allowed to read it (operation not permitted)",
+    errno.ENOENT: "there is nothing at that path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.ELOOP: "the path goes round a loop of symbolic links",
+    errno.EIO: "the disk could not be read (input/output error)",
+    errno.ENODEV: "the device behind the path is not there",
+    errno.ENXIO: "the device behind the path is not there",
+    errno.ESTALE: "the network folder behind the path is no longer reachable",
+    errno.ETIMEDOUT: "the network folder behind the path did not answer",
+    errno.EINVAL: "the path is not valid on this system",
+}
+
+
+def shown_path(path) -> str:
+    """A path as a message shows it: at most SHOWN_PATH characters, cut in the middle."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(path))  # a NUL or a line break shows as ?
+    if len(text) <= SHOWN_PATH:
+        return text
+    return f"{text[:SHOWN_PATH // 2]}...{text[-(SHOWN_PATH // 2 - 3):]} ({len(text):,} characters)"
+
+
+def path_problem(err: BaseException) -> str:
+    """What an error from a filesystem call means, in plain words (no errno, no traceback)."""
+    if isinstance(err, ValueError):
+        return "the path contains a character no path can hold (a null character)"
+    if isinstance(err, RuntimeError):
+        return "the path starts with ~ for a user this system does not know"
+    code = getattr(err, "errno", None)
+    if code in _PLAIN_ERRNO:
+        return _PLAIN_ERRNO[code]
+    if isinstance(err, OSError) and code is not None:
+        return f"the system could not read it ({os.strerror(code).lower()})"
+    return "the system could not read it"
+
+
+def _path_error(path, err: BaseException) -> DataPathError:
+    reason = path_problem(err)
+    return DataPathError(f"{shown_path(path)} cannot be used: {reason}.", reason)
+
+
+def _checked(path) -> Path:
+    """`path` as a Path with `~` expanded, or DataPathError saying why it cannot be."""
+    text = os.fspath(path)
+    if "\x00" in str(text):
+        raise _path_error(text, ValueError("embedded null byte"))
+    try:
+        return Path(text).expanduser()
+    except PATH_ERRORS as err:
+        raise _path_error(text, err) from None
+
+
+def _is_dir(path: Path) -> bool:
+    """Whether `path` is a folder; a path that is missing is not one, any other OS error is DataPathError."""
+    try:
+        return path.is_dir()
+    except PATH_ERRORS as err:
+        raise _path_error(path, err) from None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except PATH_ERRORS as err:
+        raise _path_error(path, err) from None
+
+
+def path_exists(path) -> tuple[bool, str]:
+    """(whether something is at `path`, what is wrong with the path in plain words or "")."""
+    try:
+        return _checked(path).exists(), ""
+    except DataPathError as err:
+        return False, err.reason
+    except PATH_ERRORS as err:
+        return False, path_problem(err)
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,25 +272,25 @@ def _lfw_root_in(folder: Path) -> Path | None:
     """The folder holding `lfw-deepfunneled/` (or scikit-learn's `lfw_funneled/`) at or under `folder`."""
     for candidate in (folder, folder / "lfw", folder / "lfw_home"):
         for images in ("lfw-deepfunneled", "lfw_funneled"):
-            if (candidate / images).is_dir():
+            if _is_dir(candidate / images):
                 return candidate
     return None
 
 
 def lfw_image_dir(root: Path) -> Path:
     for images in ("lfw-deepfunneled", "lfw_funneled"):
-        if (root / images).is_dir():
+        if _is_dir(root / images):
             return root / images
     raise DataNotFoundError(f"{root} holds no lfw-deepfunneled/ folder.\n\n{HOW_TO_GET_DATA}")
 
 
-def _candidate_folders(path: str | os.PathLike | None) -> Iterator[tuple[str, Path]]:
-    """(the place as messages name it, folder), in search order. scikit-learn's data home comes
-    last and is worked out only when the search gets there: importing scikit-learn takes seconds."""
+def _candidate_folders(path: str | os.PathLike | None) -> Iterator[tuple[str, str | os.PathLike]]:
+    """(the place as messages name it, folder as given), in search order. scikit-learn's data home
+    comes last and is worked out only when the search gets there: importing scikit-learn takes seconds."""
     if path:
-        yield "the path given", Path(path).expanduser()
+        yield "the path given", path
     if os.environ.get(DATA_ENV):
-        yield f"${DATA_ENV}", Path(os.environ[DATA_ENV]).expanduser()
+        yield f"${DATA_ENV}", os.environ[DATA_ENV]
     home = _sklearn_data_home()
     if home is not None:
         yield "scikit-learn's data home", home
@@ -200,11 +298,18 @@ def _candidate_folders(path: str | os.PathLike | None) -> Iterator[tuple[str, Pa
 
 def _search(path: str | os.PathLike | None, look_in: Callable[[Path], Path | None]) -> tuple[Path | None, list]:
     """The first thing `look_in` finds in the candidate folders, in search order (None if nothing),
-    and the places looked in on the way, as (the place as messages name it, folder)."""
+    and the places looked in on the way, as (the place as messages name it, the folder as shown).
+    A folder that cannot be probed (too long, not readable, ...) is passed over, and the message
+    says why beside it."""
     looked = []
-    for how, folder in _candidate_folders(path):
-        looked.append((how, folder))
-        found = look_in(folder)
+    for how, given in _candidate_folders(path):
+        try:
+            folder = _checked(given)
+            found = look_in(folder)
+        except DataPathError as err:
+            looked.append((how, f"{shown_path(given)} (cannot be used: {err.reason})"))
+            continue
+        looked.append((how, shown_path(folder)))
         if found is not None:
             return found, looked
     return None, looked
@@ -238,9 +343,9 @@ def _olivetti_file_in(folder: Path) -> Path | None:
     when it is such a file."""
     for candidate in (folder, folder / "olivetti"):
         for name in ("olivettifaces.mat", "olivetti.pkz"):
-            if (candidate / name).is_file():
+            if _is_file(candidate / name):
                 return candidate / name
-    if folder.is_file() and folder.suffix in (".mat", ".pkz"):
+    if _is_file(folder) and folder.suffix in (".mat", ".pkz"):
         return folder
     return None
 
@@ -282,18 +387,21 @@ def _cache_key(kind: str, files: Sequence[Path], size: int, framing: str) -> str
 
 
 def _load_cached(key: str) -> FaceSet | None:
-    folder = cache_dir() / key
     try:
+        folder = cache_dir() / key
         meta = json.loads((folder / "meta.json").read_text())
         images = np.load(folder / "images.npy")
         labels = np.load(folder / "labels.npy")
         return FaceSet(images, labels, meta["names"], meta["files"], meta["source"], meta.get("skipped", []))
-    except (OSError, ValueError, KeyError):
+    except (*PATH_ERRORS, KeyError):
         return None
 
 
 def _save_cached(key: str, faces: FaceSet) -> None:
-    folder = cache_dir() / key
+    try:
+        folder = cache_dir() / key
+    except PATH_ERRORS:  # no home folder to put a cache in: only speed is lost
+        return
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
     try:
         tmp.mkdir(parents=True, exist_ok=True)
@@ -304,13 +412,16 @@ def _save_cached(key: str, faces: FaceSet) -> None:
         if folder.exists():  # another process won the race; its copy is as good as ours
             return
         tmp.rename(folder)
-    except OSError:
+    except PATH_ERRORS:
         pass  # a read-only or full cache only costs speed
     finally:
-        if tmp.exists():
-            for f in tmp.iterdir():
-                f.unlink()
-            tmp.rmdir()
+        try:
+            if tmp.exists():
+                for f in tmp.iterdir():
+                    f.unlink()
+                tmp.rmdir()
+        except PATH_ERRORS:
+            pass  # a leftover temporary folder in the cache is harmless
 
 
 def _decode(path: Path, framing: str, size: int) -> np.ndarray | None:
@@ -350,13 +461,20 @@ def load_folder(path: str | os.PathLike, framing: str = "lfw", size: int = INPUT
 
     Photos that cannot be decoded are listed in `FaceSet.skipped` rather than stopping the load.
     """
-    root = Path(path).expanduser().resolve()  # resolved: the cache key must not depend on how the path is spelt
-    if not root.is_dir():
-        raise DataNotFoundError(f"{root} is not a folder. Expected one sub-folder of photos per person.")
-    files = _person_folders(root)
-    if not files:
-        raise DataNotFoundError(f"{root} has no photos in per-person sub-folders (<person>/<photo>.jpg).")
-    key = _cache_key(f"folder:{root.resolve()}", files, size, framing)
+    given = _checked(path)
+    try:
+        root = given.resolve()  # resolved: the cache key must not depend on how the path is spelt
+        if not root.is_dir():
+            raise DataNotFoundError(f"{shown_path(root)} is not a folder. Expected one sub-folder of photos per person.")
+        files = _person_folders(root)
+        if not files:
+            raise DataNotFoundError(f"{shown_path(root)} has no photos in per-person sub-folders "
+                                    "(<person>/<photo>.jpg).")
+        key = _cache_key(f"folder:{root}", files, size, framing)
+    except DataNotFoundError:
+        raise
+    except PATH_ERRORS as err:
+        raise _path_error(given, err) from None
     faces = _load_cached(key) if use_cache else None
     if faces is None:
         faces = _decode_folder(root, files, framing, size, source=str(root))
@@ -376,16 +494,19 @@ def load_lfw(path: str | os.PathLike | None = None, size: int = INPUT_SIZE, use_
 def load_olivetti(path: str | os.PathLike | None = None, size: int = INPUT_SIZE, download: bool = False) -> FaceSet:
     """The 400 Olivetti faces (40 people x 10), greyscale repeated to RGB, people named s1..s40."""
     file = find_olivetti(path, download=download)
-    if file.suffix == ".pkz":
-        import joblib
+    try:
+        if file.suffix == ".pkz":
+            import joblib
 
-        flat = np.asarray(joblib.load(file))  # (400, 4096) as scikit-learn caches it
-        faces64 = flat.reshape(400, 64, 64).transpose(0, 2, 1)
-    else:
-        from scipy.io import loadmat
+            flat = np.asarray(joblib.load(file))  # (400, 4096) as scikit-learn caches it
+            faces64 = flat.reshape(400, 64, 64).transpose(0, 2, 1)
+        else:
+            from scipy.io import loadmat
 
-        flat = loadmat(file)["faces"]  # (4096, 400), each column a 64x64 image stored column-major
-        faces64 = flat.T.reshape(400, 64, 64).transpose(0, 2, 1)
+            flat = loadmat(file)["faces"]  # (4096, 400), each column a 64x64 image stored column-major
+            faces64 = flat.T.reshape(400, 64, 64).transpose(0, 2, 1)
+    except OSError as err:
+        raise _path_error(file, err) from None
     faces64 = np.ascontiguousarray(faces64)
     if faces64.dtype != np.uint8:  # scikit-learn's cache may hold floats in [0, 1]
         scale = 255.0 if faces64.max() <= 1.0 else 1.0
@@ -406,6 +527,16 @@ def load_olivetti(path: str | os.PathLike | None = None, size: int = INPUT_SIZE,
 # --------------------------------------------------------------------------------------------
 
 
+def _read_text(path: str | os.PathLike) -> str:
+    """A protocol file's text, or DataPathError in plain words (a missing file is FileNotFoundError)."""
+    try:
+        return Path(path).read_text()
+    except FileNotFoundError:
+        raise
+    except PATH_ERRORS as err:
+        raise _path_error(path, err) from None
+
+
 def lfw_file(name: str, number: int) -> str:
     """The relative path of image `number` (1-based) of `name`, as in the protocol files."""
     return f"{name}/{name}_{number:04d}.jpg"
@@ -416,7 +547,7 @@ def read_people(path: str | os.PathLike) -> list[list[tuple[str, int]]]:
 
     Returns a list of sets, each a list of (name, number of images).
     """
-    lines = [ln.split() for ln in Path(path).read_text().splitlines() if ln.strip()]
+    lines = [ln.split() for ln in _read_text(path).splitlines() if ln.strip()]
     if len(lines[0]) != 1:
         raise ValueError(f"{path}: unexpected header {lines[0]}")
     sets, i = [], 0
@@ -454,7 +585,7 @@ class Pairs:
 
 def read_pairs(path: str | os.PathLike) -> Pairs:
     """`pairs.txt` (10 folds of 300 matched + 300 mismatched) or `pairsDev*.txt` (one fold)."""
-    lines = [ln.split() for ln in Path(path).read_text().splitlines() if ln.strip()]
+    lines = [ln.split() for ln in _read_text(path).splitlines() if ln.strip()]
     header = lines[0]
     folds, per_fold = (1, int(header[0])) if len(header) == 1 else (int(header[0]), int(header[1]))
     body = lines[1:]
@@ -481,7 +612,7 @@ def read_pairs(path: str | os.PathLike) -> Pairs:
 def lfw_protocol_file(root: Path, name: str) -> Path:
     """A protocol file (`pairs.txt`, `peopleDevTrain.txt`, ...) beside the images."""
     for candidate in (root / name, root.parent / name):
-        if candidate.is_file():
+        if _is_file(candidate):
             return candidate
     raise DataNotFoundError(
         f"The LFW protocol file {name} is missing from {root}. It comes with LFW: download it from "

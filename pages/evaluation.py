@@ -39,7 +39,7 @@ def devtest(sha: str, _lfw) -> dict:
             "reference": lesson.reference_from_pairs(pairs)}
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)  # keyed by the data folder: bounded
 def devtrain(sha: str, data_folder: str, _lfw) -> lesson.Pairs | None:
     """pairsDevTrain under the model, or None without LFW's pairsDevTrain.txt."""
     from model.data import DataNotFoundError, find_lfw

@@ -7,6 +7,7 @@ import streamlit as st
 
 from lessons import overview
 from lessons.content import LessonText
+from ui import plain
 from ui.loaders import data_path, data_status_cached, load_model_cached
 from ui.widgets import run_through_app_py
 from server.startup import import_in_background
@@ -68,8 +69,12 @@ else:
 
 st.subheader("The data")
 data = data_status_cached(data_path())
-if data.given_path and not data.given_path_exists:
-    st.warning(f"There is no folder at `{data.given_path}`.")
+if data.given_path and not data.given_path_exists:  # the path as typed: plain text, cut if long (ui.plain)
+    from model.data import shown_path
+
+    where = plain.markdown(shown_path(data.given_path), limit=None)
+    st.warning(f"The data folder {where} cannot be used: {data.given_path_problem}." if data.given_path_problem
+               else f"There is no folder at {where}.")
 
 lfw = data.lfw
 if lfw.found:

@@ -65,3 +65,14 @@ def lfw_root(shared_data):
     from model.data import find_lfw
 
     return find_lfw(shared_data)
+
+
+@pytest.fixture(autouse=True)
+def at_the_servers_own_machine(monkeypatch):
+    """AppTest has no real browser connection (its Streamlit runtime is a mock), so ui.visitor could
+    not tell who is there and would hide the sidebar's data folder. Pages under test run as for the
+    person at the server's own machine, who may choose the data folder; a test of a visitor over the
+    network patches `ui.visitor.connection` again."""
+    import ui.visitor
+
+    monkeypatch.setattr(ui.visitor, "connection", lambda: "loopback")

@@ -24,11 +24,20 @@ def default_data_path() -> str:
 
 
 def data_path() -> str:
-    """The folder the user typed in the sidebar, else $FACENET_DATA (empty: look in the usual places)."""
-    return st.session_state.get("data_path") or default_data_path()
+    """The folder typed in the sidebar, for the person at the server's own machine only (the box is
+    theirs alone: ui.visitor), else $FACENET_DATA (empty: look in the usual places)."""
+    from ui.visitor import on_own_machine
+
+    typed = st.session_state.get("data_path") if on_own_machine() else None
+    return typed or default_data_path()
 
 
-@st.cache_data(show_spinner="Looking for the face data...")
+# Every cache below that is keyed by a path (a data folder, a checkpoint) holds a few entries only:
+# a path is the server's setting or its own user's, but no cache may grow with what anyone types.
+DATA_FOLDERS_KEPT = 4
+
+
+@st.cache_data(show_spinner="Looking for the face data...", max_entries=16)
 def data_status_cached(path: str) -> overview.DataStatus:
     """Where the data was found (lessons.overview.data_status), cached: it walks LFW's 13k files."""
     _loaded("data status")
@@ -42,7 +51,7 @@ def forget_where_the_data_was() -> None:
     overview.count_lfw.cache_clear()
 
 
-@st.cache_resource(show_spinner="Loading the face model...")
+@st.cache_resource(show_spinner="Loading the face model...", max_entries=DATA_FOLDERS_KEPT)
 def _load_model(path: str, modified_ns: int):
     """`modified_ns` is only part of the cache key: a checkpoint replaced on disk is read again."""
     from model.embed import load_model  # torch is imported here, not when the app starts
@@ -78,7 +87,7 @@ def face_model():
         return None
 
 
-@st.cache_resource(show_spinner="Loading the LFW embeddings...")
+@st.cache_resource(show_spinner="Loading the LFW embeddings...", max_entries=DATA_FOLDERS_KEPT)
 def _lfw_embeddings(path: str, modified_ns: int, data_folder: str):
     from model.embed import load_lfw_embeddings
 
@@ -128,7 +137,7 @@ def unseen_pairs_reference(sha: str, _lfw):
     return ev.all_unseen_pairs_reference(_lfw)
 
 
-@st.cache_resource(show_spinner="Loading the embedding maps...")
+@st.cache_resource(show_spinner="Loading the embedding maps...", max_entries=DATA_FOLDERS_KEPT)
 def _explorer_maps(path: str, modified_ns: int):
     from model.maps import load_explorer_maps
 
@@ -149,7 +158,7 @@ def explorer_maps():
         return None
 
 
-@st.cache_resource(show_spinner="Loading the LFW photos (the first time takes a few seconds)...")
+@st.cache_resource(show_spinner="Loading the LFW photos (the first time takes a few seconds)...", max_entries=2)
 def _lfw_photos(data_folder: str):
     from model.data import load_lfw
 
@@ -171,7 +180,7 @@ def lfw_photos(why: str = "This part needs the LFW photos"):
         return None
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=DATA_FOLDERS_KEPT)
 def _photo_index(source: str, count: int, _faces) -> dict[str, int]:
     return _faces.index()
 

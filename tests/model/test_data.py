@@ -225,3 +225,66 @@ def test_pk_sampler_refuses_impossible_batches():
         PKSampler(labels, people_per_batch=3, images_per_person=2)
     with pytest.raises(ValueError, match="K must be"):
         PKSampler(labels, people_per_batch=2, images_per_person=1)
+
+
+# --------------------------------------------------------------------------------------------
+# Any path, from anyone: every OS error becomes a message in plain words
+# --------------------------------------------------------------------------------------------
+
+ODD_PATHS = [("x" * 5000, "too long for this system"),
+             ("data\x00folder", "null character"),
+             ("~no-such-user-of-this-system/data", "user this system does not know")]
+
+
+@pytest.mark.parametrize("path, words", ODD_PATHS)
+def test_an_unusable_path_is_explained_in_plain_words(path, words, no_env_data):
+    from lessons.overview import data_status
+
+    for find in (find_lfw, find_olivetti):
+        with pytest.raises(DataNotFoundError) as err:
+            find(path)
+        message = str(err.value)
+        assert words in message and "Errno" not in message and len(message) < 5000
+    with pytest.raises(data.DataPathError, match=words):
+        load_folder(path)
+    status = data_status(path)  # the home page's check: an answer, never an exception
+    assert not status.lfw.found and not status.given_path_exists and words in status.given_path_problem
+    assert words in data.path_exists(path)[1]
+
+
+@pytest.mark.parametrize("code, words", [(13, "not allowed to read it"), (5, "input/output error"),
+                                         (116, "no longer reachable"), (71, "could not read it")])
+def test_an_os_error_while_looking_is_explained_and_the_search_goes_on(code, words, no_env_data, shared_data,
+                                                                      tmp_path, monkeypatch):
+    import errno
+    import os
+
+    locked = tmp_path / "locked"
+    real_is_dir, real_is_file = Path.is_dir, Path.is_file
+
+    def failing(real):
+        def probe(self):
+            if str(self).startswith(str(locked)):
+                raise OSError(code, os.strerror(code), str(self))
+            return real(self)
+        return probe
+
+    monkeypatch.setattr(Path, "is_dir", failing(real_is_dir))
+    monkeypatch.setattr(Path, "is_file", failing(real_is_file))
+    assert code in (errno.EACCES, errno.EIO, errno.ESTALE, errno.EPROTO)
+    with pytest.raises(DataNotFoundError) as err:
+        find_lfw(locked)
+    line = next(line for line in str(err.value).splitlines() if "the path given" in line)
+    assert str(locked) in line and "cannot be used" in line and words in line and "Errno" not in line
+    monkeypatch.setenv(data.DATA_ENV, str(shared_data))  # a folder that cannot be read is passed over
+    assert find_lfw(locked) == shared_data / "lfw"
+    with pytest.raises(data.DataPathError, match=words):
+        data.lfw_image_dir(locked)
+
+
+def test_a_protocol_file_that_cannot_be_read_is_explained(tmp_path):
+    (tmp_path / "pairs.txt").mkdir()  # a folder where a file should be
+    with pytest.raises(data.DataPathError, match="cannot be used: the system could not read it"):
+        data.read_pairs(tmp_path / "pairs.txt")
+    with pytest.raises(FileNotFoundError):
+        data.read_people(tmp_path / "missing.txt")

@@ -258,3 +258,83 @@ def test_check_again_finds_data_that_arrived_after_the_first_look(shared_data, n
     app.button(key="check_data_again").click().run()
     assert not app.exception
     assert "13,233 images of 5,749 people" in page_text(app)
+
+
+# --------------------------------------------------------------------------------------------
+# The data folder is the server's setting (ui/visitor.py)
+# --------------------------------------------------------------------------------------------
+
+
+def sidebar_keys(app: AppTest) -> set:
+    return {w.key for kind in ("text_input", "button") for w in app.sidebar.get(kind)}
+
+
+@pytest.mark.parametrize("who", ["over the network", "through a proxy", "on a server that turned the box off"])
+def test_only_the_person_at_the_servers_machine_may_choose_the_data_folder(who, shared_data, no_data, monkeypatch):
+    import ui.visitor
+
+    if who == "over the network":
+        monkeypatch.setattr(ui.visitor, "connection", lambda: "network")
+    elif who == "through a proxy":  # a reverse proxy on the server's machine: every visitor comes from loopback
+        monkeypatch.setattr(ui.visitor, "through_a_proxy", lambda: True)
+    else:
+        monkeypatch.setenv(ui.visitor.DATA_BOX_ENV, "off")
+    app = run_app()
+    assert not sidebar_keys(app) & {"data_path_box", "check_data_again"}
+    # a folder in the session's state (however it got there) is not used: only $FACENET_DATA is
+    app.session_state["data_path"] = str(shared_data)
+    app.run()
+    assert "LFW was not found" in page_text(app) and str(no_data) in page_text(app)
+    assert "LFW found" not in page_text(app)
+    # the person at the server's own machine has the box
+    monkeypatch.undo()
+    monkeypatch.setenv(DATA_ENV, str(no_data))
+    monkeypatch.setattr(ui.visitor, "connection", lambda: "loopback")
+    assert {"data_path_box", "check_data_again"} <= sidebar_keys(run_app())
+
+
+def test_who_is_at_the_servers_machine():
+    from unittest.mock import MagicMock
+
+    from ui.visitor import kind_of_address
+
+    for address in ("127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"):
+        assert kind_of_address(address) == "loopback", address
+    for address in ("192.0.2.7", "10.0.0.5", "fd00::2", "2001:db8::1", "::ffff:192.0.2.7"):
+        assert kind_of_address(address) == "network", address
+    for address in (None, "", "localhost", "not an address", MagicMock()):
+        assert kind_of_address(address) == "unknown", address
+
+
+@pytest.mark.parametrize("typed, words", [("x" * 5000, "too long for this system"),
+                                          ("data\x00folder", "null character"),
+                                          ("~no-such-user-of-this-system/data", "user this system does not know")])
+def test_any_data_folder_typed_gets_a_message_in_plain_words(typed, words, no_data):
+    app = run_app()
+    app.sidebar.text_input(key="data_path_box").input(typed).run()
+    assert not app.exception, [e.value for e in app.exception]
+    warnings = [str(w.value) for w in app.warning]
+    assert any("cannot be used" in w and words in w for w in warnings), warnings
+    text = page_text(app)
+    assert "Errno" not in text and "OSError" not in text and len(text) < 20_000  # the 5,000 characters are cut
+
+
+def test_every_cache_keyed_by_a_path_or_folder_is_bounded():
+    """A cache whose key anyone could vary (a folder, a path, where photos came from) must not grow
+    without end: every such st.cache_data / st.cache_resource sets max_entries."""
+    import ast
+
+    keyed_by_input = {"path", "data_path", "data_folder", "folder", "source"}
+    unbounded = []
+    for file in sorted([*(REPO / "pages").glob("*.py"), *(REPO / "ui").glob("*.py")]):
+        for node in ast.walk(ast.parse(file.read_text())):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for deco in node.decorator_list:
+                name = ast.unparse(deco.func if isinstance(deco, ast.Call) else deco)
+                if name not in ("st.cache_data", "st.cache_resource"):
+                    continue
+                bounded = isinstance(deco, ast.Call) and any(k.arg == "max_entries" for k in deco.keywords)
+                if {a.arg for a in node.args.args} & keyed_by_input and not bounded:
+                    unbounded.append(f"{file.name}:{node.lineno} {node.name}")
+    assert not unbounded, unbounded
