@@ -9,8 +9,8 @@ import streamlit as st
 from lessons import optimizers as lesson
 from lessons.content import LessonText
 from model.sweep import LESSONS_CPU_BASE, load_runs, runs_stamp
-from ui.colors import BLACK, BLUE, GREEN, GREY, ORANGE, SKY_BLUE
-from ui.widgets import chart, check_yourself, lesson_header, plot, try_this
+from ui.colors import BLACK, BLUE, GREEN, GREY, ORANGE, PURPLE, SKY_BLUE, VERMILLION
+from ui.widgets import chart, check_yourself, lesson_header, plot, predict_then_see, try_this
 
 PAGE = "pages/optimizers.py"
 words = LessonText("optimizers")
@@ -59,7 +59,7 @@ _first_key = _surface_in_link()
 _first = lesson.SURFACES[_first_key]
 for key, value in {"opt-surface": _first_key, "opt-start-w1": _first.start[0], "opt-start-w2": _first.start[1],
                    "opt-lr-sgd": _first.suggested_lr["SGD"], "opt-lr-adagrad": _first.suggested_lr["AdaGrad"],
-                   "opt-steps": 200}.items():
+                   "opt-steps": 200, "opt-noise": 0.0}.items():
     st.session_state.setdefault(key, value)
 
 surface_key = st.segmented_control(
@@ -69,7 +69,7 @@ surface_key = st.segmented_control(
 surface = lesson.SURFACES[surface_key]
 st.latex(surface.latex)
 story = {"bowl": words("story-bowl"), "ravine": words("story-ravine"), "saddle": words("story-saddle"),
-         "rare": words("story-rare")}  # what makes each surface hard
+         "rare": words("story-rare"), "valleys": words("story-valleys", ridge=lesson.VALLEY_RIDGE)}
 st.markdown(story[surface_key])
 
 controls, picture = st.columns([1, 2], gap="large")
@@ -82,13 +82,16 @@ with controls:
     w2_start = st.slider("Start w2", *lesson.BOX, step=0.05, key="opt-start-w2", bind="query-params")
     steps = st.slider("Number of steps", 10, 500, step=10, key="opt-steps", bind="query-params",
                       on_change=_show_whole_race)
+    noise = st.select_slider("Mini-batch noise σ", lesson.NOISE_LEVELS, key="opt-noise", bind="query-params",
+                             help=words("help-noise"))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def race(surface_key: str, lr_sgd: float, lr_ada: float, start: tuple[float, float], steps: int):
+def race(surface_key: str, lr_sgd: float, lr_ada: float, start: tuple[float, float], steps: int,
+         noise: float = 0.0):
     surface = lesson.SURFACES[surface_key]
-    return {"SGD": lesson.run(surface, "SGD", lr_sgd, start, steps),
-            "AdaGrad": lesson.run(surface, "AdaGrad", lr_ada, start, steps)}
+    return {"SGD": lesson.run(surface, "SGD", lr_sgd, start, steps, noise=noise),
+            "AdaGrad": lesson.run(surface, "AdaGrad", lr_ada, start, steps, noise=noise)}
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -98,7 +101,19 @@ def landscape(surface_key: str):
     return w1, w2, lesson.contour_height(loss, surface)
 
 
-paths = race(surface_key, lr_sgd, lr_ada, (w1_start, w2_start), steps)
+paths = race(surface_key, lr_sgd, lr_ada, (w1_start, w2_start), steps, noise)
+
+# Predict first: on the two valleys, where SGD ends (the race is held back); elsewhere, who gets to the
+# bottom first (when each gets there is held back). Each surface asks its own question once.
+if surface_key == "valleys":
+    race_shown = predict_then_see(
+        words.prediction("valleys-end", w1=w1_start, w2=w2_start, lr=lr_sgd, steps=steps),
+        lesson.valley_reached(paths["SGD"]), key="opt-valleys")
+    reached_shown = race_shown
+else:
+    race_shown = True
+    reached_shown = predict_then_see(words.prediction("race-winner", steps=steps),
+                                     lesson.race_winner(paths, surface, TOLERANCE), key=f"opt-winner-{surface_key}")
 
 st.session_state.setdefault("opt-step", steps)
 if st.session_state["opt-step"] > steps:
@@ -148,20 +163,29 @@ traces.append(dict(
     type="scatter", x=[m[0] for m in surface.minima], y=[m[1] for m in surface.minima], mode="markers",
     name="lowest point", marker=dict(symbol="star", size=15, color=GREEN, line=dict(width=1, color=BLACK)),
     hovertemplate="lowest point (%{x:.2f}, %{y:.2f})<extra></extra>"))
+if surface.local_minima:
+    traces.append(dict(
+        type="scatter", x=[m[0] for m in surface.local_minima], y=[m[1] for m in surface.local_minima],
+        mode="markers", name="a higher valley's floor",
+        marker=dict(symbol="star-open", size=15, color=GREEN, line=dict(width=2, color=GREEN)),
+        hovertemplate="a higher valley's floor (%{x:.2f}, %{y:.2f})<extra></extra>"))
 figure = chart(traces, f"{surface.name}: the first {t} steps", height=480,
                xaxis=dict(title=dict(text="w1"), range=list(lesson.BOX)),
                yaxis=dict(title=dict(text="w2"), range=list(lesson.BOX), scaleanchor="x"))
 with picture:
-    plot(figure, key="opt-race-figure")
+    if race_shown:
+        plot(figure, key="opt-race-figure")
+    else:
+        st.caption(words("held-back-race"))
 
-for name, path in paths.items():
+for name, path in paths.items() if race_shown else ():
     if path.diverged_at is not None:
         st.warning(words("diverged", optimizer=name, step=path.diverged_at, escape=lesson.ESCAPE),
                    icon=":material/rocket_launch:")
 
 # Who got there, and when
 columns = st.columns(4)
-for column, (name, path) in zip(columns[:2], paths.items()):
+for column, (name, path) in zip(columns[:2] if reached_shown else [], paths.items()):
     reached = lesson.steps_to_reach(path, surface, TOLERANCE)
     if path.diverged_at is not None:
         value = f"diverged at step {path.diverged_at}"
@@ -170,7 +194,7 @@ for column, (name, path) in zip(columns[:2], paths.items()):
     else:
         value = f"step {reached}"
     column.metric(f"{name} reaches the bottom (±{TOLERANCE:g})", value)
-for column, (name, path) in zip(columns[2:], paths.items()):
+for column, (name, path) in zip(columns[2:] if race_shown else [], paths.items()):
     n = shown(path)
     column.metric(f"{name} loss after {n} steps", f"{path.loss[n]:.4g}",
                   help=words("help-lowest-loss", minimum=surface.minimum))
@@ -188,7 +212,10 @@ loss_figure = chart(traces, "How far above the lowest point",
                     xaxis=dict(title=dict(text="step t"), range=[0, steps]),
                     yaxis=dict(title=dict(text="loss − lowest possible loss (log scale)"), type="log"))
 with left:
-    plot(loss_figure, key="opt-loss-figure")
+    if reached_shown:
+        plot(loss_figure, key="opt-loss-figure")
+    else:
+        st.caption(words("held-back-reached"))
 
 ada, sgd = paths["AdaGrad"], paths["SGD"]
 n_ada, n_sgd = shown(ada), shown(sgd)
@@ -208,6 +235,12 @@ lr_figure = chart(traces, "Effective learning rate per parameter",
 with right:
     plot(lr_figure, key="opt-lr-figure")
 st.caption(words("caption-effective-lr"))
+if noise:
+    st.markdown(words("noise-explained"))
+    floor = lesson.noise_floor_sgd(surface, lr_sgd, noise) if surface_key == "bowl" else float("inf")
+    if np.isfinite(floor) and sgd.diverged_at is None and ada.diverged_at is None:
+        st.markdown(words("noise-floor", lr=lr_sgd, noise=noise, floor=floor, steps=steps,
+                          sgd=float(lesson.gap(sgd, surface)[-1]), ada=float(lesson.gap(ada, surface)[-1])))
 
 
 # The formulas with this step's numbers
@@ -246,6 +279,9 @@ try_this(words("try", bowl_adagrad_steps=facts["bowl_adagrad_steps"],
                 ravine_sgd_diverges_at=facts["ravine_sgd_diverges_at_0.05"],
                 ravine_adagrad_best_steps=facts["ravine_adagrad_best_steps"]))
 
+st.header("Does gradient descent find the lowest point?")
+st.markdown(words("global-minimum"))
+
 # --------------------------------------------------------------------------------------------
 # Why FaceNet used AdaGrad
 # --------------------------------------------------------------------------------------------
@@ -281,7 +317,8 @@ if found:
         if r.final_accuracy is not None:
             error = f" ± {100 * r.final_accuracy_error:.1f}" if r.final_accuracy_error is not None else ""
             column.metric(f"{r.optimizer}: accuracy on unseen people", f"{100 * r.final_accuracy:.1f}%{error}",
-                          help=words("help-accuracy"))
+                          help=words("help-accuracy", fixed=f"{100 * r.fixed_threshold_accuracy:.1f}%"
+                                     if r.fixed_threshold_accuracy is not None else "less"))
         column.caption(f"`{r.run_name}`: {r.description}")
     curve_columns = st.columns(2, gap="large")
     for column, (key, title) in zip(curve_columns, lesson.CURVES.items()):
@@ -306,5 +343,70 @@ if found:
     st.markdown(words("reading-the-curves", eval_every=plan["eval_every"], steps=plan["steps"]))
 else:
     st.caption(words("no-runs"))
+
+# --------------------------------------------------------------------------------------------
+# Inside the real network: AdaGrad's learning rate per layer, and the mini-batch noise
+# --------------------------------------------------------------------------------------------
+
+st.header("Inside the real network")
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _layer_steps(stamp: tuple):
+    """The shipped record of AdaGrad per layer; `stamp` (its modification time and size) is the key."""
+    return lesson.layer_steps()
+
+
+def _stamp(path) -> tuple:
+    try:
+        info = path.stat()
+        return (info.st_mtime_ns, info.st_size)
+    except OSError:
+        return ()
+
+
+record = _layer_steps(_stamp(lesson.LAYER_RECORD))
+if record is None:
+    st.info(words("layers-missing"), icon=":material/hourglass_empty:")
+else:
+    card_loss = next((r.curves["loss"] for r in runs if r.found and r.run_name == record.run), ([], []))
+    history = dict(zip(*card_loss))
+    agreement = lesson.replay_agreement(record, card_loss)
+    st.markdown(words("layers-intro", weights=sum(record.weights.values()), steps=record.steps))
+    if np.isfinite(agreement):
+        st.markdown(words("layers-agreement", agreement=agreement))
+    if predict_then_see(words.prediction("largest-layer", steps=record.steps),
+                        lesson.LAYER_GROUPS[record.largest()], key="opt-largest-layer"):
+        steps_axis = np.arange(1, record.steps + 1)
+        palette = [SKY_BLUE, BLUE, GREEN, ORANGE, VERMILLION, PURPLE, BLACK, GREY]
+        layer_columns = st.columns(2, gap="large")
+        for column, (values, title, axis) in zip(layer_columns, (
+                (record.effective_lr, "AdaGrad's effective learning rate, median per layer", "η / (√G_t + ε)"),
+                (record.gradient_rms, "Size of each layer's gradient (root mean square)", "gradient per weight"))):
+            traces = [dict(type="scatter", x=steps_axis, y=values[layer], mode="lines", name=layer,
+                           line=dict(color=palette[i % len(palette)], width=2),
+                           hovertemplate=f"{layer}, step %{{x}}<br>%{{y:.4g}}<extra></extra>")
+                      for i, layer in enumerate(record.layers)]
+            with column:
+                plot(chart(traces, title, xaxis=dict(title=dict(text="training step")),
+                           yaxis=dict(title=dict(text=f"{axis} (log scale)"), type="log")),
+                     key=f"opt-layers-{axis[:4]}")
+        st.markdown(words("layers-after", steps=record.steps, largest=record.largest(), spread=record.spread(),
+                          lr=record.lr))
+    noise_stats = lesson.loss_noise(record.loss)
+    traces = [dict(type="scatter", x=np.arange(1, record.steps + 1), y=record.loss, mode="lines",
+                   name="each step's batch", line=dict(color=GREY, width=1),
+                   hovertemplate="step %{x}: loss %{y:.4f}<extra>one batch</extra>")]
+    shown_history = [(k, v) for k, v in history.items() if k <= record.steps]
+    if shown_history:
+        traces.append(dict(type="scatter", x=[k for k, _ in shown_history], y=[v for _, v in shown_history],
+                           mode="markers", name="the run's card (10-step means)",
+                           marker=dict(size=9, color=BLUE, line=dict(width=1, color=BLACK)),
+                           hovertemplate="steps to %{x}: mean loss %{y:.4f}<extra>the shipped run</extra>"))
+    plot(chart(traces, "The loss of every step's mini-batch", height=360,
+               xaxis=dict(title=dict(text="training step")), yaxis=dict(title=dict(text="triplet loss"))),
+         key="opt-noise-figure")
+    st.markdown(words("noise-real", batch=plan["people_per_batch"] * plan["images_per_person"],
+                      jump=noise_stats.step_to_step, drop=noise_stats.drop_per_step, ratio=noise_stats.ratio))
 
 check_yourself(words.questions(), key="opt")

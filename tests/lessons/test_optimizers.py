@@ -220,3 +220,170 @@ def test_verdict_calls_a_difference_within_the_noise_a_tie():
     assert "AdaGrad is ahead by 5.0 points" in verdict(adagrad_ahead)
     assert opt.compare(runs(0.8, None, 0.7, 0.01)) is None
     assert opt.compare(runs(0.8, 0.01, 0.7, 0.01)[:1]) is None
+
+
+# --------------------------------------------------------------------------------------------
+# The two valleys: gradient descent finds *a* valley, not the lowest point
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_two_valleys_floors_ridge_and_lowest_loss_are_exact():
+    valleys = opt.SURFACES["valleys"]
+    for w1 in (opt.VALLEY_LOW, opt.VALLEY_RIDGE, opt.VALLEY_HIGH):
+        assert valleys.gradient_of_loss(w1, 0.0) == pytest.approx((0.0, 0.0), abs=1e-12)
+    assert opt.VALLEY_LOW < opt.VALLEY_RIDGE < opt.VALLEY_HIGH
+    assert valleys.minimum == pytest.approx(valleys.loss(opt.VALLEY_LOW, 0.0))
+    assert valleys.loss(opt.VALLEY_HIGH, 0.0) > valleys.minimum + 0.5  # the right valley is clearly higher
+    grid_loss = opt.grid(valleys, n=1001)[2]
+    assert grid_loss.min() >= valleys.minimum - 1e-12 and grid_loss.min() < valleys.minimum + 1e-4
+
+
+def test_where_sgd_ends_in_the_two_valleys_depends_on_the_step_and_the_start():
+    """What the page's prediction, "try this" and the global-minimum paragraph say: from the right,
+    SGD at 0.05 ends in the higher valley, at 0.1 it overshoots into the lower one, at 0.2 it flies
+    off; small steps all end in the higher valley; from w1 = -0.5 every step that does not fly off
+    finds the lower one."""
+    valleys = opt.SURFACES["valleys"]
+    end = {lr: opt.valley_reached(opt.run(valleys, "SGD", lr, valleys.start, 200)) for lr in opt.LEARNING_RATES}
+    assert end[0.05] == "in the higher valley" and end[0.1] == "in the lower valley (the lowest point)"
+    assert end[0.2] == "it flies off (diverges)"
+    assert all(end[lr] == "in the higher valley" for lr in opt.LEARNING_RATES if lr <= 0.05)
+    from_left = {lr: opt.valley_reached(opt.run(valleys, "SGD", lr, (-0.5, 1.5), 200)) for lr in opt.LEARNING_RATES}
+    assert all(v != "in the higher valley" for v in from_left.values())
+    assert from_left[0.05] == "in the lower valley (the lowest point)"
+    # A run that stays in the higher valley never gets within 0.01 of the lowest loss: no "bottom".
+    stuck = opt.run(valleys, "SGD", 0.05, valleys.start, 200)
+    assert opt.steps_to_reach(stuck, valleys, 0.01) is None
+    assert stuck.loss[-1] == pytest.approx(valleys.loss(opt.VALLEY_HIGH, 0.0), abs=1e-6)
+
+
+def test_race_winner_reads_the_first_step_within_the_tolerance():
+    bowl = opt.SURFACES["bowl"]
+    paths = {n: opt.run(bowl, n, bowl.suggested_lr[n], bowl.start, 200) for n in opt.OPTIMIZERS}
+    assert opt.race_winner(paths, bowl) == "AdaGrad"
+    short = {n: opt.run(bowl, n, bowl.suggested_lr[n], bowl.start, 3) for n in opt.OPTIMIZERS}
+    assert opt.race_winner(short, bowl) == "neither, within the steps"
+    same = {"SGD": paths["AdaGrad"], "AdaGrad": paths["AdaGrad"]}
+    assert opt.race_winner(same, bowl) == "both at the same step"
+    ravine = opt.SURFACES["ravine"]
+    fast_sgd = {"SGD": opt.run(ravine, "SGD", 0.02, ravine.start, 500),
+                "AdaGrad": opt.run(ravine, "AdaGrad", 0.5, ravine.start, 500)}
+    assert opt.race_winner(fast_sgd, ravine) == "SGD"  # the "try this": SGD at 0.02 beats AdaGrad on the ravine
+
+
+# --------------------------------------------------------------------------------------------
+# Mini-batch noise
+# --------------------------------------------------------------------------------------------
+
+
+def test_noise_is_added_to_the_gradient_the_optimiser_sees_and_to_nothing_else():
+    bowl, rare = opt.SURFACES["bowl"], opt.SURFACES["rare"]
+    plain = opt.run(bowl, "SGD", 0.1, bowl.start, 50)
+    assert np.array_equal(opt.run(bowl, "SGD", 0.1, bowl.start, 50, noise=0.0).w, plain.w)
+    noisy = opt.run(bowl, "SGD", 0.1, bowl.start, 50, noise=0.3, noise_seed=4)
+    xi = np.random.default_rng(4).standard_normal((50, 2))
+    exact = np.array([bowl.gradient_of_loss(*w) for w in noisy.w[:-1]])
+    assert np.allclose(noisy.grads, exact + 0.3 * xi)
+    assert np.allclose(noisy.loss, bowl.loss(noisy.w[:, 0], noisy.w[:, 1]))  # the loss drawn has no noise
+    # Both optimisers see the same noise; none arrives for w2 between the rare surface's visits.
+    ada = opt.run(bowl, "AdaGrad", 0.5, bowl.start, 50, noise=0.3, noise_seed=4)
+    assert np.allclose(ada.grads - np.array([bowl.gradient_of_loss(*w) for w in ada.w[:-1]]), 0.3 * xi)
+    r = opt.run(rare, "AdaGrad", 1.0, rare.start, 30, noise=1.0)
+    assert np.all(r.grads[[t - 1 for t in range(1, 31) if not rare.w2_gradient_seen(t)], 1] == 0)
+
+
+def test_sgd_settles_at_its_worked_out_noise_floor_and_adagrad_goes_below_it():
+    """Over 200 noise seeds, SGD (eta = 0.1, noise 1) on the bowl sits on average at the floor that
+    noise_floor_sgd works out; AdaGrad's shrinking steps take it below."""
+    bowl = opt.SURFACES["bowl"]
+    floor = opt.noise_floor_sgd(bowl, 0.1, 1.0)
+    assert floor == pytest.approx(0.05 * 0.01 / (1 - 0.99 ** 2) + 5 * 0.01 / 1.0)
+    sgd = [opt.gap(opt.run(bowl, "SGD", 0.1, bowl.start, 800, noise=1.0, noise_seed=s), bowl)[-1] for s in range(200)]
+    ada = [opt.gap(opt.run(bowl, "AdaGrad", 0.5, bowl.start, 800, noise=1.0, noise_seed=s), bowl)[-1]
+           for s in range(200)]
+    assert np.mean(sgd) == pytest.approx(floor, rel=0.15)
+    assert np.mean(ada) < 0.5 * floor
+    assert opt.noise_floor_sgd(bowl, 0.2, 1.0) == float("inf")  # 1 - 2 * 5 * 0.2 = -1: no floor, it bounces
+    with pytest.raises(ValueError):
+        opt.noise_floor_sgd(opt.SURFACES["ravine"], 0.1, 1.0)
+
+
+def test_the_loss_noise_of_a_known_series():
+    rng = np.random.default_rng(0)
+    trend = 1.0 - 0.001 * np.arange(400)
+    stats = opt.loss_noise(trend + 0.02 * rng.standard_normal(400))
+    assert stats.step_to_step == pytest.approx(0.02, rel=0.1)
+    assert stats.drop_per_step == pytest.approx(0.001, rel=0.1) and stats.ratio == pytest.approx(20, rel=0.15)
+    with pytest.raises(ValueError):
+        opt.loss_noise(np.ones(5))
+
+
+# --------------------------------------------------------------------------------------------
+# AdaGrad inside the real network: the shipped record
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def record():
+    found = opt.layer_steps()
+    if found is None:
+        pytest.skip("the per-layer record has not been shipped")
+    return found
+
+
+def test_the_layer_record_is_a_faithful_re_run_of_the_shipped_adagrad_run(record):
+    """The re-run follows the shipped run: same recipe, and 10-step mean losses within 3% of the
+    ones its card recorded."""
+    run = load_runs("lessons-cpu")[record.run]
+    hp = run.hyperparameters
+    assert hp["optimizer"] == "adagrad" and record.lr == hp["lr"] and record.run == opt.RUN_NAMES["AdaGrad"]
+    assert 100 <= record.steps <= record.planned == hp["steps"]
+    assert len(record.loss) == record.steps and all(len(v) == record.steps for v in record.effective_lr.values())
+    agreement = opt.replay_agreement(record, run.curve("loss"))
+    assert agreement < 0.03
+    assert record.layers[0] == "stem1" and record.layers[-1] == "embedding"
+    from model.net import NetConfig, build_net
+
+    net = build_net(NetConfig(hp["arch"], hp["embedding_dim"], hp["input_size"], hp["width"], hp["activation"]))
+    counts: dict[str, int] = {}
+    for name, p in net.named_parameters():
+        if p.ndim > 1:
+            counts[opt.layer_of(name)] = counts.get(opt.layer_of(name), 0) + p.numel()
+    assert counts == record.weights
+
+
+def test_adagrad_evens_out_the_steps_of_layers_whose_gradients_differ_tenfold(record):
+    """What the page says: the gradient per weight shrinks from the first convolution to the last
+    Inception module; the effective learning rates spread the other way, so that their products
+    (about the step each layer takes) differ far less than the gradients; and the largest
+    effective rate is the last Inception module's."""
+    last = record.steps - 1
+    body = [layer for layer in record.layers if layer != "embedding"]
+    rms = [float(np.sqrt(np.mean(record.gradient_rms[layer] ** 2))) for layer in body]  # over all the steps
+    assert all(a > b for a, b in zip(rms, rms[1:]))
+    assert max(rms) / min(rms) > 10
+    lr = [record.effective_lr[layer][last] for layer in body]
+    assert all(a < b for a, b in zip(lr, lr[1:]))
+    steps = [record.effective_lr[layer][last] * record.gradient_rms[layer][last] for layer in record.layers]
+    assert max(steps) / min(steps) < 3
+    assert record.largest() == "inception5a" and opt.LAYER_GROUPS[record.largest()] in opt.LAYER_OPTIONS
+    assert record.spread() > 20
+    # Every effective rate only shrinks, step after step (G only grows).
+    assert all(np.all(np.diff(record.effective_lr[layer]) <= 1e-9 * record.effective_lr[layer][:-1])
+               for layer in record.layers)
+
+
+def test_one_mini_batch_s_loss_is_mostly_noise(record):
+    stats = opt.loss_noise(record.loss)
+    assert stats.drop_per_step > 0 and stats.ratio > 5
+
+
+def test_the_record_s_first_steps_are_what_model_train_computes(record, shared_data):
+    """Two steps of record_layers, run now on the real data, give the shipped record's numbers."""
+    card = load_runs("lessons-cpu")[record.run].card
+    fresh = opt.record_layers(card, str(shared_data), steps=2)
+    assert np.allclose(fresh["loss"], record.loss[:2], rtol=1e-4)
+    for layer in record.layers:
+        assert np.allclose(fresh["effective_lr"][layer], record.effective_lr[layer][:2], rtol=1e-3)
+    # At step 1 AdaGrad moves every weight by eta: the effective rate is eta / |g| weight by weight.
+    assert fresh["effective_lr"]["stem1"][0] > fresh["effective_lr"]["stem1"][1]
