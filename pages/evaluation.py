@@ -424,8 +424,8 @@ with st.expander("Strangers named as someone, at this threshold"):
 st.header("\"How is a percentage calculated?\"")
 st.markdown(words("percentage-intro"))
 PAIR, SLIDER = "a pair of photos", "a distance I choose"
-source = st.segmented_control("Start from", [PAIR, SLIDER], default=PAIR, key="pct-source",
-                              bind="query-params") or PAIR
+source = st.segmented_control("Start from", [PAIR, SLIDER], default=SLIDER, key="pct-source",
+                              bind="query-params") or SLIDER
 
 
 def random_pair() -> None:

@@ -201,8 +201,8 @@ def test_page_without_photos_still_shows_distances(no_data):
 
     app = open_page(PAGE, no_data)
     text = page_text(app)
-    # histogram, ROC, open set (2), the pair's embeddings, percentages; the rest waits for predictions
-    assert len(figures(app)) == 6
+    # histogram, ROC, open set (2), percentages; the rest waits for predictions
+    assert len(figures(app)) == 5
     assert metric(app, "Ten-fold accuracy") == f"{METRICS['view1_devtest_accuracy']:.1%}"
     assert "The faces of the mistakes need the LFW photos" in text
     assert HOW_TO_GET_DATA.strip().splitlines()[0] in text
@@ -234,6 +234,7 @@ def test_page_threshold_transfer_is_held_back_then_computed(shared_data, pairs, 
 
 def test_page_turns_a_pair_of_photos_into_an_honest_probability(shared_data, pairs):
     app = open_page(PAGE, shared_data)
+    app.segmented_control(key="pct-source").set_value("a pair of photos").run()
     app.number_input(key="pct-pair").set_value(3).run()
     d = float(pairs.distances[2])
     assert f"squared distance D = {d:.3f}" in page_text(app)
