@@ -70,7 +70,7 @@ def classifier_comparison(run: str, step: int, known: int, threshold: float, _ma
     return lesson.classifier_vs_threshold(embeddings_at(run, step, _maps), _maps.labels, known, threshold)
 
 
-@st.cache_resource(show_spinner="Loading the photos for the live run...", max_entries=4)  # keyed by the data folder
+@st.cache_resource(show_spinner="Loading the photos for the live run...")
 def live_set(which: str, data_folder: str):
     from model.data import load_olivetti
 
@@ -79,7 +79,7 @@ def live_set(which: str, data_folder: str):
     return None  # LFW: built from the shared LFW photos below
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)  # keyed by where the photos came from
+@st.cache_resource(show_spinner=False)
 def live_lfw_set(source: str, count: int, _faces):
     return live_training.lfw_set(_faces)
 
@@ -164,7 +164,7 @@ m = lesson.metrics_at(card, step)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("VAL at FAR = 1e-3", "n/a" if m.val_at_far is None else f"{m.val_at_far:.1%}",
           help=words("help-val", step=m.measured_at))
-c2.metric("Accuracy (pairsDevTest)", "n/a" if m.accuracy is None else f"{m.accuracy:.1%}",
+c2.metric("Ten-fold accuracy (pairsDevTest)", "n/a" if m.accuracy is None else f"{m.accuracy:.1%}",
           help=words("help-accuracy", step=m.measured_at))
 c3.metric("Active triplets", "n/a" if m.active_fraction is None else f"{m.active_fraction:.0%}",
           help=words("help-active"))
