@@ -70,7 +70,7 @@ def classifier_comparison(run: str, step: int, known: int, threshold: float, _ma
     return lesson.classifier_vs_threshold(embeddings_at(run, step, _maps), _maps.labels, known, threshold)
 
 
-@st.cache_resource(show_spinner="Loading the photos for the live run...")
+@st.cache_resource(show_spinner="Loading the photos for the live run...", max_entries=4)  # keyed by the data folder
 def live_set(which: str, data_folder: str):
     from model.data import load_olivetti
 
@@ -79,7 +79,7 @@ def live_set(which: str, data_folder: str):
     return None  # LFW: built from the shared LFW photos below
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=2)  # keyed by where the photos came from
 def live_lfw_set(source: str, count: int, _faces):
     return live_training.lfw_set(_faces)
 
