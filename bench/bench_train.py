@@ -35,8 +35,7 @@ import torch
 import model.train as train_module
 from model.data import DATA_ENV
 from model.net import NetConfig, build_net
-from model.train import LOG_EVERY, TrainConfig, make_optimizer
-from model.triplet import triplet_loss
+from model.train import LOG_EVERY, TrainConfig, batch_loss, make_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,7 +106,7 @@ def bare_rate(cfg: TrainConfig, warmup: int, steps: int) -> float:
     for step in range(warmup + steps):
         if step == warmup:
             t0 = time.perf_counter()
-        loss = triplet_loss(net(x), labels, cfg.margin, cfg.mining)
+        loss = batch_loss(net(x), labels, cfg.margin, cfg.mining).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

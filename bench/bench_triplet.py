@@ -2,9 +2,10 @@
 
 FaceNet trains on batches of about 1,800 faces (here 45 people x 40 images) with 128-d
 embeddings. For each mining mode ("random", "all", "semi-hard", "hard") this script times one
-forward + backward pass of `model.triplet.triplet_loss` on random L2-normalised float32
-embeddings, and the same for a plain reference written below: a Python loop over the anchors
-that works on one anchor's row of the distance matrix at a time. It reports
+forward + backward pass of the training loss (`model.train.batch_loss`: the distances, the mode's
+miner and `model.triplet`'s loss) on random L2-normalised float32 embeddings, and the same for a
+plain reference written below: a Python loop over the anchors that works on one anchor's row of
+the distance matrix at a time. It reports
 
 * the median time over --repeats runs, after one warm-up run;
 * the peak memory of one call: each (mode, implementation) runs once in a fresh child process
@@ -33,7 +34,8 @@ import time
 
 import torch
 
-from model.triplet import MINING, squared_distances, triplet_loss
+from model.train import MINERS, batch_loss
+from model.triplet import squared_distances
 
 MARGIN = 0.2
 
@@ -61,7 +63,7 @@ def make_batch(batch: int, people: int, dim: int, seed: int = 0) -> tuple[torch.
 def loop_loss(e: torch.Tensor, labels: torch.Tensor, mining: str, margin: float = MARGIN) -> torch.Tensor:
     """The triplet loss computed anchor by anchor, straight from the definitions in model/triplet.py.
 
-    It shares only the distance matrix with `triplet_loss` (`squared_distances`, one matrix
+    It shares only the distance matrix with `batch_loss` (`squared_distances`, one matrix
     product), so the comparison is about choosing the triplets and summing their terms.
     """
     index = torch.arange(len(e))
@@ -89,7 +91,7 @@ def loop_loss(e: torch.Tensor, labels: torch.Tensor, mining: str, margin: float 
 
 
 IMPLEMENTATIONS = {
-    "ours": lambda e, labels, mining: triplet_loss(e, labels, MARGIN, mining),
+    "ours": lambda e, labels, mining: batch_loss(e, labels, MARGIN, mining).loss,
     "loop": loop_loss,
 }
 
@@ -173,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
 
     e, labels = make_batch(B, args.people, D)
     rows = []
-    for mining in MINING:
+    for mining in MINERS:
         ours_ms, ours_loss = median_ms("ours", e, labels, mining, args.repeats)
         loop_ms, loop_loss_value = median_ms("loop", e, labels, mining, args.repeats)
         if mining == "random":

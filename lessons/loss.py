@@ -366,10 +366,11 @@ class BatchOfTriplets:
 
     * `total`: the paper's L, the plain sum of the terms (Schroff et al., Sec. 3.1, eq. 3);
     * `mean_all`: the sum divided by N, zero terms included. This is what `model.triplet.triplet_loss`
-      returns with mining "semi-hard" (how the shipped model was trained), "hard" or "random":
-      the mean over the selected triplets, whether active or not;
+      returns given the triplets a miner picked (semi-hard, how the shipped model was trained,
+      hard or random): the mean over those triplets, whether active or not;
     * `mean_active`: the sum divided by the number of active (non-zero) terms. This is what
-      `model.triplet.batch_all_loss` (mining "all") returns; 0 when nothing is active.
+      `model.triplet.triplet_loss` returns without triplets (batch-all, mining "all"); 0 when
+      nothing is active.
     """
 
     margin: float

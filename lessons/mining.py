@@ -7,9 +7,10 @@ and miners, which this module only calls and summarises:
 
 * `draw_batch`: P people with at least K photos, from the people the model trained on or from
   those it never saw, K photos each, grouped by person;
-* `analyse_batch`: the distance matrix, the kinds of all valid triplets, each anchor's hardest
-  positive and negative, and for every strategy of `model.triplet.MINING` its triplets, its loss
-  and what it picked (`StrategyResult`);
+* `mine`: the triplets a strategy of `STRATEGY_LABELS` picks, with `model.triplet`'s miners;
+* `analyse_batch`: the distance matrix (computed once), the kinds of all valid triplets, each
+  anchor's hardest positive and negative, and for every strategy its triplets, mined once, and the
+  loss of exactly those triplets (`StrategyResult`);
 * `triplets_in_dataset` and friends: how many triplets a data set holds against how many a
   mini-batch holds, the reason FaceNet mines inside mini-batches (Schroff, Kalenichenko &
   Philbin, *FaceNet*, CVPR 2015, Sec. 3.2);
@@ -33,7 +34,8 @@ import torch
 from lessons.torch_threads import single_threaded
 from model import triplet
 
-# The strategies in the order the page lists them, with the names a student reads.
+# The strategies in the order the page lists them, with the names a student reads (training
+# knows the same four names: model.train.MINERS).
 STRATEGY_LABELS = {
     "random": "random negative",
     "all": "batch-all",
@@ -213,10 +215,10 @@ def kinds_of(distances: torch.Tensor, triplets: triplet.Triplets, margin: float)
 class StrategyResult:
     """One mining strategy applied to the batch.
 
-    `triplets` is what the miner returns (for batch-all: `mine_all`, the valid triplets with a
-    non-zero term, which are the ones its loss averages). `considered` and `active` are
-    `model.triplet.LossResult.selected` and `.active`: for batch-all, every valid triplet and the
-    active ones among them; for the others, the triplets picked and the active ones among those.
+    `triplets` is what the miner returns (`mine`; for batch-all the valid triplets with a non-zero
+    term), and `loss` is `model.triplet`'s loss of exactly those triplets. `active` is how many of
+    them have a non-zero term (`LossResult.active`); `considered` is how many the strategy looked
+    at: for batch-all every valid triplet of the batch, for the others the triplets picked.
     """
 
     mining: str
@@ -261,6 +263,23 @@ def random_generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
 
+def mine(strategy: str, distances: torch.Tensor, labels: torch.Tensor, margin: float,
+         generator: torch.Generator | None = None) -> triplet.Triplets:
+    """The triplets `strategy` (a key of STRATEGY_LABELS) picks from a batch's squared distances:
+    `model.triplet.mine_random` (drawing from `generator`), `mine_semi_hard`, `mine_hard`, and for
+    batch-all `mine_all`, the list of active triplets whose mean term is the batch-all loss
+    (training sums them without the list)."""
+    if strategy == "random":
+        return triplet.mine_random(distances, labels, generator)
+    if strategy == "all":
+        return triplet.mine_all(distances, labels, margin)
+    if strategy == "semi-hard":
+        return triplet.mine_semi_hard(distances, labels)
+    if strategy == "hard":
+        return triplet.mine_hard(distances, labels)
+    raise ValueError(f"mining must be one of {tuple(STRATEGY_LABELS)}, not {strategy!r}")
+
+
 def analyse_batch(embeddings: np.ndarray | torch.Tensor, labels: np.ndarray, margin: float,
                   seed: int = 0) -> BatchAnalysis:
     """Distances, triplet kinds, hardest positive / negative per anchor and every strategy's
@@ -272,27 +291,28 @@ def analyse_batch(embeddings: np.ndarray | torch.Tensor, labels: np.ndarray, mar
 def _analyse_batch(embeddings, labels, margin: float, seed: int) -> BatchAnalysis:
     emb = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
     lab = torch.as_tensor(np.asarray(labels), dtype=torch.long)
-    d = triplet.squared_distances(emb)
-    positive, negative = triplet.label_masks(lab)
-    hardest = triplet.mine_hard(d, lab)
-    hardest_p = np.full(len(lab), -1)
-    hardest_n = np.full(len(lab), -1)
-    hardest_p[hardest.anchor.numpy()] = hardest.positive.numpy()
-    hardest_n[hardest.anchor.numpy()] = hardest.negative.numpy()
-    result = BatchAnalysis(d.numpy(), np.asarray(labels), margin, triplet.count_triplet_types(d, lab, margin),
-                           hardest_p, hardest_n)
-    for mining in triplet.MINING:
-        picked = triplet.mine(d, lab, mining, margin, random_generator(seed))
-        stats = triplet.triplet_loss_with_stats(emb, lab, margin, mining, random_generator(seed))
+    d = triplet.squared_distances(emb)  # the only distance matrix: every miner and loss below uses it
+    counts = triplet.count_triplet_types(d, lab, margin)
+    strategies = {}
+    for strategy in STRATEGY_LABELS:
+        picked = mine(strategy, d, lab, margin, random_generator(seed))
+        stats = triplet.triplet_loss_from_distances(d, lab, margin, picked)
         kind, kinds = kinds_of(d, picked, margin)
         if len(picked):
             mean_ap = float(d[picked.anchor, picked.positive].mean())
             mean_an = float(d[picked.anchor, picked.negative].mean())
         else:
             mean_ap = mean_an = float("nan")
-        result.strategies[mining] = StrategyResult(mining, picked, float(stats.loss), stats.selected, stats.active,
-                                                   kind, kinds, mean_ap, mean_an)
-    return result
+        considered = counts.valid if strategy == "all" else stats.selected
+        strategies[strategy] = StrategyResult(strategy, picked, float(stats.loss), considered, stats.active,
+                                              kind, kinds, mean_ap, mean_an)
+    # each anchor's hardest positive and negative: batch-hard's own picks
+    hardest = strategies["hard"].triplets
+    hardest_p = np.full(len(lab), -1)
+    hardest_n = np.full(len(lab), -1)
+    hardest_p[hardest.anchor.numpy()] = hardest.positive.numpy()
+    hardest_n[hardest.anchor.numpy()] = hardest.negative.numpy()
+    return BatchAnalysis(d.numpy(), np.asarray(labels), margin, counts, hardest_p, hardest_n, strategies)
 
 
 @dataclass(frozen=True)
@@ -322,12 +342,15 @@ def picks_for_anchor(analysis: BatchAnalysis, mining: str, anchor: int) -> list[
 
 def collapsed_loss(people: int, photos: int, margin: float, mining: str) -> float:
     """The loss `model.triplet` gives a collapsed network (every face on the same point of the
-    unit sphere): every distance is 0, so every term is exactly the margin."""
+    unit sphere) on the triplets strategy `mining` picks: every distance is 0, so every term is
+    exactly the margin."""
     same_point = torch.zeros(people * photos, 128)
     same_point[:, 0] = 1.0
     labels = torch.arange(people).repeat_interleave(photos)
     with single_threaded():
-        return float(triplet.triplet_loss(same_point, labels, margin, mining, random_generator(0)))
+        d = triplet.squared_distances(same_point)
+        picked = mine(mining, d, labels, margin, random_generator(0))
+        return float(triplet.triplet_loss_from_distances(d, labels, margin, picked).loss)
 
 
 SHRINK_FACTORS = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
@@ -339,23 +362,18 @@ def shrink_curve(analysis: BatchAnalysis, mining: str, factors: Sequence[float] 
     collapsed model.
 
     Scaling keeps every ordering of distances, so each miner would pick the same triplets all
-    along the curve: the terms are `model.triplet.triplet_terms` of the analysis' own picks on the
-    scaled distances, ``[factor (d_ap - d_an) + margin]_+`` (batch-all: `batch_all_loss`), and the
-    loss ends at the margin. A strategy whose loss is above the margin at 1 lowers it by squeezing
-    all the faces together.
+    along the curve: the loss is `model.triplet`'s loss of the analysis' own picks on the scaled
+    distances, terms ``[factor (d_ap - d_an) + margin]_+``, and it ends at the margin. Batch-all is
+    the exception: the set of active triplets grows as the distances shrink, so its loss is taken
+    without triplets (batch-all over every valid triplet). A strategy whose loss is above the
+    margin at 1 lowers it by squeezing all the faces together.
     """
     d = torch.as_tensor(analysis.distances)
     labels = torch.as_tensor(analysis.labels)
-    out = []
+    picked = None if mining == "all" else analysis.strategies[mining].triplets
     with single_threaded():
-        for f in factors:
-            if mining == "all":
-                out.append(float(triplet.batch_all_loss(d * f, labels, analysis.margin)[0]))
-                continue
-            picked = analysis.strategies[mining].triplets
-            terms = triplet.triplet_terms(d * f, picked, analysis.margin)
-            out.append(float(terms.mean()) if len(picked) else 0.0)
-    return out
+        return [float(triplet.triplet_loss_from_distances(d * f, labels, analysis.margin, picked).loss)
+                for f in factors]
 
 
 # --------------------------------------------------------------------------------------------

@@ -36,10 +36,21 @@ from model.data import FaceSet, PKSampler, find_lfw, lfw_people, load_folder, lo
 from model.embed import embed_crops, save_checkpoint
 from model.evaluate import balanced_pairs, evaluate_lfw, pair_distances, pca_baseline_lfw, verify
 from model.net import NetConfig, build_net, count_macs, count_parameters
-from model.triplet import MINING, count_triplet_types, squared_distances, triplet_loss_with_stats
+from model.triplet import (LossResult, count_triplet_types, mine_hard, mine_random, mine_semi_hard, squared_distances,
+                           triplet_loss_from_distances)
 
 
 LOG_EVERY = 10  # steps per history record and progress-bar update
+
+# --mining: the strategy's name -> its miner (model.triplet), called as miner(distances, labels,
+# generator). "all" (batch-all) has none: given no triplets, the loss averages over every active
+# triplet of the batch, summed without listing them.
+MINERS = {
+    "random": mine_random,
+    "all": None,
+    "semi-hard": lambda distances, labels, generator: mine_semi_hard(distances, labels),
+    "hard": lambda distances, labels, generator: mine_hard(distances, labels),
+}
 
 
 @dataclass
@@ -99,8 +110,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
             kind = {"int": int, "float": float, "str": str}[f.type]
             parser.add_argument(flag, type=kind, default=f.default, help=f"(default: {f.default!r})")
     cfg = TrainConfig(**vars(parser.parse_args(argv)))
-    if cfg.mining not in MINING:
-        parser.error(f"--mining must be one of {MINING}")
+    if cfg.mining not in MINERS:
+        parser.error(f"--mining must be one of {tuple(MINERS)}")
     if cfg.optimizer not in ("adagrad", "sgd"):
         parser.error("--optimizer must be adagrad or sgd")
     return cfg
@@ -216,6 +227,21 @@ def atomic_torch_save(obj, path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def batch_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.2, mining: str = "semi-hard",
+               generator: torch.Generator | None = None) -> LossResult:
+    """The loss a training step takes on a batch's embeddings (B, d) with the strategy named
+    `mining` (a key of MINERS): the distances computed once, the strategy's miner on them (random
+    draws from `generator`), the loss of its triplets (batch-all: of every valid triplet), in the
+    embeddings' dtype."""
+    if mining not in MINERS:
+        raise ValueError(f"mining must be one of {tuple(MINERS)}, not {mining!r}")
+    labels = torch.as_tensor(labels, device=embeddings.device).reshape(-1)
+    distances = squared_distances(embeddings)
+    miner = MINERS[mining]
+    triplets = None if miner is None else miner(distances, labels, generator)
+    return triplet_loss_from_distances(distances, labels, margin, triplets).to(embeddings.dtype)
+
+
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
                cfg: TrainConfig, generator: torch.Generator, amp: bool = False):
     """One optimisation step on one P x K batch (uint8 NHWC `images`, their `labels`): augment,
@@ -225,7 +251,7 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, images:
     batch = augment(images, generator) if cfg.augment else images
     with torch.autocast(device_type=images.device.type, dtype=torch.bfloat16, enabled=amp):
         emb = model(to_model_input(batch))
-    result = triplet_loss_with_stats(emb.float(), labels, cfg.margin, cfg.mining, generator=generator)
+    result = batch_loss(emb.float(), labels, cfg.margin, cfg.mining, generator)
     optimizer.zero_grad(set_to_none=True)
     result.loss.backward()
     optimizer.step()

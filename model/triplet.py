@@ -1,4 +1,4 @@
-"""The triplet loss of FaceNet and the ways of choosing triplets inside a mini-batch.
+"""The triplet loss of FaceNet and the miners that choose its triplets inside a mini-batch.
 
 Definitions (Schroff, Kalenichenko & Philbin, "FaceNet", CVPR 2015, eq. 1-3):
 
@@ -9,31 +9,41 @@ Definitions (Schroff, Kalenichenko & Philbin, "FaceNet", CVPR 2015, eq. 1-3):
   ``D[a,p] < D[a,n] < D[a,p] + margin``, easy if ``D[a,n] >= D[a,p] + margin``.
   Hard and semi-hard triplets are exactly the active ones (non-zero loss).
 
-Mining strategies, each a loss over the batch:
+The pieces, in the order a training step uses them (as pytorch-metric-learning splits distances,
+miners and losses):
 
-* ``"all"``  (batch-all): mean of the terms over valid triplets whose term is > 0; 0 if none.
-* ``"hard"`` (batch-hard, Hermans, Beyer & Leibe 2017): per anchor that has a positive and a
-  negative, ``[max_p D[a,p] - min_n D[a,n] + margin]_+``; mean over those anchors.
-* ``"semi-hard"`` (FaceNet; TensorFlow Addons' ``TripletSemiHardLoss`` rule): per anchor-positive
-  pair whose anchor has a negative, the negative with the smallest ``D[a,n]`` among those with
-  ``D[a,n] > D[a,p]``, or if there is none the negative with the largest ``D[a,n]``; mean of the
-  terms over those pairs, zero terms included.
-* ``"random"``: one uniformly drawn negative per such anchor-positive pair; same mean.
+1. distances: `squared_distances` (embeddings -> D), `label_masks` (labels -> who is whose
+   positive / negative);
+2. miners: each takes D and the labels and returns index triplets (`Triplets`), nothing else:
 
-Pieces, smallest first: `squared_distances` -> `label_masks` -> a miner (`mine_*`, returning
-index triplets) -> `triplet_terms`. `triplet_loss` composes them; batch-all is computed without
-listing its triplets (see `batch_all_loss`), so it needs O(B^2) memory even at B = 1,800.
+   * `mine_random` (with a generator): one uniformly drawn negative per anchor-positive pair
+     whose anchor has a negative;
+   * `mine_semi_hard` (FaceNet; TensorFlow Addons' ``TripletSemiHardLoss`` rule): per such pair,
+     the negative with the smallest ``D[a,n]`` among those with ``D[a,n] > D[a,p]``, or if there
+     is none the negative with the largest ``D[a,n]``;
+   * `mine_hard` (batch-hard, Hermans, Beyer & Leibe 2017): per anchor that has a positive and a
+     negative, its farthest positive and its closest negative;
+   * `mine_all` (with the margin): every active valid triplet, listed (small batches only);
+3. the loss: `triplet_loss` (embeddings) or `triplet_loss_from_distances` (D already computed,
+   typically for the miner), with or without triplets:
+
+   * given triplets: the mean of their terms, zero terms included;
+   * without: batch-all, the mean of the terms over the valid triplets whose term is > 0 (0 if
+     none), summed without listing them (`batch_all_loss`), so it needs O(B^2) memory even at
+     B = 1,800. On `mine_all`'s list the first rule gives the same value.
+
+   Both report the loss, how many triplets it used and how many of those were active (`LossResult`).
+
+Which miner a training run uses is a setting of the run (`model.train.MINERS`), not of this module.
 Distances are computed in float64: miners compare distances, and float32 round-off in
 ``|a|^2 + |b|^2 - 2 a.b`` would break ties the definitions say are ties.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
-
-MINING = ("random", "all", "semi-hard", "hard")
 
 HARD, SEMI_HARD, EASY = 0, 1, 2
 KIND_NAMES = ("hard", "semi-hard", "easy")
@@ -156,6 +166,10 @@ def count_triplet_types(distances: torch.Tensor, labels: torch.Tensor, margin: f
 
 @dataclass
 class Triplets:
+    """Index triplets into a batch: triplet i is (anchor[i], positive[i], negative[i]), each a row
+    of the batch's embeddings (and of its distance matrix). What every miner returns and what the
+    loss takes."""
+
     anchor: torch.Tensor
     positive: torch.Tensor
     negative: torch.Tensor
@@ -171,10 +185,12 @@ def _pairs_with_negatives(positive: torch.Tensor, negative: torch.Tensor):
 
 
 def mine_semi_hard(distances: torch.Tensor, labels: torch.Tensor) -> Triplets:
-    """FaceNet's semi-hard rule (as TensorFlow Addons' TripletSemiHardLoss selects).
+    """FaceNet's semi-hard rule (as TensorFlow Addons' TripletSemiHardLoss selects): one triplet
+    per anchor-positive pair whose anchor has a negative.
 
-    For each anchor-positive pair: the closest negative that is farther than the positive;
-    if every negative is at most as far as the positive, the farthest negative.
+    Its negative: the closest negative that is farther than the positive (``D[a,n] > D[a,p]``);
+    if every negative is at most as far as the positive, the farthest negative. Pairs come in
+    row-major order of (a, p).
     """
     d = distances.detach()
     positive, negative = label_masks(labels.to(d.device))
@@ -187,8 +203,9 @@ def mine_semi_hard(distances: torch.Tensor, labels: torch.Tensor) -> Triplets:
 
 
 def mine_hard(distances: torch.Tensor, labels: torch.Tensor) -> Triplets:
-    """Batch-hard: per anchor with a positive and a negative, its farthest positive and its
-    closest negative."""
+    """Batch-hard: one triplet per anchor that has a positive and a negative, in increasing anchor
+    order: its farthest positive (largest ``D[a,p]``) and its closest negative (smallest
+    ``D[a,n]``); ties go to the lowest column."""
     d = distances.detach()
     positive, negative = label_masks(labels.to(d.device))
     anchors = torch.nonzero(positive.any(dim=1) & negative.any(dim=1), as_tuple=True)[0]
@@ -198,7 +215,12 @@ def mine_hard(distances: torch.Tensor, labels: torch.Tensor) -> Triplets:
 
 
 def mine_random(distances: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None = None) -> Triplets:
-    """One negative drawn uniformly at random for each anchor-positive pair."""
+    """One triplet per anchor-positive pair whose anchor has a negative (row-major order of (a, p)),
+    its negative drawn uniformly among the anchor's negatives.
+
+    Draws exactly one number per pair from `generator` (torch's global generator when None), so
+    the same generator state gives the same triplets. `distances` only gives the device.
+    """
     positive, negative = label_masks(labels.to(distances.device))
     a, p = _pairs_with_negatives(positive, negative)
     negatives_so_far = negative.long().cumsum(dim=1)  # row a: how many of columns 0..j are negatives
@@ -210,10 +232,12 @@ def mine_random(distances: torch.Tensor, labels: torch.Tensor, generator: torch.
 
 
 def mine_all(distances: torch.Tensor, labels: torch.Tensor, margin: float) -> Triplets:
-    """Every valid triplet whose loss term is > 0, listed explicitly.
+    """Every valid triplet whose loss term ``D[a,p] - D[a,n] + margin`` is > 0, listed explicitly
+    in row-major order of (a, p, n).
 
-    Meant for small batches (lessons, tests): the list has up to B * (K-1) * (B-K) entries.
-    `batch_all_loss` computes the same loss without listing them.
+    The loss of this list (mean of its terms) is the batch-all loss, which
+    `triplet_loss_from_distances` computes without triplets and without listing them. Meant for
+    small batches (lessons, tests): the list has up to B * (K-1) * (B-K) entries.
     """
     d = distances.detach()
     positive, negative = label_masks(labels.to(d.device))
@@ -221,21 +245,6 @@ def mine_all(distances: torch.Tensor, labels: torch.Tensor, margin: float) -> Tr
     term = d[a, p][:, None] - d[a] + margin  # (pairs, B)
     pair, n = torch.nonzero(negative[a] & (term > 0), as_tuple=True)
     return Triplets(a[pair], p[pair], n)
-
-
-def mine(distances: torch.Tensor, labels: torch.Tensor, mining: str, margin: float,
-         generator: torch.Generator | None = None) -> Triplets:
-    """The triplets strategy `mining` (one of MINING) selects; "all" lists them with `mine_all`
-    (small batches only: the loss itself uses `batch_all_loss`), "random" draws from `generator`."""
-    if mining == "all":
-        return mine_all(distances, labels, margin)
-    if mining == "semi-hard":
-        return mine_semi_hard(distances, labels)
-    if mining == "hard":
-        return mine_hard(distances, labels)
-    if mining == "random":
-        return mine_random(distances, labels, generator)
-    raise ValueError(f"mining must be one of {MINING}, not {mining!r}")
 
 
 def valid_triplets(labels: torch.Tensor) -> Triplets:
@@ -284,33 +293,44 @@ def batch_all_loss(distances: torch.Tensor, labels: torch.Tensor, margin: float)
 
 @dataclass
 class LossResult:
+    """A batch's triplet loss and what it averaged over."""
+
     loss: torch.Tensor  # differentiable scalar
-    selected: int  # triplets (or, for batch-all, valid triplets) the loss averages over
+    selected: int  # the triplets used: those given, or (batch-all, none given) every valid triplet
     active: int  # of those, how many have a non-zero term
 
+    def to(self, dtype: torch.dtype) -> "LossResult":
+        """The same result with the loss cast to `dtype` (the gradient flows through the cast)."""
+        return replace(self, loss=self.loss.to(dtype))
 
-def triplet_loss_with_stats(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.2,
-                            mining: str = "semi-hard", generator: torch.Generator | None = None) -> LossResult:
-    """`triplet_loss`, plus how many triplets were used and how many of them were active."""
-    if mining not in MINING:
-        raise ValueError(f"mining must be one of {MINING}, not {mining!r}")
-    labels = torch.as_tensor(labels, device=embeddings.device).reshape(-1)
-    distances = squared_distances(embeddings)
-    if mining == "all":
+
+def triplet_loss_from_distances(distances: torch.Tensor, labels: torch.Tensor, margin: float = 0.2,
+                                triplets: Triplets | None = None) -> LossResult:
+    """The triplet loss of a batch from its (B, B) squared distances (`squared_distances`, which a
+    miner has typically used already) and integer labels (B,).
+
+    * With `triplets` (a miner's answer): the mean of their terms ``[D[a,p] - D[a,n] + margin]_+``,
+      zero terms included; `selected` is ``len(triplets)``, `active` how many terms are > 0. The
+      labels are not looked at: the triplets say who is whose positive and negative.
+    * Without: batch-all, the mean of the terms over the valid triplets of the batch whose term is
+      > 0 (`batch_all_loss`, without listing them); `selected` is the number of valid triplets,
+      `active` of those with a term > 0.
+
+    The loss is a differentiable scalar of the distances' dtype; 0 (still differentiable) when there
+    is no triplet or, for batch-all, none is active.
+    """
+    labels = torch.as_tensor(labels, device=distances.device).reshape(-1)
+    if triplets is None:
         loss, valid, active = batch_all_loss(distances, labels, margin)
-        return LossResult(loss.to(embeddings.dtype), valid, active)
-    triplets = mine(distances, labels, mining, margin, generator)
+        return LossResult(loss, valid, active)
     terms = triplet_terms(distances, triplets, margin)
     loss = terms.mean() if len(triplets) else distances.sum() * 0.0
-    return LossResult(loss.to(embeddings.dtype), len(triplets), int((terms > 0).sum()))
+    return LossResult(loss, len(triplets), int((terms > 0).sum()))
 
 
 def triplet_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.2,
-                 mining: str = "semi-hard", generator: torch.Generator | None = None) -> torch.Tensor:
-    """The triplet loss of a batch of embeddings (B, d) with integer labels (B,).
-
-    `mining` is one of "random", "all", "semi-hard", "hard" (definitions in the module docstring).
-    Returns a differentiable scalar tensor of the embeddings' dtype; 0 when the batch has no
-    usable triplet.
-    """
-    return triplet_loss_with_stats(embeddings, labels, margin, mining, generator).loss
+                 triplets: Triplets | None = None) -> LossResult:
+    """`triplet_loss_from_distances` on the ``squared_distances`` of a batch of embeddings (B, d),
+    with the loss cast to the embeddings' dtype. When a miner needs the distances too, compute them
+    once and call `triplet_loss_from_distances` instead."""
+    return triplet_loss_from_distances(squared_distances(embeddings), labels, margin, triplets).to(embeddings.dtype)

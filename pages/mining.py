@@ -16,7 +16,7 @@ import streamlit as st
 
 from lessons import mining
 from lessons.quiz import Question
-from model import sweep, triplet
+from model import sweep
 from ui.colors import BLACK, BLUE, GREY, KIND_COLORS, ORANGE, ROLE_COLORS, SKY_BLUE, VERMILLION
 from ui.loaders import lfw_embeddings, lfw_photos, photo_index
 from ui.widgets import check_yourself, lesson_header, plot, try_this
@@ -69,7 +69,7 @@ def face_jpeg(source: str, row: int, _faces) -> bytes:
 @st.cache_resource(show_spinner=False, max_entries=64)
 def shrink_curves(key: tuple, _analysis) -> dict[str, list[float]]:
     """`key` identifies the batch and α, as in `batch_and_analysis`."""
-    return {m: mining.shrink_curve(_analysis, m) for m in triplet.MINING}
+    return {m: mining.shrink_curve(_analysis, m) for m in mining.STRATEGY_LABELS}
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -195,7 +195,7 @@ def anchor_strip(analysis, labels: list[str], anchor: int, picks, alpha: float) 
 def comparison_figure(key: tuple, _analysis) -> go.Figure:
     """`key` identifies the batch and α (the figure depends on nothing else)."""
     analysis = _analysis
-    strategies = [analysis.strategies[m] for m in triplet.MINING]
+    strategies = [analysis.strategies[m] for m in mining.STRATEGY_LABELS]
     names = ["all valid triplets (reference)"] + [s.label for s in strategies]
     counts = {"hard": analysis.counts.hard, "semi-hard": analysis.counts.semi_hard, "easy": analysis.counts.easy}
     totals = [analysis.counts.valid] + [s.selected for s in strategies]
@@ -241,7 +241,7 @@ def shrink_figure(curves: dict, alpha: float) -> go.Figure:
                          name=mining.STRATEGY_LABELS[m],
                          line=dict(color=STRATEGY_COLORS[m], width=3 if m in ("hard", "semi-hard") else 1.5),
                          hovertemplate="s = %{x:.1f}<br>loss %{y:.4f}<extra>" + mining.STRATEGY_LABELS[m] + "</extra>")
-              for m in triplet.MINING]
+              for m in mining.STRATEGY_LABELS]
     return go.Figure(traces, dict(
         height=400, margin=dict(l=10, r=10, t=30, b=10),
         shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=alpha, y1=alpha, line=dict(color=BLACK, dash="dot"))],
@@ -533,8 +533,8 @@ def section_comparison(v: View) -> None:
                    "loss": round(s.loss, 4),
                    "mean d(a,p) of picked": None if np.isnan(s.mean_d_ap) else round(s.mean_d_ap, 3),
                    "mean d(a,n) of picked": None if np.isnan(s.mean_d_an) else round(s.mean_d_an, 3)}
-                  for s in (v.analysis.strategies[m] for m in triplet.MINING)], hide_index=True)
-    st.caption("\"Looked at\" and \"active\" are what `triplet_loss_with_stats` reports. Batch-all looks at every "
+                  for s in (v.analysis.strategies[m] for m in mining.STRATEGY_LABELS)], hide_index=True)
+    st.caption("\"Looked at\" and \"active\" are what `triplet_loss` reports. Batch-all looks at every "
                "valid triplet and picks (averages over) only the active ones; the other rules pick their "
                "triplets first, and some of those can be easy (term 0), which still count in their average.")
     st.markdown(BATCH_ALL_VS_HARD)
@@ -707,7 +707,7 @@ unseen = c4.toggle("Only people the model never saw in training", key="mining_un
                         "On: the other LFW people, whom it has never seen.")
 c5, c6, c7 = controls.columns([3, 4, 4])
 alpha = float(c5.slider("Margin α", 0.0, 1.0, 0.2, step=0.05, key="mining_alpha", bind="query-params"))
-strategy = c6.segmented_control("Mining strategy", list(triplet.MINING), default="semi-hard", required=True,
+strategy = c6.segmented_control("Mining strategy", list(mining.STRATEGY_LABELS), default="semi-hard", required=True,
                                 key="mining_strategy", bind="query-params",
                                 format_func=lambda m: mining.STRATEGY_LABELS.get(m, m)) or "semi-hard"
 view = make_view(emb, c7, people, photos, seed, unseen, alpha, strategy)

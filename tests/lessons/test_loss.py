@@ -161,12 +161,12 @@ def test_the_page_says_truly_how_model_triplet_reduces(shipped_embeddings):
         e = emb.numpy()
         batch = lesson.batch_of_triplets(e[mined.anchor], e[mined.positive], e[mined.negative], margin)
         assert 0 < batch.active < batch.n
-        semi_hard = triplet.triplet_loss(emb, labels, margin, "semi-hard")
+        semi_hard = triplet.triplet_loss(emb, labels, margin, mined).loss
         assert float(semi_hard) == pytest.approx(batch.mean_all)
         every = triplet.valid_triplets(labels)
         batch = lesson.batch_of_triplets(e[every.anchor], e[every.positive], e[every.negative], margin)
         assert 0 < batch.active < batch.n
-        assert float(triplet.triplet_loss(emb, labels, margin, "all")) == pytest.approx(batch.mean_active)
+        assert float(triplet.triplet_loss(emb, labels, margin).loss) == pytest.approx(batch.mean_active)
 
 
 def test_collapsed_batch_costs_alpha_per_triplet():

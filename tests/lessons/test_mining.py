@@ -9,6 +9,7 @@ import torch
 
 from lessons import mining
 from model import triplet
+from model.train import batch_loss
 
 
 pytestmark = pytest.mark.usefixtures("fresh_caches")
@@ -216,7 +217,7 @@ def test_losses_and_summaries_agree_with_the_picks(small):
 
 def test_picks_for_anchor_are_that_anchors_triplets(small):
     batch, e, analysis = small
-    for strategy in triplet.MINING:
+    for strategy in mining.STRATEGY_LABELS:
         total = 0
         for anchor in range(12):
             rows = mining.picks_for_anchor(analysis, strategy, anchor)
@@ -227,6 +228,23 @@ def test_picks_for_anchor_are_that_anchors_triplets(small):
                 assert t.term == pytest.approx(max(t.d_ap - t.d_an + 0.2, 0.0))
                 assert t.kind == brute_kind(t.d_ap, t.d_an, 0.2)
         assert total == analysis.strategies[strategy].selected
+
+
+def test_mine_dispatches_to_each_strategys_miner():
+    g = torch.Generator().manual_seed(3)
+    emb = torch.nn.functional.normalize(torch.randn(12, 4, generator=g, dtype=torch.float64), dim=1)
+    labels = torch.arange(4).repeat_interleave(3)
+    d = triplet.squared_distances(emb)
+    expected = {"all": triplet.mine_all(d, labels, 0.3), "semi-hard": triplet.mine_semi_hard(d, labels),
+                "hard": triplet.mine_hard(d, labels),
+                "random": triplet.mine_random(d, labels, torch.Generator().manual_seed(7))}
+    assert set(expected) == set(mining.STRATEGY_LABELS)
+    for strategy, want in expected.items():
+        got = mining.mine(strategy, d, labels, 0.3, torch.Generator().manual_seed(7))
+        for field in ("anchor", "positive", "negative"):
+            assert torch.equal(getattr(got, field), getattr(want, field)), (strategy, field)
+    with pytest.raises(ValueError, match="mining must be one of"):
+        mining.mine("hardest", d, labels, 0.3)
 
 
 def test_the_random_strategy_is_reproducible_per_batch_seed(small):
@@ -250,23 +268,22 @@ def test_seen_people_have_fewer_hard_triplets_than_unseen_ones(shipped_embedding
 
 
 def test_collapsed_model_loss_is_the_margin():
-    for strategy in triplet.MINING:
+    for strategy in mining.STRATEGY_LABELS:
         assert mining.collapsed_loss(3, 2, 0.35, strategy) == pytest.approx(0.35, abs=1e-6)
 
 
 def test_shrink_curve_equals_the_loss_of_scaled_embeddings(small):
-    """Against model.triplet's full loss (mining again) on embeddings scaled by sqrt(factor)."""
+    """Against training's full loss (model.train.batch_loss: mining again) on embeddings scaled by sqrt(factor)."""
     batch, e, analysis = small
     alpha = 0.2
-    for strategy in triplet.MINING:
+    for strategy in mining.STRATEGY_LABELS:
         curve = mining.shrink_curve(analysis, strategy)
         assert len(curve) == len(mining.SHRINK_FACTORS)
         assert curve[0] == pytest.approx(alpha, abs=1e-6)  # collapsed: every term is the margin
         assert curve[-1] == pytest.approx(analysis.strategies[strategy].loss, abs=1e-5)
         for f, loss in zip(mining.SHRINK_FACTORS, curve):
             scaled = torch.as_tensor(e) * float(np.sqrt(f))
-            again = triplet.triplet_loss(scaled, torch.as_tensor(batch.labels), alpha, strategy,
-                                         mining.random_generator(1))
+            again = batch_loss(scaled, torch.as_tensor(batch.labels), alpha, strategy, mining.random_generator(1)).loss
             assert loss == pytest.approx(float(again), abs=1e-5), (strategy, f)
     d = numpy_distances(e)
     r = analysis.strategies["hard"]

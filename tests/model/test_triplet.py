@@ -1,4 +1,7 @@
-"""The triplet loss and its miners, against hand-computed cases and the definitions themselves."""
+"""The triplet loss and its miners, against hand-computed cases and the definitions themselves.
+
+The losses of the four strategies are taken as a training step takes them, through
+`model.train.batch_loss` (the distances once, the strategy's miner, model.triplet's loss)."""
 
 import subprocess
 import sys
@@ -7,9 +10,10 @@ import textwrap
 import pytest
 import torch
 
-from model.triplet import (EASY, HARD, MINING, SEMI_HARD, batch_all_loss, classify_triplets, count_triplet_types,
+from model.train import MINERS, batch_loss
+from model.triplet import (EASY, HARD, SEMI_HARD, Triplets, batch_all_loss, classify_triplets, count_triplet_types,
                            label_masks, mine_all, mine_hard, mine_random, mine_semi_hard, squared_distances,
-                           triplet_loss, triplet_terms, valid_triplets)
+                           triplet_loss, triplet_loss_from_distances, triplet_terms, valid_triplets)
 
 
 def t(values):
@@ -63,17 +67,17 @@ def test_squared_distances_by_hand():
 
 def test_batch_all_by_hand():
     # two active triplets with term 2 each; the six inactive ones do not count in the mean
-    assert triplet_loss(LINE, LINE_LABELS, margin=5.0, mining="all").item() == pytest.approx(2.0)
+    assert batch_loss(LINE, LINE_LABELS, margin=5.0, mining="all").loss.item() == pytest.approx(2.0)
 
 
 def test_batch_hard_by_hand():
     # anchors 0..3: [1-9+5]+ = 0, [1-4+5]+ = 2, [1-4+5]+ = 2, [1-9+5]+ = 0  -> mean 1
-    assert triplet_loss(LINE, LINE_LABELS, margin=5.0, mining="hard").item() == pytest.approx(1.0)
+    assert batch_loss(LINE, LINE_LABELS, margin=5.0, mining="hard").loss.item() == pytest.approx(1.0)
 
 
 def test_semi_hard_by_hand():
     # every pair has D(a,p) = 1; the closest negative farther than 1 is at 9, 4, 4, 9 -> 0, 2, 2, 0
-    assert triplet_loss(LINE, LINE_LABELS, margin=5.0, mining="semi-hard").item() == pytest.approx(1.0)
+    assert batch_loss(LINE, LINE_LABELS, margin=5.0, mining="semi-hard").loss.item() == pytest.approx(1.0)
 
 
 def test_semi_hard_falls_back_to_the_farthest_negative():
@@ -81,7 +85,7 @@ def test_semi_hard_falls_back_to_the_farthest_negative():
     # so it is taken anyway: 4 - 1 + 0.5 = 3.5 for both pairs
     e, labels = t([[0.0], [2.0], [1.0]]), torch.tensor([0, 0, 1])
     for mining in ("semi-hard", "hard", "all"):
-        assert triplet_loss(e, labels, margin=0.5, mining=mining).item() == pytest.approx(3.5), mining
+        assert batch_loss(e, labels, margin=0.5, mining=mining).loss.item() == pytest.approx(3.5), mining
 
 
 def test_semi_hard_picks_the_closest_negative_beyond_the_positive():
@@ -139,15 +143,15 @@ def random_batch(seed, n=None, dim=3, people=4):
 @pytest.mark.parametrize("seed", range(12))
 def test_matches_the_definition_on_random_batches(mining, seed):
     e, labels, margin = random_batch(seed)
-    assert triplet_loss(e, labels, margin, mining).item() == pytest.approx(reference_loss(e, labels, margin, mining), abs=1e-12)
+    assert batch_loss(e, labels, margin, mining).loss.item() == pytest.approx(reference_loss(e, labels, margin, mining), abs=1e-12)
 
 
 def test_float32_embeddings_give_float32_loss_close_to_float64():
     e, labels, margin = random_batch(1, n=40, dim=16)
     for mining in ("all", "hard", "semi-hard"):
-        loss32 = triplet_loss(e.float(), labels, margin, mining)
+        loss32 = batch_loss(e.float(), labels, margin, mining).loss
         assert loss32.dtype == torch.float32
-        assert loss32.item() == pytest.approx(triplet_loss(e, labels, margin, mining).item(), abs=1e-5)
+        assert loss32.item() == pytest.approx(batch_loss(e, labels, margin, mining).loss.item(), abs=1e-5)
 
 
 def test_batch_all_equals_the_mean_over_listed_active_triplets():
@@ -194,7 +198,7 @@ def test_random_mining_uses_one_negative_per_pair_and_is_reproducible():
     assert len(a) == int((positive & negative.any(1)[:, None]).sum())
     assert torch.equal(a.negative, b.negative)
     assert negative[a.anchor, a.negative].all()
-    loss = triplet_loss(e, labels, margin, "random", generator=torch.Generator().manual_seed(5))
+    loss = batch_loss(e, labels, margin, "random", generator=torch.Generator().manual_seed(5)).loss
     assert loss.item() == pytest.approx(triplet_terms(d, a, margin).mean().item())
 
 
@@ -207,7 +211,7 @@ def test_gradient_of_one_triplet_is_analytic():
     # labels (0, 0, 1): pairs (0,1) and (1,0), both with negative 2; margin large so both active.
     a, p, n = t([0.3, -0.2]), t([0.5, 0.4]), t([-0.1, 0.2])
     e = torch.stack([a, p, n]).requires_grad_(True)
-    triplet_loss(e, torch.tensor([0, 0, 1]), margin=10.0, mining="all").backward()
+    batch_loss(e, torch.tensor([0, 0, 1]), margin=10.0, mining="all").loss.backward()
     # loss = ( |a-p|^2 - |a-n|^2 + m  +  |p-a|^2 - |p-n|^2 + m ) / 2, so
     # dL/da = (n - p) + (a - p),  dL/dp = (p - a) + (n - a),  dL/dn = (a - n) + (p - n)
     expected = torch.stack([(n - p) + (a - p), (p - a) + (n - a), (a - n) + (p - n)])
@@ -218,29 +222,29 @@ def test_gradient_of_one_triplet_is_analytic():
 def test_gradcheck(mining):
     e, labels, _ = random_batch(7, n=12, dim=4, people=3)
     e = e.clone().requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda x: triplet_loss(x, labels, 0.3, mining), (e,), eps=1e-7, atol=1e-5)
+    assert torch.autograd.gradcheck(lambda x: batch_loss(x, labels, 0.3, mining).loss, (e,), eps=1e-7, atol=1e-5)
 
 
-@pytest.mark.parametrize("mining", MINING)
+@pytest.mark.parametrize("mining", MINERS)
 def test_no_nan_at_zero_distance(mining):
     e = torch.zeros(8, 16, requires_grad=True)  # every distance is 0
-    loss = triplet_loss(e, torch.tensor([0, 0, 1, 1, 2, 2, 3, 3]), 0.2, mining)
+    loss = batch_loss(e, torch.tensor([0, 0, 1, 1, 2, 2, 3, 3]), 0.2, mining).loss
     loss.backward()
     assert loss.item() == pytest.approx(0.2)  # each term is 0 - 0 + margin
     assert torch.isfinite(e.grad).all()
 
 
-@pytest.mark.parametrize("mining", MINING)
+@pytest.mark.parametrize("mining", MINERS)
 def test_a_batch_without_triplets_gives_a_differentiable_zero(mining):
     e = torch.randn(4, 8, requires_grad=True)
-    loss = triplet_loss(e, torch.tensor([0, 1, 2, 3]), 0.2, mining)  # nobody has a positive
+    loss = batch_loss(e, torch.tensor([0, 1, 2, 3]), 0.2, mining).loss  # nobody has a positive
     loss.backward()
     assert loss.item() == 0.0 and torch.equal(e.grad, torch.zeros_like(e))
 
 
 def test_unknown_mining_is_refused():
     with pytest.raises(ValueError, match="mining"):
-        triplet_loss(torch.randn(4, 2), torch.tensor([0, 0, 1, 1]), mining="hardest")
+        batch_loss(torch.randn(4, 2), torch.tensor([0, 0, 1, 1]), mining="hardest")
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,13 +257,13 @@ def test_facenet_batch_size_runs_in_quadratic_memory():
     # fresh process so its peak memory can be read. A B x B x B float32 tensor would be 23 GB.
     code = textwrap.dedent("""
         import resource, torch
-        from model.triplet import MINING, triplet_loss_with_stats
+        from model.train import MINERS, batch_loss
         g = torch.Generator().manual_seed(0)
         e = torch.nn.functional.normalize(torch.randn(1800, 128, generator=g), dim=1).requires_grad_(True)
         labels = torch.arange(45).repeat_interleave(40)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        for mining in MINING:
-            r = triplet_loss_with_stats(e, labels, 0.2, mining, generator=g)
+        for mining in MINERS:
+            r = batch_loss(e, labels, 0.2, mining, generator=g)
             r.loss.backward()
             assert torch.isfinite(r.loss) and torch.isfinite(e.grad).all(), mining
             print(mining, r.selected, r.active)
@@ -273,19 +277,78 @@ def test_facenet_batch_size_runs_in_quadratic_memory():
     assert float(rows["peak_growth_mb"][0]) < 1500  # O(B^2): a few 1800 x 1800 float64 matrices
 
 
-def test_mine_dispatches_to_each_strategys_miner():
-    from model.triplet import mine
-
+def test_each_strategy_name_has_its_miner():
+    """model.train.MINERS: the config's names -> model.triplet's miners; batch-all has none."""
     g = torch.Generator().manual_seed(3)
     emb = torch.nn.functional.normalize(torch.randn(12, 4, generator=g, dtype=torch.float64), dim=1)
     labels = torch.arange(4).repeat_interleave(3)
     d = squared_distances(emb)
-    expected = {"all": mine_all(d, labels, 0.3), "semi-hard": mine_semi_hard(d, labels), "hard": mine_hard(d, labels),
+    expected = {"all": None, "semi-hard": mine_semi_hard(d, labels), "hard": mine_hard(d, labels),
                 "random": mine_random(d, labels, torch.Generator().manual_seed(7))}
-    assert set(expected) == set(MINING)
+    assert set(expected) == set(MINERS)
+    assert MINERS["all"] is None  # the loss without triplets is batch-all
     for mining, want in expected.items():
-        got = mine(d, labels, mining, 0.3, torch.Generator().manual_seed(7))
+        if want is None:
+            continue
+        got = MINERS[mining](d, labels, torch.Generator().manual_seed(7))
         for field in ("anchor", "positive", "negative"):
             assert torch.equal(getattr(got, field), getattr(want, field)), (mining, field)
     with pytest.raises(ValueError, match="mining must be one of"):
-        mine(d, labels, "hardest", 0.3)
+        batch_loss(emb, labels, 0.3, "hardest")
+
+
+# --------------------------------------------------------------------------------------------
+# The loss given triplets, or without them
+# --------------------------------------------------------------------------------------------
+
+
+def test_loss_of_given_triplets_is_the_mean_of_their_terms_zeros_included():
+    for seed in range(5):
+        e, labels, margin = random_batch(seed, n=20)
+        d = squared_distances(e)
+        for triplets in (mine_semi_hard(d, labels), mine_hard(d, labels), valid_triplets(labels)):
+            terms = triplet_terms(d, triplets, margin)
+            result = triplet_loss(e, labels, margin, triplets)
+            assert result.loss.item() == pytest.approx(terms.mean().item(), abs=1e-12)
+            assert result.selected == len(triplets) and result.active == int((terms > 0).sum())
+
+
+def test_loss_without_triplets_is_batch_all_and_equals_the_loss_of_mine_all():
+    for seed in range(5):
+        e, labels, margin = random_batch(seed, n=20)
+        d = squared_distances(e)
+        listed = mine_all(d, labels, margin)
+        without = triplet_loss(e, labels, margin)
+        assert without.selected == len(valid_triplets(labels)) and without.active == len(listed)
+        assert without.loss.item() == pytest.approx(reference_loss(e, labels, margin, "all"), abs=1e-12)
+        given = triplet_loss(e, labels, margin, listed)
+        assert given.loss.item() == pytest.approx(without.loss.item(), abs=1e-12)
+        assert given.selected == given.active == len(listed)
+
+
+def test_loss_from_distances_is_the_loss_of_the_embeddings_computed_once():
+    e, labels, margin = random_batch(4, n=16)
+    e32 = e.float().requires_grad_(True)
+    d = squared_distances(e32)
+    triplets = mine_semi_hard(d, labels)
+    from_distances = triplet_loss_from_distances(d, labels, margin, triplets)
+    from_embeddings = triplet_loss(e32, labels, margin, triplets)
+    assert from_distances.loss.dtype == torch.float64 and from_embeddings.loss.dtype == torch.float32
+    assert from_embeddings.loss.item() == pytest.approx(from_distances.loss.item(), abs=1e-6)
+    assert (from_distances.selected, from_distances.active) == (from_embeddings.selected, from_embeddings.active)
+    from_distances.loss.backward()
+    grad = e32.grad.clone()
+    e32.grad = None
+    from_embeddings.loss.backward()
+    assert torch.allclose(e32.grad, grad)
+
+
+def test_no_triplets_given_is_a_differentiable_zero():
+    e = torch.randn(6, 3, requires_grad=True)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    nothing = torch.zeros(0, dtype=torch.long)
+    none = Triplets(nothing, nothing, nothing)
+    result = triplet_loss(e, labels, 0.2, none)
+    result.loss.backward()
+    assert (result.loss.item(), result.selected, result.active) == (0.0, 0, 0)
+    assert torch.equal(e.grad, torch.zeros_like(e))
