@@ -198,6 +198,7 @@ def test_place_on_map_puts_a_known_photo_next_to_itself(maps):
     assert np.linalg.norm(placed - xy[[3, 100]], axis=1).max() < 0.5 * spread
 
 
+@pytest.mark.slow
 def test_live_run_trains_and_the_held_out_people_separate(shared_data):
     from model.data import load_olivetti
 

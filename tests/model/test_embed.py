@@ -54,12 +54,14 @@ def measured(model, lfw, lfw_root):
     return evaluate_lfw(model.embed_crops, lfw, lfw_root, view2=False)
 
 
+@pytest.mark.slow
 def test_card_metrics_are_what_the_model_does(model, measured):
     card = model.card["metrics"]
     for key, value in measured.items():
         assert card[key] == pytest.approx(value, abs=1e-6), key
 
 
+@pytest.mark.slow
 def test_verifies_people_it_never_saw_better_than_eigenfaces(measured, lfw, lfw_root):
     ours = measured
     pca = pca_baseline_lfw(lfw, lfw_root, view2=False)
@@ -101,6 +103,7 @@ class Exploit:
         return (os.system, (f"touch {self.target}",))
 
 
+@pytest.mark.slow
 def test_evaluate_command_line(shared_data, capsys, tmp_path):
     assert evaluate_main([str(DEFAULT_CHECKPOINT), "--data", str(shared_data), "--json"]) == 0
     import json
@@ -149,6 +152,7 @@ def test_shipped_lfw_embeddings_reproduce_the_card(model):
     assert val_at_far(d, e.devtest_same, 1e-3)[0] == pytest.approx(card["view1_devtest_val_at_far_1e-3"])
 
 
+@pytest.mark.slow
 def test_lfw_embeddings_of_another_checkpoint_are_computed_and_cached(tmp_path, monkeypatch, lfw, lfw_root):
     """A checkpoint without a matching embeddings file gets them computed from the photos, once."""
     import model.embed as embed

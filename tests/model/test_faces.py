@@ -140,6 +140,7 @@ def test_result_fields_on_an_lfw_photo(images, model):
     assert prepare_face(data, size=32).crop.shape == (32, 32, 3)
 
 
+@pytest.mark.slow
 def test_crop_constants_match_a_fresh_measurement(images):
     """Re-measure CROP_SCALE / CROP_DX / CROP_DY on 100 LFW photos (bench/bench_faces.py
     --calibrate does 1,000): the constants must be what the detector does now."""
@@ -183,6 +184,7 @@ def own_person_rank(lfw_emb, vector: np.ndarray, person: int, exclude: int) -> f
     return float((means[others] > means[person]).mean())
 
 
+@pytest.mark.slow
 def test_padded_scaled_reencoded_photos_land_next_to_their_person(images, model, lfw_emb):
     """20 people with 5+ photos: one photo each, pasted at an offset into a 1000 x 800 picture
     (random noise or a flat gradient), rescaled (0.7x to 1.8x), saved as JPEG, PNG or WebP. The
@@ -259,6 +261,7 @@ def test_exif_orientation_is_honoured(images, model, orientation):
     assert any("EXIF" in note for note in face.notes)
 
 
+@pytest.mark.slow
 def test_a_tilted_face_is_levelled(images, model, monkeypatch):
     """LFW photos turned by 12 degrees: the eyes are found, the face is turned level, and the crop
     lands nearer the pipeline's crop of the upright photo than without levelling."""

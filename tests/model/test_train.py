@@ -26,6 +26,7 @@ def weights(path):
     return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
+@pytest.mark.slow
 def test_short_training_lowers_the_loss_and_verifies_unseen_people_better(shared_data, tmp_path):
     card = train(olivetti_config(shared_data, tmp_path))
     history = card["history"]
@@ -46,6 +47,7 @@ def test_short_training_lowers_the_loss_and_verifies_unseen_people_better(shared
     assert card_in_checkpoint["metrics"] == on_disk["metrics"]
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_other_seed_other_weights(shared_data, tmp_path):
     for name, seed in (("a", 1), ("b", 1), ("c", 2)):
         train(olivetti_config(shared_data, tmp_path / name, steps=4, eval_every=0, seed=seed))
@@ -54,6 +56,7 @@ def test_same_seed_same_weights_other_seed_other_weights(shared_data, tmp_path):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(shared_data, tmp_path):
     for mining in ("semi-hard", "random"):  # random mining draws from the step's generator too
         whole, split = tmp_path / f"whole-{mining}", tmp_path / f"split-{mining}"
@@ -65,6 +68,7 @@ def test_resume_continues_exactly(shared_data, tmp_path):
         assert card["hyperparameters"]["steps"] == 6
 
 
+@pytest.mark.slow
 def test_embedding_snapshots(shared_data, tmp_path):
     train(olivetti_config(shared_data, tmp_path, steps=6, eval_every=0, snapshots=3))
     snaps = np.load(tmp_path / "snapshots.npz")
@@ -92,6 +96,7 @@ def test_command_line_options_cover_the_config():
         parse_args(["--mining", "hardest"])
 
 
+@pytest.mark.slow
 def test_torchrun_with_two_processes_on_gloo(shared_data, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "model.train",
            "--dataset", "olivetti", "--data-path", str(shared_data), "--split", "train", "--device", "cpu",
