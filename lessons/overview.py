@@ -179,18 +179,17 @@ def data_status(path: str | None = None) -> DataStatus:
 # The model
 # --------------------------------------------------------------------------------------------
 
-# Metrics the trainer writes into the model card, with how the home page labels them.
+# Metrics the trainer writes into the model card, with how the home page labels them (in this
+# order). What each means is the home page's help text (content/<language>/home.md, "help-metric-*").
+# LFW's protocols: View 1 is the development split (choose on pairsDevTrain, measure once
+# on pairsDevTest); View 2 is the reporting split, ten folds of pairs.txt, each judged with what
+# was chosen on the other nine. The ten-fold number on pairsDevTest borrows View 2's procedure
+# inside View 1's test pairs, so its thresholds are chosen on the very people it is measured on.
 METRIC_LABELS = {
-    "view1_devtest_accuracy": ("Accuracy on unseen people (LFW View 1)",
-                               "Same/different decisions on the 1,000 pairs of pairsDevTest, none of whose "
-                               "people was seen in training. Ten folds: each is judged with the distance "
-                               "threshold that is best on the other nine."),
-    "view1_devtest_val_at_far_1e-3": ("VAL at FAR = 0.001 (LFW View 1)",
-                                      "Share of same-person pairs accepted when the threshold lets through "
-                                      "only 1 in 1,000 different-person pairs (on pairsDevTest's 500: none)."),
-    "view2_accuracy_mean": ("Accuracy, 10 folds (LFW View 2)",
-                            "LFW's reporting protocol: mean accuracy over the ten folds of pairs.txt. "
-                            "These pairs share people with the training split."),
+    "view1_devtest_accuracy_devtrain_threshold": "Accuracy on new people, threshold fixed on pairsDevTrain (View 1)",
+    "view1_devtest_accuracy": "Accuracy on new people, threshold tuned on their own pairs (ten folds of pairsDevTest)",
+    "view1_devtest_val_at_far_1e-3": "VAL at FAR = 0.001 on new people (pairsDevTest)",
+    "view2_accuracy_mean": "Accuracy on View 2's ten folds: people shared with training",
 }
 STANDARD_ERRORS = {"view1_devtest_accuracy": "view1_devtest_accuracy_standard_error",
                    "view2_accuracy_mean": "view2_accuracy_standard_error"}
@@ -202,9 +201,9 @@ ARCH_NAMES = {"inception": "Inception-style (the paper's NN2 family)",
 
 @dataclass(frozen=True)
 class Metric:
+    key: str  # the card's name for it (a key of METRIC_LABELS)
     label: str
     value: str
-    help: str
     vs_baseline: str | None = None  # how far above the eigenfaces (PCA) baseline, if the card has it
 
 
@@ -253,12 +252,25 @@ class ModelStatus:
         measured = self.card.get("metrics") or {}
         baseline = measured.get("pca_baseline") or {}
         out = []
-        for key, (label, help_text) in METRIC_LABELS.items():
+        for key, label in METRIC_LABELS.items():
             if key not in measured:
                 continue
             value = _with_error(measured[key], measured.get(STANDARD_ERRORS.get(key, "")))
-            out.append(Metric(label, value, help_text, _versus(measured[key], baseline.get(key))))
+            out.append(Metric(key, label, value, _versus(measured[key], baseline.get(key))))
         return out
+
+    @property
+    def protocols(self) -> dict[str, float] | None:
+        """The card's three LFW accuracies, for the sentence under the tiles that says which one
+        compares with what: {"fixed": threshold fixed on pairsDevTrain, "tuned": ten folds inside
+        pairsDevTest, "view2": View 2's ten folds}; None unless the card has all three as numbers."""
+        measured = self.card.get("metrics") or {}
+        keys = {"fixed": "view1_devtest_accuracy_devtrain_threshold", "tuned": "view1_devtest_accuracy",
+                "view2": "view2_accuracy_mean"}
+        values = {name: measured.get(key) for name, key in keys.items()}
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values()):
+            return None
+        return {name: float(v) for name, v in values.items()}
 
 
 def model_status(path: str | os.PathLike | None = None,

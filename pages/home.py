@@ -61,8 +61,17 @@ else:
     if model.provisional:
         st.warning(words("provisional"))
     if model.metrics:
-        for metric, column in zip(model.metrics, st.columns(len(model.metrics))):
-            column.metric(metric.label, metric.value, delta=metric.vs_baseline, help=metric.help, border=True)
+        helps = {"view1_devtest_accuracy_devtrain_threshold": words("help-metric-view1-fixed"),
+                 "view1_devtest_accuracy": words("help-metric-view1-tuned"),
+                 "view1_devtest_val_at_far_1e-3": words("help-metric-val"),
+                 "view2_accuracy_mean": words("help-metric-view2")}
+        for start in range(0, len(model.metrics), 2):  # two a row: the labels say which protocol
+            row = model.metrics[start:start + 2]
+            for metric, column in zip(row, st.columns(2)):
+                column.metric(metric.label, metric.value, delta=metric.vs_baseline, help=helps.get(metric.key),
+                              border=True)
+        if model.protocols is not None:  # which number compares with what: visible, not only on hover
+            st.info(words("protocols", **model.protocols), icon=":material/balance:")
     else:
         st.info(words("no-metrics"))
     st.markdown("\n".join(f"- **{label}:** {text}" for label, text in model.facts))
