@@ -16,7 +16,7 @@ from lessons.content import LessonText
 from ui.colors import BLUE, GREEN, GREY, ORANGE, SAME_DIFFERENT_COLORS, VERMILLION
 from ui.loaders import (data_path, devtest_pairs, face_model, lfw_embeddings, lfw_photos, photo_index,
                         unseen_pairs_reference)
-from ui.widgets import check_yourself, lesson_header, plot, predict_then_see, try_this
+from ui.widgets import as_arrays, check_yourself, lesson_header, plot, predict_then_see, try_this
 
 words = LessonText("evaluation")
 SAME, DIFF = SAME_DIFFERENT_COLORS["same person"], SAME_DIFFERENT_COLORS["different people"]
@@ -48,6 +48,34 @@ def devtrain(sha: str, data_folder: str, _lfw) -> lesson.Pairs | None:
         return lesson.devtrain_pairs(_lfw, find_lfw(data_folder or None))
     except (DataNotFoundError, KeyError, ValueError):
         return None
+
+
+@st.cache_resource(show_spinner=False)
+def transfer_view(sha: str, train_threshold: float, _test: lesson.Pairs, _train: lesson.Pairs | None) -> dict:
+    """The threshold carried from pairsDevTrain to pairsDevTest, the median distances of both and
+    the figure of their distances (a plain dict, built once: drawn on every rerun)."""
+    transfer = lesson.threshold_transfer(_test, train_threshold)
+    out = {"transfer": transfer, "test": lesson.median_distances(_test), "figure": None}
+    if _train is not None:
+        out["train"] = lesson.median_distances(_train)
+        traces = [as_arrays(dict(type="histogram", x=ps.distances[mask].round(4).tolist(), name=f"{name}: {kind}",
+                                 xbins=dict(start=0.0, end=4.0, size=0.05), histnorm="probability",
+                                 marker=dict(color=color), opacity=0.45 if name == "pairsDevTest" else 0.8,
+                                 hovertemplate="D from %{x}: %{y:.1%}<extra>" + f"{name}, {kind}" + "</extra>"))
+                  for name, ps in (("pairsDevTrain", _train), ("pairsDevTest", _test))
+                  for kind, mask, color in (("same person", ps.same, SAME), ("different people", ~ps.same, DIFF))]
+        lines = [vline(transfer.train_threshold), vline(transfer.ten_fold_threshold) | {"line": dict(
+            color=GREY, width=2, dash="dot")}]
+        out["figure"] = dict(data=traces, layout=dict(
+            barmode="overlay", height=400, margin=dict(t=40, b=10), legend=dict(orientation="h", y=-0.2),
+            title=dict(text="Training people (solid) against new people (pale)"), shapes=lines,
+            annotations=[dict(x=transfer.train_threshold, y=1.0, yref="paper", text="from pairsDevTrain ",
+                              showarrow=False, xanchor="right", yanchor="top"),
+                         dict(x=transfer.ten_fold_threshold, y=0.92, yref="paper", text=" ten folds",
+                              showarrow=False, xanchor="left", yanchor="top")],
+            xaxis=dict(title=dict(text="squared distance D"), range=[0, 3.5]),
+            yaxis=dict(title=dict(text="share of the set's pairs per bin of 0.05"))))
+    return out
 
 
 @st.cache_resource(show_spinner=False)
@@ -267,7 +295,8 @@ else:
 if train_threshold is None:
     st.info(words("no-transfer"), icon=":material/info:")
 else:
-    transfer = lesson.threshold_transfer(pairs, train_threshold)
+    view = transfer_view(sha, train_threshold, pairs, train_pairs)
+    transfer = view["transfer"]
     tp = words.prediction("transfer", ten_fold=transfer.ten_fold_accuracy)
     verdict = lesson.transfer_verdict(transfer.transfer_accuracy, transfer.ten_fold_accuracy)
     if predict_then_see(tp, tp.options[verdict], key="eval-transfer"):
@@ -278,26 +307,9 @@ else:
                   help=words("help-transfer-accuracy"))
         t3.metric("Ten-fold accuracy", f"{transfer.ten_fold_accuracy:.1%}", border=True, help=words("help-ten-fold"))
         t4.metric("Accuracy lost", f"{transfer.cost:.1%}", border=True)
-        test_same, test_diff = lesson.median_distances(pairs)
-        if train_pairs is not None:
-            train_same, train_diff = lesson.median_distances(train_pairs)
-            sets = (("pairsDevTrain", train_pairs), ("pairsDevTest", pairs))
-            traces = [go.Histogram(x=ps.distances[mask], name=f"{name}: {kind}", xbins=bins, histnorm="probability",
-                                   marker_color=color, opacity=0.45 if name == "pairsDevTest" else 0.8,
-                                   hovertemplate="D from %{x}: %{y:.1%}<extra>" + f"{name}, {kind}" + "</extra>")
-                      for name, ps in sets
-                      for kind, mask, color in (("same person", ps.same, SAME), ("different people", ~ps.same, DIFF))]
-            lines = [vline(transfer.train_threshold), vline(transfer.ten_fold_threshold) | {"line": dict(
-                color=GREY, width=2, dash="dot")}]
-            plot(go.Figure(data=traces, layout=dict(
-                barmode="overlay", height=400, margin=dict(t=40, b=10), legend=dict(orientation="h", y=-0.2),
-                title=dict(text="Training people (solid) against new people (pale)"), shapes=lines,
-                annotations=[dict(x=transfer.train_threshold, y=1.0, yref="paper", text="from pairsDevTrain ",
-                                  showarrow=False, xanchor="right", yanchor="top"),
-                             dict(x=transfer.ten_fold_threshold, y=0.92, yref="paper", text=" ten folds",
-                                  showarrow=False, xanchor="left", yanchor="top")],
-                xaxis=dict(title=dict(text="squared distance D"), range=[0, 3.5]),
-                yaxis=dict(title=dict(text="share of the set's pairs per bin of 0.05")))), key="eval-transfer-hist")
+        if view["figure"] is not None:
+            (train_same, train_diff), (test_same, test_diff) = view["train"], view["test"]
+            plot(view["figure"], key="eval-transfer-hist")
             st.caption(words("transfer-from-devtrain"))
             st.markdown(words("transfer-result", cost=transfer.cost, train_same=train_same, test_same=test_same,
                               train_diff=train_diff, test_diff=test_diff, train_threshold=transfer.train_threshold,
@@ -550,23 +562,24 @@ if posterior_revealed:
 
     post_col, rel_col = st.columns(2)
     dgrid = np.linspace(0.0, 3.0, 301)
-    curves = [go.Scatter(x=dgrid, y=fit.posterior(dgrid, p), mode="lines", name=f"prior {lesson.prior_words(p)}",
-                         line=dict(width=3 if p == prior else 1.5, dash=None if p == prior else "dot"),
-                         hovertemplate="D = %{x:.2f}: %{y:.1%}<extra>" + lesson.prior_words(p) + "</extra>")
+    curves = [dict(type="scatter", x=dgrid.round(3).tolist(), y=fit.posterior(dgrid, p).round(5).tolist(),
+                   mode="lines", name=f"prior {lesson.prior_words(p)}",
+                   line=dict(width=3 if p == prior else 1.5, dash="solid" if p == prior else "dot"),
+                   hovertemplate="D = %{x:.2f}: %{y:.1%}<extra>" + lesson.prior_words(p) + "</extra>")
               for p in dict.fromkeys([prior, 0.5])]
-    curves.append(go.Scatter(x=[distance], y=[posterior], mode="markers", name=f"D = {d_text}",
-                             marker=dict(size=12, color=ORANGE, line=dict(color="black", width=1)),
-                             hovertemplate="P(same | D) = %{y:.1%}<extra>your D</extra>"))
+    curves.append(dict(type="scatter", x=[distance], y=[posterior], mode="markers", name=f"D = {d_text}",
+                       marker=dict(size=12, color=ORANGE, line=dict(color="black", width=1)),
+                       hovertemplate="P(same | D) = %{y:.1%}<extra>your D</extra>"))
     with post_col:
-        plot(go.Figure(data=curves, layout=dict(
+        plot(dict(data=curves, layout=dict(
             height=420, margin=dict(t=40, b=10), legend=dict(orientation="h", y=-0.2),
             title=dict(text=f"P(same | D), calibrated on {FITS[fit_key]}"), shapes=[vline(distance)],
             xaxis=dict(title=dict(text="squared distance D")),
             yaxis=dict(title=dict(text="P(same | D)"), tickformat=".0%", range=[-0.02, 1.02]))), key="pct-posterior")
 
     MIN_PAIRS = 30
-    reliability_traces = [go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
-                                     line=dict(color=GREY, dash="dot"), hoverinfo="skip")]
+    reliability_traces = [dict(type="scatter", x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
+                               line=dict(color=GREY, dash="dot"), hoverinfo="skip")]
     agreement = {}
     for key_, label, color in (("new", FITS["new"], BLUE), ("train", FITS["train"], VERMILLION)):
         rel = fits.get(f"{key_}_reliability")
@@ -574,15 +587,15 @@ if posterior_revealed:
             continue
         agreement[key_] = (int(rel.agrees(MIN_PAIRS).sum()), int((rel.count >= MIN_PAIRS).sum()))
         shown_bins = rel.count > 0
-        reliability_traces.append(go.Scatter(
-            x=rel.predicted[shown_bins], y=rel.observed[shown_bins], mode="markers+lines", name=label,
+        reliability_traces.append(dict(
+            type="scatter", x=rel.predicted[shown_bins].tolist(), y=rel.observed[shown_bins].tolist(), mode="markers+lines", name=label,
             line=dict(color=color), marker=dict(size=9),
-            error_y=dict(type="data", symmetric=False, array=(rel.high - rel.observed)[shown_bins],
-                         arrayminus=(rel.observed - rel.low)[shown_bins]),
-            customdata=rel.count[shown_bins],
+            error_y=dict(type="data", symmetric=False, array=(rel.high - rel.observed)[shown_bins].tolist(),
+                         arrayminus=(rel.observed - rel.low)[shown_bins].tolist()),
+            customdata=rel.count[shown_bins].tolist(),
             hovertemplate="predicted %{x:.1%}, observed %{y:.1%} of %{customdata} pairs<extra></extra>"))
     with rel_col:
-        plot(go.Figure(data=reliability_traces, layout=dict(
+        plot(dict(data=reliability_traces, layout=dict(
             height=420, margin=dict(t=40, b=10), legend=dict(orientation="h", y=-0.2),
             title=dict(text="Reliability on pairsDevTest"),
             xaxis=dict(title=dict(text="predicted P(same | D), prior 1 in 2"), tickformat=".0%", range=[0, 1]),
