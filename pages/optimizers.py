@@ -72,6 +72,7 @@ story = {"bowl": words("story-bowl"), "ravine": words("story-ravine"), "saddle":
          "rare": words("story-rare"), "valleys": words("story-valleys", ridge=lesson.VALLEY_RIDGE)}
 st.markdown(story[surface_key])
 
+ask = st.container()  # the prediction goes here, above the controls, once the race is computed
 controls, picture = st.columns([1, 2], gap="large")
 with controls:
     lr_sgd = st.select_slider("SGD learning rate η", lesson.LEARNING_RATES, key="opt-lr-sgd", bind="query-params",
@@ -105,15 +106,17 @@ paths = race(surface_key, lr_sgd, lr_ada, (w1_start, w2_start), steps, noise)
 
 # Predict first: on the two valleys, where SGD ends (the race is held back); elsewhere, who gets to the
 # bottom first (when each gets there is held back). Each surface asks its own question once.
-if surface_key == "valleys":
-    race_shown = predict_then_see(
-        words.prediction("valleys-end", w1=w1_start, w2=w2_start, lr=lr_sgd, steps=steps),
-        lesson.valley_reached(paths["SGD"]), key="opt-valleys")
-    reached_shown = race_shown
-else:
-    race_shown = True
-    reached_shown = predict_then_see(words.prediction("race-winner", steps=steps),
-                                     lesson.race_winner(paths, surface, TOLERANCE), key=f"opt-winner-{surface_key}")
+with ask:
+    if surface_key == "valleys":
+        race_shown = predict_then_see(
+            words.prediction("valleys-end", w1=w1_start, w2=w2_start, lr=lr_sgd, steps=steps),
+            lesson.valley_reached(paths["SGD"]), key="opt-valleys")
+        reached_shown = race_shown
+    else:
+        race_shown = True
+        reached_shown = predict_then_see(words.prediction("race-winner", steps=steps),
+                                         lesson.race_winner(paths, surface, TOLERANCE),
+                                         key=f"opt-winner-{surface_key}")
 
 st.session_state.setdefault("opt-step", steps)
 if st.session_state["opt-step"] > steps:

@@ -332,7 +332,7 @@ def record():
 
 
 def test_the_layer_record_is_a_faithful_re_run_of_the_shipped_adagrad_run(record):
-    """The re-run follows the shipped run: same recipe, and 10-step mean losses within 3% of the
+    """The re-run follows the shipped run: same recipe, and 10-step mean losses within 5% of the
     ones its card recorded."""
     run = load_runs("lessons-cpu")[record.run]
     hp = run.hyperparameters
@@ -340,7 +340,7 @@ def test_the_layer_record_is_a_faithful_re_run_of_the_shipped_adagrad_run(record
     assert 100 <= record.steps <= record.planned == hp["steps"]
     assert len(record.loss) == record.steps and all(len(v) == record.steps for v in record.effective_lr.values())
     agreement = opt.replay_agreement(record, run.curve("loss"))
-    assert agreement < 0.03
+    assert agreement < 0.05
     assert record.layers[0] == "stem1" and record.layers[-1] == "embedding"
     from model.net import NetConfig, build_net
 
