@@ -12,18 +12,26 @@ This module is the only place where an uploaded photo becomes a model input. It
 
 1. refuses what it cannot use, with a message meant for the person who uploaded it: more than
    `MAX_UPLOAD_BYTES`, empty or truncated files, formats other than `SUPPORTED_FORMATS`,
-   decompression bombs (more than `MAX_PIXELS`), images too small to hold a face;
-2. decodes the photo from memory only (JPEGs at a reduced scale with `draft` when they are large),
-   honours the EXIF orientation of phone photos, takes the first frame of animations, converts
-   every colour mode to 8-bit RGB (CMYK, 16-bit, palette; transparency is laid on white);
+   decompression bombs (more than `MAX_PIXELS`), images too small to hold a face, and images whose
+   decode would take more than `MAX_DECODE_BYTES` of memory, as their header tells before any pixel
+   is decoded (`decode_bytes`: a small file can hold a huge image, such as 7000 x 7000 pixels of
+   16-bit grey in 0.1 MB);
+2. decodes the photo from memory only, within a process-wide memory budget (`DECODE_BUDGET_BYTES`:
+   a class uploading at once queues instead of multiplying the memory), the first frame of
+   animations only, JPEGs at a reduced scale with `draft` when they are large; brings every frame
+   down to the working size in Pillow's C code, a band of rows at a time, before any array is made
+   of it; honours the EXIF orientation of phone photos, and converts every colour mode to 8-bit RGB
+   (CMYK, 16-bit, floating point, palette; transparency is laid on white);
 3. finds the faces with OpenCV's Haar cascades shipped inside the opencv-python-headless wheel
    (frontal face alt2, and the eye cascade; loaded once, nothing downloaded), looks at each face
    again in a window framed like an LFW photo, and chooses one (the largest unless told otherwise);
 4. cuts the crop so that it is framed like the training crops: `model.data.crop_and_resize` cuts
    LFW_FACE_BOX = (65, 65, 185, 185) out of LFW's 250 x 250 deep-funneled frame. How a Haar box
    relates to that square was measured on LFW itself (see `CROP_SCALE`, `CROP_DX`, `CROP_DY`).
-   A small face in a large photo is cut from a finer decode; a tilted face is turned level first
-   (its eyes found with the eye cascade), as LFW's deep-funneled faces are upright.
+   A small face in a large photo is cut from a finer decode (as fine as `MAX_DECODE_BYTES` allows,
+   and only the part around the face is kept); a tilted face is turned level first (its eyes found
+   with the eye cascade), as LFW's deep-funneled faces are upright. `prepare_faces` crops every
+   face of a photo (its `MAX_FACES` largest) from one decode, for a page that keeps no bytes.
 
 Nothing is written to disk or to a log: the bytes are decoded from `io.BytesIO`, OpenCV only
 sees numpy arrays, and Pillow's warnings are silenced while a photo is decoded. (One thing
@@ -40,11 +48,12 @@ import io
 import math
 import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from model.data import INPUT_SIZE, LFW_FACE_BOX, LFW_FRAME
 
@@ -60,6 +69,10 @@ WORK_MAX_SIDE = 2400  # every photo is then brought down to at most this long si
 DETECT_MAX_SIDE = 1024  # the grey copy the detector scans has at most this long side
 DISPLAY_MAX_SIDE = 1024  # PreparedFace.photo, for showing on the page
 DETAIL = 2  # a face smaller than DETAIL x the crop size is cut from a finer decode of a large photo
+REGION = 6.0  # ... of which only a square REGION x the face's width around the face is kept
+MAX_DECODE_BYTES = 96 * 1024 * 1024  # the most memory decoding one photo may take, estimated from its header
+DECODE_BUDGET_BYTES = 128 * 1024 * 1024  # what the decodes running at once in this process may take together
+MAX_FACES = 8  # prepare_faces: the largest faces of a photo that get a crop
 BACKGROUND = (255, 255, 255)  # transparent pixels are laid on white, as a browser shows them
 
 # --------------------------------------------------------------------------------------------
@@ -263,6 +276,7 @@ class _Decoded:
     original_size: tuple[int, int]  # (width, height), upright
     format: str
     notes: list[str]
+    value_range: tuple[float, float] | None = None  # of a 32-bit image's values, mapped to 0..255
 
 
 def _as_bytes(data) -> bytes:
@@ -330,44 +344,107 @@ def _orientation(im: Image.Image) -> int:
         return 1
 
 
-def _to_rgb(im: Image.Image, notes: list[str]) -> np.ndarray:
-    """Any Pillow mode -> (h, w, 3) uint8 RGB; alpha is laid on BACKGROUND. Conversions run in
-    Pillow's C code or in small integer types, so a 50-megapixel image stays within a few hundred MB."""
-    mode = im.mode
+# How Pillow turns a photo upright for each EXIF orientation (as ImageOps.exif_transpose does)
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
+
+
+def _upright(im: Image.Image, orientation: int) -> Image.Image:
+    return im.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else im
+
+
+def _stored_rect(rect: tuple[int, int, int, int], orientation: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The rectangle (x0, y0, x1, y1) of an upright image, as the same pixels' rectangle in the image
+    as stored (`size`, its width and height as stored), before `_upright` turns it."""
+    w, h = size
+
+    def back(x: int, y: int) -> tuple[int, int]:
+        return {1: (x, y), 2: (w - x, y), 3: (w - x, h - y), 4: (x, h - y), 5: (y, x), 6: (y, h - x),
+                7: (w - y, h - x), 8: (w - y, x)}.get(orientation, (x, y))
+
+    (ax, ay), (bx, by) = back(rect[0], rect[1]), back(rect[2], rect[3])
+    return min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)
+
+
+def _value_range(im: Image.Image) -> tuple[float, float] | None:
+    """The lowest and highest finite values of a 32-bit image ("I" or "F"), read in bands of rows;
+    None for other modes (their 8 or 16 bits need no range)."""
+    if im.mode not in ("I", "F"):
+        return None
+    low, top = math.inf, -math.inf
+    for _, band in _row_bands(im):
+        a = np.asarray(band, dtype=np.float32)
+        finite = a[np.isfinite(a)]
+        if finite.size:
+            low, top = min(low, float(finite.min())), max(top, float(finite.max()))
+    return (low, top) if low <= top else (0.0, 0.0)
+
+
+def _row_bands(im: Image.Image, pixels: int = 0):
+    """`im` in bands of rows of about `pixels` pixels each (_BAND_PIXELS by default), as (first row,
+    Pillow image), so that what is made of a large image is made a band at a time."""
+    w, h = im.size
+    step = max(1, (pixels or _BAND_PIXELS) // max(w, 1))
+    for y in range(0, h, step):
+        yield y, im.crop((0, y, w, min(h, y + step)))
+
+
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+
+
+def _grey_to_8_bits(a: np.ndarray, mode: str, value_range: tuple[float, float]) -> np.ndarray:
     if mode.startswith("I;16"):
-        grey = (np.asarray(im).astype(np.uint16, copy=False) >> 8).astype(np.uint8)  # 16 -> 8 bits
-        _note(notes, "The 16-bit image was converted to 8 bits.")
-        return np.repeat(grey[:, :, None], 3, axis=2)
-    if mode in ("I", "F"):
-        a = np.asarray(im).astype(np.float32, copy=False)
-        finite = np.isfinite(a)
-        low = float(a[finite].min()) if finite.any() else 0.0
-        top = float(a[finite].max()) if finite.any() else 0.0
-        if mode == "F" and 0 <= low and top <= 1.0:  # floating point in 0..1
-            grey = np.nan_to_num(a, nan=0.0) * 255.0
-        elif 0 <= low and top <= 255:
-            grey = np.nan_to_num(a, nan=0.0)
-        elif 0 <= low and top <= 65535:
-            grey = a / 257.0  # 16-bit values held in a 32-bit image (16-bit PNGs on older Pillows)
-        else:  # any other range: stretch to 0..255
-            grey = (np.nan_to_num(a, nan=low, posinf=top, neginf=low) - low) * (255.0 / max(top - low, 1e-12))
-        grey = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
-        _note(notes, f"The high bit-depth image ({mode}) was converted to 8 bits.")
-        return np.repeat(grey[:, :, None], 3, axis=2)
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
-        rgba = im.convert("RGBA")
-        alpha = rgba.getchannel("A")
-        lowest, _ = alpha.getextrema()
-        out = Image.new("RGB", rgba.size, BACKGROUND)
-        out.paste(rgba.convert("RGB"), mask=alpha)
+        return (a.astype(np.uint16, copy=False) >> 8).astype(np.uint8)  # 16 -> 8 bits
+    a = a.astype(np.float32, copy=False)
+    low, top = value_range
+    if mode == "F" and 0 <= low and top <= 1.0:  # floating point in 0..1
+        grey = np.nan_to_num(a, nan=0.0) * 255.0
+    elif 0 <= low and top <= 255:
+        grey = np.nan_to_num(a, nan=0.0)
+    elif 0 <= low and top <= 65535:
+        grey = a / 257.0  # 16-bit values held in a 32-bit image (16-bit PNGs on older Pillows)
+    else:  # any other range: stretch to 0..255
+        grey = (np.nan_to_num(a, nan=low, posinf=top, neginf=low) - low) * (255.0 / max(top - low, 1e-12))
+    return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+
+
+def _to_rgb(im: Image.Image, notes: list[str], value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Any Pillow mode -> (h, w, 3) uint8 RGB; alpha is laid on BACKGROUND. Converted a band of rows
+    at a time, so that nothing but the result is as large as the image. `value_range`: the range of
+    a 32-bit image's values that is mapped to 0..255 (default: its own)."""
+    mode = im.mode
+    w, h = im.size
+    out = np.empty((h, w, 3), np.uint8)
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        if mode in ("I", "F") and value_range is None:
+            value_range = _value_range(im)
+        for y, band in _row_bands(im):
+            grey = _grey_to_8_bits(np.asarray(band), mode, value_range or (0.0, 0.0))
+            out[y : y + grey.shape[0]] = grey[:, :, None]
+        _note(notes, "The 16-bit image was converted to 8 bits." if mode.startswith("I;16")
+              else f"The high bit-depth image ({mode}) was converted to 8 bits.")
+        return out
+    if _has_alpha(im):
+        background = np.array(BACKGROUND, np.uint16)
+        lowest = 255
+        for y, band in _row_bands(im):
+            rgba = np.asarray(band.convert("RGBA"))
+            alpha = rgba[:, :, 3:].astype(np.uint16)  # 255 x 255 + 127 still fits in 16 bits
+            lowest = min(lowest, int(alpha.min()))
+            out[y : y + rgba.shape[0]] = (rgba[:, :, :3] * alpha + background * (255 - alpha) + 127) // 255
         if lowest < 255:
             _note(notes, "Transparent parts of the image were filled with white.")
-        return np.asarray(out, dtype=np.uint8)
+        return out
     if mode == "CMYK":
         _note(notes, "The CMYK image was converted to RGB.")
     if mode in ("L", "1"):
         _note(notes, "The photo is black and white; the model sees it as grey.")
-    return np.asarray(im if mode == "RGB" else im.convert("RGB"), dtype=np.uint8)
+    for y, band in _row_bands(im):
+        rgb = np.asarray(band if band.mode == "RGB" else band.convert("RGB"))
+        out[y : y + rgb.shape[0]] = rgb
+    return out
 
 
 def _note(notes: list[str], text: str) -> None:
@@ -387,16 +464,191 @@ def _fit(rgb: np.ndarray, max_side: int) -> np.ndarray:
     return _pil_resize(rgb, (max(1, round(w * k)), max(1, round(h * k))))
 
 
+def _fit_mode(im: Image.Image) -> str | None:
+    """The mode a band of `im` is converted to before it is resized (None: its own): averaging
+    palette indices would mix unrelated colours, and a transparent colour must become alpha."""
+    if im.mode == "1":
+        return "L"
+    if im.mode == "PA" or (im.mode in ("P", "L", "RGB") and "transparency" in im.info):
+        return "RGBA"
+    return "RGB" if im.mode == "P" else None
+
+
+def _fit_frame(im: Image.Image, max_side: int) -> Image.Image:
+    """The decoded frame brought down to at most `max_side` pixels on its long side before any
+    array is made of it: an area average (Pillow's box filter), computed a band of rows at a time,
+    so that nothing but the frame and the result is ever as large as the image."""
+    w, h = im.size
+    if max(w, h) <= max_side:
+        return im
+    k = max_side / max(w, h)
+    nw, nh = max(1, round(w * k)), max(1, round(h * k))
+    step = h / nh  # rows of the frame per row of the result
+    rows = max(1, int(_BAND_PIXELS / w / step))
+    convert = _fit_mode(im)
+    out = None
+    for top in range(0, nh, rows):
+        end = min(nh, top + rows)
+        y0, y1 = math.floor(top * step), min(h, math.ceil(end * step))
+        band = im.crop((0, y0, w, y1))
+        if convert:
+            band = band.convert(convert)
+        band = band.resize((nw, end - top), Image.Resampling.BOX, box=(0, top * step - y0, w, end * step - y0))
+        if out is None:
+            out = Image.new(band.mode, (nw, nh))
+        out.paste(band, (0, top))
+    return out
+
+
 _PIXEL_FORMATS = ("1", "L", "P", "RGB", "RGBA", "RGBa", "LA", "La", "PA", "CMYK", "YCbCr", "RGBX",
                   "I", "F", "I;16", "I;16L", "I;16B", "I;16N")
 
+# --------------------------------------------------------------------------------------------
+# What a decode costs, known from the header
+# --------------------------------------------------------------------------------------------
+#
+# Pillow holds the frame it decodes in 1 byte a pixel (1-bit, grey, palette), 2 (16-bit grey) or 4
+# (everything else, RGB included). Some decoders hold more, whatever the scale; measured with the
+# process's peak RSS on 4000 x 3000 images (Pillow 13, libjpeg-turbo, libwebp, libtiff), in bytes
+# per pixel: baseline JPEG, PNG, GIF, BMP, PPM and uncompressed TIFF the frame alone (4.0 for RGB,
+# 2.0 for 16-bit, 1.0 for grey or palette); a progressive JPEG keeps every DCT coefficient of the
+# full-size image, 2 bytes a sample (3.0 more with 4:2:0 chroma, 6.0 with 4:4:4: 7.0 and 10.0 at full
+# scale, 3.3 and 6.3 decoded at 1/4); WebP 16.0 (libwebp's two canvases and the copy it hands to
+# Pillow); a compressed TIFF one strip or tile besides (a one-strip RGB TIFF: 7.0). Only the first
+# frame of an animation or a multi-page file is ever decoded, so more frames cost nothing more.
 
-def decode_photo(data: bytes, min_side: int = WORK_MIN_SIDE, max_side: int = WORK_MAX_SIDE) -> _Decoded:
-    """The photo's bytes -> upright 8-bit RGB with a long side of at most `max_side` (JPEGs are
-    decoded at the smallest scale keeping `min_side`), or FaceInputError."""
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}  # all others: 4
+_BAND_PIXELS = 1 << 19  # pixels of a large image converted or resized at a time
+_MODE_WORDS = {"1": "1-bit black and white", "L": "8-bit grey", "P": "palette colour", "RGB": "8-bit colour",
+               "RGBA": "8-bit colour with transparency", "RGBa": "8-bit colour with transparency",
+               "LA": "8-bit grey with transparency", "La": "8-bit grey with transparency",
+               "PA": "palette colour with transparency", "CMYK": "CMYK colour", "YCbCr": "8-bit colour",
+               "RGBX": "8-bit colour", "I": "32-bit whole-number grey", "F": "32-bit floating-point grey",
+               "I;16": "16-bit grey", "I;16L": "16-bit grey", "I;16B": "16-bit grey", "I;16N": "16-bit grey"}
+
+
+def _jpeg_divisor(size: tuple[int, int], long_side: int) -> int:
+    """The scale (1, 2, 4 or 8) at which `draft` decodes a JPEG of `size` so that its long side is
+    still at least `long_side` (Pillow's own rule)."""
+    w, h = size
+    if long_side <= 0 or max(w, h) <= long_side:
+        return 1
+    k = long_side / max(w, h)
+    fewest = min(w // max(1, math.ceil(w * k)), h // max(1, math.ceil(h * k)))
+    return next(s for s in (8, 4, 2, 1) if fewest >= s)
+
+
+def _jpeg_coefficients(im: Image.Image, size: tuple[int, int]) -> int:
+    """Bytes of DCT coefficients libjpeg keeps for a progressive JPEG of `size`: 64 coefficients of
+    2 bytes per 8 x 8 block of each component, at the component's own sampling."""
+    w, h = size
+    layers = [layer for layer in getattr(im, "layer", None) or [] if len(layer) >= 3] or [("", 1, 1)] * len(im.getbands())
+    most_h = max(max(1, int(layer[1])) for layer in layers)
+    most_v = max(max(1, int(layer[2])) for layer in layers)
+    total = 0
+    for layer in layers:
+        blocks_x = math.ceil(math.ceil(w * max(1, int(layer[1])) / most_h) / 8)
+        blocks_y = math.ceil(math.ceil(h * max(1, int(layer[2])) / most_v) / 8)
+        total += blocks_x * blocks_y * 64 * 2
+    return total
+
+
+def _tiff_strip(im: Image.Image) -> int:
+    """Bytes of the strip or tile libtiff decodes a compressed TIFF through (0 for an uncompressed
+    one, which Pillow reads itself)."""
+    if im.info.get("compression", "raw") == "raw":
+        return 0
+    w, h = im.size
+    try:
+        tags = im.tag_v2
+        bits = tags.get(258, (8,))
+        per_pixel = max(1, math.ceil(sum(int(b) for b in (bits if isinstance(bits, tuple) else (bits,))) / 8))
+        if 322 in tags and 323 in tags:
+            return int(tags[322]) * int(tags[323]) * per_pixel
+        return min(int(tags.get(278, h)), h) * w * per_pixel
+    except Exception:  # odd tags: assume a strip as large as the frame
+        return w * h * 4
+
+
+def decode_bytes(im: Image.Image, fmt: str, size: tuple[int, int], divisor: int = 1,
+                 fit: tuple[int, int] | None = (WORK_MIN_SIDE, WORK_MAX_SIDE)) -> int:
+    """The memory, in bytes, that decoding the first frame of `im` (an image just opened: its
+    header read, no pixel decoded) at 1/`divisor` of its full `size` (JPEG, `draft`) takes, with,
+    for `fit` = (min_side, max_side), bringing it down to max_side (`_fit_frame`) and making 8-bit
+    RGB of that (`_to_rgb`); the frame is closed once it has been brought down. `fit` None: the
+    frame alone (small parts are cut from it)."""
+    w, h = -(-size[0] // divisor), -(-size[1] // divisor)
+    need = w * h * _BYTES_PER_PIXEL.get(im.mode, 4)
+    if fmt in ("JPEG", "MPO") and im.info.get("progressive"):
+        need += _jpeg_coefficients(im, size)
+    elif fmt == "WEBP":
+        need += 12 * w * h
+    elif fmt == "TIFF":
+        need += _tiff_strip(im)
+    if fit is None:
+        return need
+    bands = 32 * _BAND_PIXELS  # a band's copies, at most about 32 bytes a pixel of it
+    if max(w, h) <= fit[1]:  # the frame is the working image: held while RGB is made of it
+        return need + 3 * w * h + bands
+    k = fit[1] / max(w, h)
+    pixels = max(1, round(w * k)) * max(1, round(h * k))
+    fitted = pixels * _BYTES_PER_PIXEL.get(_fit_mode(im) or im.mode, 4)
+    return max(need + fitted, fitted + 3 * pixels) + bands
+
+
+def _memory_message(size: tuple[int, int], mode: str, fmt: str, need: int, progressive: bool) -> str:
+    kind = {"WEBP": " WebP", "TIFF": " TIFF"}.get(fmt, " progressive JPEG" if progressive else "")
+    return (f"This{kind} image would take about {need / 2**20:,.0f} MB of memory to open ({size[0]:,} x {size[1]:,} "
+            f"pixels of {_MODE_WORDS.get(mode, mode)}), more than the {MAX_DECODE_BYTES // 2**20} MB one photo may "
+            "use here. Please upload an ordinary photo (phones and cameras save 8-bit JPEG), or shrink this one, "
+            "for example to 2000 pixels on its long side, and save it as JPEG.")
+
+
+class _MemoryBudget:
+    """Bytes that decodes running at the same time may take together: a decode waits until its
+    estimate fits beside the others' (one alone always runs), so that a class uploading at once
+    queues for memory instead of multiplying it."""
+
+    def __init__(self, total: int):
+        self.total, self.used = total, 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def hold(self, need: int):
+        with self._changed:
+            while self.used and self.used + need > self.total:
+                self._changed.wait()
+            self.used += need
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.used -= need
+                self._changed.notify_all()
+
+
+_budget = _MemoryBudget(DECODE_BUDGET_BYTES)
+
+
+@dataclass
+class _Frame:
+    """A photo's first frame, decoded as stored (before its EXIF orientation)."""
+
+    image: Image.Image  # at 1/divisor of the full size (JPEG) or full size
+    format: str
+    orientation: int  # EXIF, 1..8
+    size: tuple[int, int]  # full size as stored (width, height)
+    divisor: int
+
+
+def _with_frame(data: bytes, notes: list[str], use, long_side: int = 0, coarsen: bool = False,
+                fit: tuple[int, int] | None = (WORK_MIN_SIDE, WORK_MAX_SIDE)):
+    """Check the photo's header, decode its first frame within the memory budget, and return
+    `use(_Frame)`, computed while the frame is held. JPEGs are decoded at the smallest scale keeping
+    `long_side` (`draft`; 0: full size); with `coarsen`, at a coarser one where that one would take
+    more than MAX_DECODE_BYTES. FaceInputError for anything refused, before any pixel is decoded."""
     data = _as_bytes(data)
     _check_size(data)
-    notes: list[str] = []
     with warnings.catch_warnings():
         # Pillow's remarks about odd files would go to stderr (a log): keep them quiet, and make its
         # decompression-bomb warning an error.
@@ -421,22 +673,19 @@ def decode_photo(data: bytes, min_side: int = WORK_MIN_SIDE, max_side: int = WOR
                 im.seek(0)
             except EOFError:
                 pass
-            orientation = _orientation(im)
-            if fmt in ("JPEG", "MPO") and max(w, h) > min_side:
-                k = min_side / max(w, h)
-                im.draft(None, (max(1, math.ceil(w * k)), max(1, math.ceil(h * k))))
-            im.load()
-            stored = im.size  # after draft: possibly 1/2, 1/4 or 1/8 of (w, h)
-            if orientation != 1:
-                try:
-                    upright = ImageOps.exif_transpose(im)
-                except Exception:  # a malformed tag: use the pixels as stored
-                    upright = None
-                if upright is not None:
-                    im = upright
-                    notes.append("The photo was turned upright, as its EXIF orientation tag says.")
-            original = (h, w) if im.size != stored else (w, h)
-            rgb = _to_rgb(im, notes)
+            divisor = _jpeg_divisor((w, h), long_side) if fmt in ("JPEG", "MPO") else 1
+            need = decode_bytes(im, fmt, (w, h), divisor, fit)
+            while coarsen and need > MAX_DECODE_BYTES and fmt in ("JPEG", "MPO") and divisor < 8:
+                divisor *= 2
+                need = decode_bytes(im, fmt, (w, h), divisor, fit)
+            if need > MAX_DECODE_BYTES:
+                raise FaceInputError(_memory_message((w, h), im.mode, fmt, need, bool(im.info.get("progressive"))))
+            if divisor > 1:
+                im.draft(None, (w // divisor, h // divisor))
+            with _budget.hold(need):
+                im.load()
+                orientation = _orientation(im)  # after load: Pillow decodes a PNG to look for its EXIF
+                return use(_Frame(im, fmt, orientation, (w, h), divisor))
         except FaceInputError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as err:
@@ -448,11 +697,62 @@ def decode_photo(data: bytes, min_side: int = WORK_MIN_SIDE, max_side: int = WOR
                 im.close()
             except Exception:
                 pass
+
+
+def decode_photo(data: bytes, min_side: int = WORK_MIN_SIDE, max_side: int = WORK_MAX_SIDE) -> _Decoded:
+    """The photo's bytes -> upright 8-bit RGB with a long side of at most `max_side` (JPEGs are
+    decoded at the smallest scale keeping `min_side`), or FaceInputError. What the decode would
+    cost is checked from the header first (`decode_bytes`, at most MAX_DECODE_BYTES), and the frame
+    is brought down to `max_side` before any array is made of it."""
+    notes: list[str] = []
+
+    def use(frame: _Frame):
+        fitted = _fit_frame(frame.image, max_side)
+        if fitted is not frame.image:
+            frame.image.close()  # frees the frame: only what was made of it is needed from here on
+        im = _upright(fitted, frame.orientation)
+        if frame.orientation in _UPRIGHT:
+            notes.append("The photo was turned upright, as its EXIF orientation tag says.")
+        value_range = _value_range(im)
+        return _to_rgb(im, notes, value_range), value_range, frame
+
+    rgb, value_range, frame = _with_frame(data, notes, use, long_side=min_side, fit=(min_side, max_side))
+    w, h = frame.size
+    original = (h, w) if frame.orientation >= 5 else (w, h)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
-        raise FaceInputError(_damaged_message(fmt))
+        raise FaceInputError(_damaged_message(frame.format))
     rgb = _fit(rgb, max_side)
     scale = rgb.shape[1] / original[0]
-    return _Decoded(np.ascontiguousarray(rgb), scale, original, fmt, notes)
+    return _Decoded(np.ascontiguousarray(rgb), scale, original, frame.format, notes, value_range)
+
+
+def _finer_regions(data: bytes, decoded: _Decoded, want: float,
+                   regions: list[tuple[float, float, float, float]]) -> tuple[float, list] | None:
+    """Parts of a finer decode of the photo: `regions` (x0, y0, x1, y1 in pixels of the original
+    photo, upright) cut out of its frame as stored, before anything else is made of it. The frame
+    has `want` pixels per original pixel where MAX_DECODE_BYTES allows it (JPEGs), fewer where not,
+    the full size for other formats. Returns (its pixels per original pixel, [(rgb, (x, y)), ...]:
+    each region's pixels and where its corner lies in the finer frame, upright), or None when no
+    decode finer than `decoded` fits."""
+    long_side = math.ceil(max(decoded.original_size) * min(1.0, want))
+
+    def use(frame: _Frame):
+        im, orientation = frame.image, frame.orientation
+        k = im.size[0] / frame.size[0]  # frame pixels per original pixel
+        if k <= decoded.scale * 1.01:
+            return None
+        upright = im.size if orientation < 5 else im.size[::-1]
+        cuts = []
+        for x0, y0, x1, y1 in regions:
+            rect = (max(0, math.floor(x0 * k)), max(0, math.floor(y0 * k)),
+                    min(upright[0], math.ceil(x1 * k)), min(upright[1], math.ceil(y1 * k)))
+            if rect[2] <= rect[0] or rect[3] <= rect[1]:
+                return None
+            part = _upright(im.crop(_stored_rect(rect, orientation, im.size)), orientation)
+            cuts.append((_to_rgb(part, [], decoded.value_range), (float(rect[0]), float(rect[1]))))
+        return k, cuts
+
+    return _with_frame(data, [], use, long_side=long_side, coarsen=True, fit=None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -656,8 +956,21 @@ def prepare_face(data: bytes, face: int | None = None, size: int = INPUT_SIZE) -
     None takes the largest. `size` is the side of the crop (the model's input size).
     Raises FaceInputError, with a message for the user, for anything it cannot use.
     """
+    return _guarded(lambda: _prepare(data, face, size)[0])
+
+
+def prepare_faces(data: bytes, most: int = MAX_FACES, size: int = INPUT_SIZE) -> list[PreparedFace]:
+    """Every face of a photo, largest first (the `most` largest), each as `prepare_face(data, face=i)`
+    gives it, from one decode: for a page that keeps no photo's bytes, so that another face can be
+    chosen later. The PreparedFaces share their `photo`. Raises FaceInputError as prepare_face does."""
+    if not isinstance(most, int) or isinstance(most, bool) or most < 1:
+        raise FaceInputError(f"The number of faces must be a whole number of at least 1, not {most!r}.")
+    return _guarded(lambda: _prepare(data, None, size, most=most))
+
+
+def _guarded(work):
     try:
-        return _prepare(data, face, size)
+        return work()
     except FaceInputError:
         raise
     except MemoryError as err:
@@ -667,7 +980,7 @@ def prepare_face(data: bytes, face: int | None = None, size: int = INPUT_SIZE) -
                              f"one again as JPEG or PNG and upload it again. ({type(err).__name__})") from err
 
 
-def _prepare(data, face: int | None, size: int) -> PreparedFace:
+def _prepare(data, face: int | None, size: int, most: int | None = None) -> list[PreparedFace]:
     if not isinstance(size, int) or isinstance(size, bool) or not 8 <= size <= 1024:
         raise FaceInputError(f"The crop size must be a whole number of pixels from 8 to 1024, not {size!r}.")
     if face is not None and (not isinstance(face, (int, np.integer)) or isinstance(face, bool)):
@@ -680,51 +993,77 @@ def _prepare(data, face: int | None, size: int) -> PreparedFace:
     n = len(boxes)
     if n == 0:
         raise FaceInputError(f"No face was found in this photo. {NO_FACE_TIPS}")
-    chosen = 0 if face is None else int(face)
-    if not 0 <= chosen < n:
-        raise FaceInputError(f"Only {n} face{'s were' if n > 1 else ' was'} found in this photo, so there is no "
-                             f"face number {chosen + 1}. Pick a face from 1 to {n}.")
-    x0, y0, side = crop_square(boxes[chosen])
-    source, k = rgb, 1.0
-    if side < DETAIL * size and decoded.scale < 1.0:
-        # A small face in a large photo: decode the photo again at the scale that gives the crop
-        # DETAIL x its size in pixels (at most the full size), so the crop is not an upscaled blur.
-        want = min(1.0, decoded.scale * DETAIL * size / side)
-        long_side = math.ceil(max(decoded.original_size) * want)
-        finer = decode_photo(data, min_side=long_side, max_side=max(decoded.original_size))  # no resize
-        source, k = finer.rgb, finer.scale / decoded.scale
-        boxes[chosen] = _refine(source, boxes[chosen] * k)[0] / k  # the box again, seen in more detail
-        x0, y0, side = crop_square(boxes[chosen])
-    roll = 0.0
-    if LEVEL_EYES:
-        leveled = _level(source, boxes[chosen] * k, size)
-        if leveled is not None:
-            crop, roll = leveled
-    if roll == 0.0:
-        crop = _cut(source, x0 * k, y0 * k, side * k, size, pil=True)
-    del source
-    notes = list(decoded.notes)
-    if roll:
-        notes.append(f"The face was tilted by {abs(roll):.0f} degrees; it was turned level for the crop.")
-    if n > 1:
-        which = "the largest" if face is None else f"face {chosen + 1}"
-        notes.append(f"{n} faces were found; {which} was used.")
+    if most is not None:
+        chosen = list(range(min(n, most)))
+    else:
+        chosen = [0 if face is None else int(face)]
+        if not 0 <= chosen[0] < n:
+            raise FaceInputError(f"Only {n} face{'s were' if n > 1 else ' was'} found in this photo, so there is no "
+                                 f"face number {chosen[0] + 1}. Pick a face from 1 to {n}.")
+    # A small face in a large photo is cut from a finer decode (one for all such faces), at the scale
+    # that gives its crop DETAIL x its size in pixels where memory allows, so the crop is not an
+    # upscaled blur; only the parts around those faces are kept from it.
+    sources: dict[int, tuple[np.ndarray, float, float, float]] = {}  # face -> (pixels, k, x, y)
+    small = [i for i in chosen if crop_square(boxes[i])[2] < DETAIL * size and decoded.scale < 1.0]
+    if small:
+        want = max(decoded.scale * DETAIL * size / crop_square(boxes[i])[2] for i in small)
+        regions = []
+        for i in small:
+            x, y, w, h = boxes[i] / decoded.scale
+            cx, cy, half = x + w / 2, y + h / 2, REGION * w / 2
+            regions.append((cx - half, cy - half, cx + half, cy + half))
+        try:
+            finer = _finer_regions(data, decoded, want, regions)
+        except FaceInputError:  # no finer decode fits in memory: the working image it is
+            finer = None
+        if finer is not None:
+            k_finer, cuts = finer
+            for i, (pixels, (ox, oy)) in zip(small, cuts):
+                sources[i] = (pixels, k_finer / decoded.scale, ox, oy)
+    results = []
+    for i in chosen:
+        source, k, ox, oy = sources.get(i, (rgb, 1.0, 0.0, 0.0))
+        shift = np.array([ox, oy, 0.0, 0.0])
+        if i in sources:  # the box again, seen in more detail
+            boxes[i] = (_refine(source, boxes[i] * k - shift)[0] + shift) / k
+        x0, y0, side = crop_square(boxes[i])
+        crop, roll = None, 0.0
+        if LEVEL_EYES:
+            leveled = _level(source, boxes[i] * k - shift, size)
+            if leveled is not None:
+                crop, roll = leveled
+        if crop is None:
+            crop = _cut(source, x0 * k - ox, y0 * k - oy, side * k, size, pil=True)
+        results.append((i, crop, roll, (x0, y0, side)))
+    del sources
     s = decoded.scale
+    photo = np.array(display, dtype=np.uint8)
     photo_scale = display.shape[1] / decoded.original_size[0]
-    return PreparedFace(
-        crop=np.array(crop, dtype=np.uint8),  # a writable copy (torch.as_tensor warns on read-only arrays)
-        box=_xyxy(boxes[chosen], s),
-        crop_box=(round(x0 / s, 2), round(y0 / s, 2), round((x0 + side) / s, 2), round((y0 + side) / s, 2)),
-        num_faces=n,
-        boxes=[_xyxy(b, s) for b in boxes],
-        chosen=chosen,
-        photo=np.array(display, dtype=np.uint8),
-        photo_scale=photo_scale,
-        original_size=decoded.original_size,
-        format=decoded.format,
-        roll=round(roll, 1),
-        notes=notes,
-    )
+    all_boxes = [_xyxy(b, s) for b in boxes]
+    prepared = []
+    for i, crop, roll, (x0, y0, side) in results:
+        notes = list(decoded.notes)
+        if roll:
+            notes.append(f"The face was tilted by {abs(roll):.0f} degrees; it was turned level for the crop.")
+        if n > 1:
+            largest = face is None if most is None else i == 0
+            which = "the largest" if largest else f"face {i + 1}"
+            notes.append(f"{n} faces were found; {which} was used.")
+        prepared.append(PreparedFace(
+            crop=np.array(crop, dtype=np.uint8),  # a writable copy (torch.as_tensor warns on read-only arrays)
+            box=all_boxes[i],
+            crop_box=(round(x0 / s, 2), round(y0 / s, 2), round((x0 + side) / s, 2), round((y0 + side) / s, 2)),
+            num_faces=n,
+            boxes=list(all_boxes),
+            chosen=i,
+            photo=photo,
+            photo_scale=photo_scale,
+            original_size=decoded.original_size,
+            format=decoded.format,
+            roll=round(roll, 1),
+            notes=notes,
+        ))
+    return prepared
 
 
 # --------------------------------------------------------------------------------------------
