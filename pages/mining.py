@@ -14,14 +14,15 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from lessons import mining
-from lessons.quiz import Question
+from lessons import mining as lesson
+from lessons.content import LessonText
 from model import sweep
 from ui.colors import BLACK, BLUE, GREY, KIND_COLORS, ORANGE, ROLE_COLORS, SKY_BLUE, VERMILLION
 from ui.loaders import lfw_embeddings, lfw_photos, photo_index
 from ui.widgets import check_yourself, lesson_header, plot, try_this
 
 PAGE = "pages/mining.py"
+words = LessonText("mining")
 KINDS = ("hard", "semi-hard", "easy")
 WHITE = "#FFFFFF"
 STRATEGY_COLORS = {"random": GREY, "all": BLUE, "semi-hard": ORANGE, "hard": VERMILLION}
@@ -36,13 +37,13 @@ HEAT_SCALE = [[0.0, BLUE], [0.45, SKY_BLUE], [1.0, WHITE]]  # close = dark blue,
 @st.cache_resource(show_spinner=False, max_entries=64)
 def batch_and_analysis(sha: str, people: int, photos: int, seed: int, unseen: bool, alpha: float, _emb):
     """The batch and everything model.triplet says about it (read-only, shared by sessions)."""
-    batch = mining.draw_batch(_emb.labels, _emb.trained_on, people, photos, seed, unseen)
-    return batch, mining.analyse_batch(_emb.embeddings[batch.rows], batch.labels, alpha, seed)
+    batch = lesson.draw_batch(_emb.labels, _emb.trained_on, people, photos, seed, unseen)
+    return batch, lesson.analyse_batch(_emb.embeddings[batch.rows], batch.labels, alpha, seed)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)  # every (P, K) the sliders allow: 105
-def triplet_scales(sha: str, people: int, photos: int, _emb) -> list[mining.TripletScale]:
-    return mining.triplet_scales(_emb.labels, _emb.trained_on, people, photos)
+def triplet_scales(sha: str, people: int, photos: int, _emb) -> list[lesson.TripletScale]:
+    return lesson.triplet_scales(_emb.labels, _emb.trained_on, people, photos)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -51,7 +52,7 @@ def mosaic_jpeg(source: str, photo_rows: tuple[int, ...], people: int, photos: i
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(mining.face_mosaic(_faces.images[list(photo_rows)], people, photos)).save(
+    Image.fromarray(lesson.face_mosaic(_faces.images[list(photo_rows)], people, photos)).save(
         buffer, format="JPEG", quality=92)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
@@ -69,17 +70,17 @@ def face_jpeg(source: str, row: int, _faces) -> bytes:
 @st.cache_resource(show_spinner=False, max_entries=64)
 def shrink_curves(key: tuple, _analysis) -> dict[str, list[float]]:
     """`key` identifies the batch and α, as in `batch_and_analysis`."""
-    return {m: mining.shrink_curve(_analysis, m) for m in mining.STRATEGY_LABELS}
+    return {m: lesson.shrink_curve(_analysis, m) for m in lesson.STRATEGY_LABELS}
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def collapsed_loss(people: int, photos: int, alpha: float) -> float:
-    return mining.collapsed_loss(people, photos, alpha, "hard")
+    return lesson.collapsed_loss(people, photos, alpha, "hard")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def comparison_runs(files_key: tuple) -> mining.RunComparison:
-    return mining.run_comparison(sweep.load_runs("lessons-cpu"))
+def comparison_runs(files_key: tuple) -> lesson.RunComparison:
+    return lesson.run_comparison(sweep.load_runs("lessons-cpu"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -195,7 +196,7 @@ def anchor_strip(analysis, labels: list[str], anchor: int, picks, alpha: float) 
 def comparison_figure(key: tuple, _analysis) -> go.Figure:
     """`key` identifies the batch and α (the figure depends on nothing else)."""
     analysis = _analysis
-    strategies = [analysis.strategies[m] for m in mining.STRATEGY_LABELS]
+    strategies = [analysis.strategies[m] for m in lesson.STRATEGY_LABELS]
     names = ["all valid triplets (reference)"] + [s.label for s in strategies]
     counts = {"hard": analysis.counts.hard, "semi-hard": analysis.counts.semi_hard, "easy": analysis.counts.easy}
     totals = [analysis.counts.valid] + [s.selected for s in strategies]
@@ -222,7 +223,7 @@ def comparison_figure(key: tuple, _analysis) -> go.Figure:
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def scales_figure(scales: tuple[mining.TripletScale, ...]) -> go.Figure:
+def scales_figure(scales: tuple[lesson.TripletScale, ...]) -> go.Figure:
     names = [s.name for s in scales]
     traces = [go.Bar(x=names, y=[getattr(s, field) for s in scales], name=label, marker_color=colour,
                      text=[f"{getattr(s, field):,}" for s in scales], textposition="outside",
@@ -237,11 +238,11 @@ def scales_figure(scales: tuple[mining.TripletScale, ...]) -> go.Figure:
 
 
 def shrink_figure(curves: dict, alpha: float) -> go.Figure:
-    traces = [go.Scatter(x=list(mining.SHRINK_FACTORS), y=curves[m], mode="lines+markers",
-                         name=mining.STRATEGY_LABELS[m],
+    traces = [go.Scatter(x=list(lesson.SHRINK_FACTORS), y=curves[m], mode="lines+markers",
+                         name=lesson.STRATEGY_LABELS[m],
                          line=dict(color=STRATEGY_COLORS[m], width=3 if m in ("hard", "semi-hard") else 1.5),
-                         hovertemplate="s = %{x:.1f}<br>loss %{y:.4f}<extra>" + mining.STRATEGY_LABELS[m] + "</extra>")
-              for m in mining.STRATEGY_LABELS]
+                         hovertemplate="s = %{x:.1f}<br>loss %{y:.4f}<extra>" + lesson.STRATEGY_LABELS[m] + "</extra>")
+              for m in lesson.STRATEGY_LABELS]
     return go.Figure(traces, dict(
         height=400, margin=dict(l=10, r=10, t=30, b=10),
         shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=alpha, y1=alpha, line=dict(color=BLACK, dash="dot"))],
@@ -253,8 +254,8 @@ def shrink_figure(curves: dict, alpha: float) -> go.Figure:
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0)))
 
 
-RUN_STYLE = {mining.HARDEST_RUN: (VERMILLION, "hardest negatives (batch-hard)"),
-             mining.REFERENCE_RUN: (BLUE, "semi-hard (FaceNet's rule)")}
+RUN_STYLE = {lesson.HARDEST_RUN: (VERMILLION, "hardest negatives (batch-hard)"),
+             lesson.REFERENCE_RUN: (BLUE, "semi-hard (FaceNet's rule)")}
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -285,7 +286,7 @@ def runs_figure(files_key: tuple, _runs: dict, alpha: float) -> go.Figure:
 def mosaic_figure(uri: str, labels: list[str], people: int, photos: int, roles: dict[int, str],
                   frames: dict[int, str], s: int) -> go.Figure:
     """The faces picture with a hover label per face and a coloured frame around the faces in `frames`."""
-    gap = mining.FACE_GAP
+    gap = lesson.FACE_GAP
     where = [divmod(i, photos) for i in range(len(labels))]
     hover = go.Scatter(
         x=[c * (s + gap) + s / 2 for _, c in where], y=[r * (s + gap) + s / 2 for r, _ in where], mode="markers",
@@ -308,35 +309,13 @@ def mosaic_figure(uri: str, labels: list[str], people: int, photos: int, roles: 
 # --------------------------------------------------------------------------------------------
 
 
-INTRO = r"""
-In lesson 1 we looked at one triplet at a time. Training does not get triplets handed to it: it
-gets a **mini-batch** of faces and has to decide which (anchor, positive, negative) triplets to
-learn from. That choice is called **triplet mining**, and it matters, because most triplets are
-already fine: the anchor is much closer to its positive than to the negative, their loss term is
-0, and they teach the network nothing.
-
-With $d_{ap} = \lVert f(a) - f(p)\rVert^2$ and $d_{an} = \lVert f(a) - f(n)\rVert^2$, a triplet is
-
-* **hard** when the negative is at least as close as the positive: $d_{an} \le d_{ap}$;
-* **semi-hard** when the negative is farther than the positive, but not by the margin α yet:
-  $d_{ap} < d_{an} < d_{ap} + \alpha$;
-* **easy** when $d_{an} \ge d_{ap} + \alpha$: its loss term $[d_{ap} - d_{an} + \alpha]_+$ is 0.
-
-Below is a real batch built the way FaceNet builds them (Schroff, Kalenichenko & Philbin,
-*FaceNet*, CVPR 2015, Sec. 3.2): **P people with K photos each**, so that every photo has
-positives (the same person) and negatives (everybody else) inside the batch. The distances come
-from this course's own trained network, and every count, pick and loss on this page is computed
-by the same code (`model.triplet`) that trains it.
-"""
-
-
 @dataclass
 class View:
     """Everything the batch sections show, for the current widget values."""
 
     emb: object
-    batch: mining.Batch
-    analysis: mining.BatchAnalysis
+    batch: lesson.Batch
+    analysis: lesson.BatchAnalysis
     labels: list[str]
     people: int
     photos: int
@@ -355,7 +334,7 @@ class View:
         return self.emb.checkpoint_sha256, self.people, self.photos, self.seed, self.unseen, self.alpha
 
     @property
-    def result(self) -> mining.StrategyResult:
+    def result(self) -> lesson.StrategyResult:
         return self.analysis.strategies[self.strategy]
 
     def photo(self, row: int) -> bytes:
@@ -365,13 +344,13 @@ class View:
 
 def find_photos(emb, batch):
     """(faces, index) when every photo of the batch is on disk, else (None, None) after saying so."""
-    faces = lfw_photos("The face grid needs the LFW photos")
+    faces = lfw_photos(words("photos-needed"))
     if faces is None:
         return None, None
     index = photo_index(faces)
     missing = sum(emb.files[r] not in index for r in batch.rows)
     if missing:
-        st.info(f"{missing} photos of this batch are not in the photo folder, so its people are listed by name.")
+        st.info(words("photos-missing", missing=missing))
         return None, None
     return faces, index
 
@@ -380,31 +359,28 @@ def make_view(emb, anchor_column, people: int, photos: int, seed: int, unseen: b
               strategy: str) -> View | None:
     """The batch for these settings and the anchor picker (in `anchor_column`), or None after saying why not."""
     if emb is None:
-        anchor_column.caption("No anchor to choose without the embeddings.")
-        st.info("The batch, its distance matrix and the strategies need the model's LFW embeddings "
-                "(see the message above). The parts below work without them.", icon=":material/info:")
+        anchor_column.caption(words("no-anchor"))
+        st.info(words("no-embeddings"), icon=":material/info:")
         return None
     try:
         batch, analysis = batch_and_analysis(emb.checkpoint_sha256, people, photos, seed, unseen, alpha, emb)
     except ValueError as err:
-        st.warning(f"No batch: {err}. Choose fewer people or fewer photos per person.", icon=":material/warning:")
+        st.warning(words("no-batch", reason=err), icon=":material/warning:")
         return None
-    labels = mining.photo_labels(emb.names, emb.labels, emb.files, batch.rows)
+    labels = lesson.photo_labels(emb.names, emb.labels, emb.files, batch.rows)
     anchor = anchor_column.selectbox("Anchor (a row of the matrix)", list(range(len(labels))), index=0,
                                      key="mining_anchor", format_func=lambda i: f"{i + 1}. {labels[i]}")
     anchor = anchor if anchor is not None and anchor < len(labels) else 0
     view = View(emb, batch, analysis, labels, people, photos, seed, unseen, alpha, strategy, anchor,
-                mining.picks_for_anchor(analysis, strategy, anchor))
+                lesson.picks_for_anchor(analysis, strategy, anchor))
     return view
 
 
 def section_batch(v: View) -> None:
-    b, counts, label = len(v.labels), v.analysis.counts, mining.STRATEGY_LABELS[v.strategy]
+    b, counts, label = len(v.labels), v.analysis.counts, lesson.STRATEGY_LABELS[v.strategy]
     st.header("A real batch: P people × K photos")
     v.faces, v.index = find_photos(v.emb, v.batch)
-    group = "people the model has **never seen**" if v.unseen else "people the model **trained on**"
-    st.markdown(f"{v.people} {group}, {v.photos} photos each: B = {v.people} × {v.photos} = **{b} faces**. "
-                "Each row below is one person.")
+    st.markdown(words("batch-unseen" if v.unseen else "batch-seen", people=v.people, photos=v.photos, faces=b))
     roles = {v.anchor: "the anchor"}
     roles.update({t.positive: f"a positive that {label} picked" for t in v.picks})
     roles.update({t.negative: f"a negative that {label} picked" for t in v.picks})
@@ -416,8 +392,7 @@ def section_batch(v: View) -> None:
         uri = mosaic_jpeg(v.faces.source, rows, v.people, v.photos, v.faces)
         plot(mosaic_figure(uri, v.labels, v.people, v.photos, roles, frames, v.faces.images.shape[1]),
              key="mining_faces")
-        st.caption(f"Framed: the anchor (blue), and the positives (green) and negatives (vermillion) that {label} "
-                   "picked for it. Hover over a face for its name.")
+        st.caption(words("caption-faces", strategy=label))
     else:
         rows = [v.labels[p * v.photos:(p + 1) * v.photos] for p in range(v.people)]
         st.dataframe([{"person": row[0].rsplit(" #", 1)[0],
@@ -430,23 +405,13 @@ def section_batch(v: View) -> None:
                    border=True)
     st.latex(rf"\text{{valid triplets}} = P\,K\,(K-1)\,(PK-K) = {v.people}\cdot{v.photos}\cdot{v.photos - 1}\cdot"
              rf"({b}-{v.photos}) = {tex(counts.valid)}")
-    st.markdown(
-        f"Each of the {b} photos can be an anchor, with {v.photos - 1} positives (the other photos of the same "
-        f"person) and {b - v.photos} negatives (everybody else's photos). With α = {v.alpha:.2f}, "
-        f"only **{pct(counts.active, counts.valid)}** of the triplets are active (hard or semi-hard) and have "
-        "something to teach; the rest are easy.")
+    st.markdown(words("batch-anchors", faces=b, positives=v.photos - 1, negatives=b - v.photos, alpha=v.alpha,
+                      active_share=pct(counts.active, counts.valid)))
 
 
 def section_matrix(v: View) -> None:
     st.header("The distance matrix")
-    st.markdown(
-        "Row *a*, column *j*: the squared distance between photo *a* and photo *j* under the trained model. "
-        "Rows and columns are grouped by person (black lines between people), so the **squares on the diagonal** "
-        "hold the anchor-positive distances and everything else the anchor-negative ones. Dark means close. "
-        "In every row, the green circle marks the **hardest positive** (the photo of the same person that is "
-        "farthest away: the argmax over the positives) and the vermillion cross the **hardest negative** "
-        "(the photo of someone else that is closest: the argmin over the negatives). The orange box is the "
-        "anchor you chose; the diamonds are the photos the chosen strategy picked for it.")
+    st.markdown(words("matrix-intro"))
     plot(heat_map(v.analysis, v.labels, v.people, v.photos, v.anchor, v.picks), key="mining_heatmap")
     a = v.anchor
     hp, hn = int(v.analysis.hardest_positive[a]), int(v.analysis.hardest_negative[a])
@@ -455,7 +420,7 @@ def section_matrix(v: View) -> None:
              rf"\text{{hardest negative: }} \min_n d_{{an}} = {d_hn:.3f} \qquad "
              rf"[\,{d_hp:.3f} - {d_hn:.3f} + {v.alpha:.2f}\,]_+ = {max(d_hp - d_hn + v.alpha, 0.0):.3f}")
     box = st.container(border=True)
-    box.markdown(f"**Anchor {a + 1}: {v.labels[a]}**, its hardest positive and its hardest negative")
+    box.markdown(words("anchor-box", number=a + 1, photo=v.labels[a]))
     shown = ((a, "anchor", None), (hp, "hardest positive", d_hp), (hn, "hardest negative", d_hn))
     for col, (row, role, dist) in zip(box.columns(3), shown):
         caption = f"{role}: {v.labels[row]}" + (f" (d = {dist:.3f})" if dist is not None else "")
@@ -463,46 +428,24 @@ def section_matrix(v: View) -> None:
             col.image(v.photo(row), width=96, caption=caption)
         else:
             col.markdown(caption)
-    try_this(
-        "Switch on **only people the model never saw**. The squares on the diagonal get lighter and the hard "
-        "triplets multiply: the network knows the people it was trained on better than new faces.",
-        "Set K = 2: every anchor has exactly one positive, so its hardest positive is its only positive.",
-        "Find a row whose vermillion cross is about as dark as its square on the diagonal: that anchor's "
-        "closest stranger is as close as its own photos. Hover to read the two distances.",
-    )
-
-
-STRATEGY_WORDS = """
-The four rules of `model.triplet`, in plain words:
-
-* **random negative**: for every anchor-positive pair, one negative drawn by chance. Cheap, but
-  mostly easy, so the loss is small and there is little to learn from.
-* **batch-all**: look at *every* valid triplet in the batch and average the loss over the ones
-  that are not yet satisfied (term > 0). Nothing is thrown away, and the easy ones do not dilute the average.
-* **semi-hard** (FaceNet's rule): for every anchor-positive pair, the closest negative that is
-  still *farther* than the positive. If there is none, the farthest negative.
-* **batch-hard**: one triplet per anchor, the worst one it has: its farthest positive and its
-  closest negative.
-"""
+    try_this(words("try-matrix"))
 
 
 def section_strategies(v: View) -> None:
-    result, label, a = v.result, mining.STRATEGY_LABELS[v.strategy], v.anchor
+    result, label, a = v.result, lesson.STRATEGY_LABELS[v.strategy], v.anchor
     st.header("What each strategy picks")
-    st.markdown(STRATEGY_WORDS)
+    st.markdown(words("strategies"))
     left, right = st.columns([3, 2])
     plot_in(left, anchor_strip(v.analysis, v.labels, a, v.picks, v.alpha), key="mining_anchor_strip")
-    left.caption(f"Every photo of the batch placed by its distance to anchor {a + 1} ({v.labels[a]}). "
-                 "Negatives left of the orange dashed line are inside the margin of the farthest positive.")
-    right.markdown(f"**{label}**: the triplets with anchor {a + 1}")
+    left.caption(words("caption-strip", number=a + 1, photo=v.labels[a]))
+    right.markdown(words("picks-title", strategy=label, number=a + 1))
     if v.picks:
         right.dataframe([{"positive": v.labels[t.positive], "negative": v.labels[t.negative],
                           "d(a,p)": round(t.d_ap, 3), "d(a,n)": round(t.d_an, 3), "kind": t.kind,
                           "loss term": round(t.term, 3)} for t in v.picks], hide_index=True, height=300)
     else:
-        right.info(f"Batch-all picked no triplet with this anchor: all of its triplets are easy at α = {v.alpha:.2f}."
-                   if v.strategy == "all" else "This strategy picked no triplet with this anchor.")
-    right.caption(f"{len(v.picks)} triplet(s) for this anchor.")
+        right.info(words("no-picks-all" if v.strategy == "all" else "no-picks", alpha=v.alpha))
+    right.caption(words("picks-count", count=len(v.picks)))
     cols = st.columns(4)
     cols[0].metric("Triplets picked in the batch", fmt(result.selected), border=True)
     for col, kind in zip(cols[1:], KINDS):
@@ -515,16 +458,6 @@ def section_strategies(v: View) -> None:
              rf"[\,d_{{ap}} - d_{{an}} + {v.alpha:.2f}\,]_+ = {result.loss:.4f}, \qquad {averaged}")
 
 
-BATCH_ALL_VS_HARD = """
-**Batch-all or batch-hard?** Batch-all is the patient teacher: it collects every mistake in the
-batch and corrects each of them a little. Batch-hard is the strict one: for each photo it only
-looks at the single worst case, the farthest photo of the same person against the closest
-stranger, and corrects that. Batch-hard learns from the most informative triplets, but it also
-trusts them completely, and the worst case in a batch is often a blurred photo, an odd angle or
-a wrong label.
-"""
-
-
 def section_comparison(v: View) -> None:
     st.header("The strategies side by side")
     plot(comparison_figure(v.key, v.analysis), key="mining_comparison")
@@ -533,18 +466,10 @@ def section_comparison(v: View) -> None:
                    "loss": round(s.loss, 4),
                    "mean d(a,p) of picked": None if np.isnan(s.mean_d_ap) else round(s.mean_d_ap, 3),
                    "mean d(a,n) of picked": None if np.isnan(s.mean_d_an) else round(s.mean_d_an, 3)}
-                  for s in (v.analysis.strategies[m] for m in mining.STRATEGY_LABELS)], hide_index=True)
-    st.caption("\"Looked at\" and \"active\" are what `triplet_loss` reports. Batch-all looks at every "
-               "valid triplet and picks (averages over) only the active ones; the other rules pick their "
-               "triplets first, and some of those can be easy (term 0), which still count in their average.")
-    st.markdown(BATCH_ALL_VS_HARD)
-    try_this(
-        "Raise α from 0 to 1 and watch the share of easy triplets in the reference bar shrink: a wider margin "
-        "makes more triplets count.",
-        "Compare the *mean d(a,n)* of random and batch-hard: random negatives are usually far away, the "
-        "hardest ones close.",
-        "Set α to 0: batch-all then picks only the hard triplets, the ones in the wrong order.",
-    )
+                  for s in (v.analysis.strategies[m] for m in lesson.STRATEGY_LABELS)], hide_index=True)
+    st.caption(words("caption-comparison"))
+    st.markdown(words("batch-all-vs-hard"))
+    try_this(words("try-comparison"))
 
 
 def section_scales(emb, people: int, photos: int) -> None:
@@ -552,13 +477,12 @@ def section_scales(emb, people: int, photos: int) -> None:
     if emb is not None:
         scales = triplet_scales(emb.checkpoint_sha256, people, photos, emb)
     else:
-        scales = [s for s in mining.triplet_scales(np.zeros(0, np.int64), np.zeros(0, bool), people, photos)
+        scales = [s for s in lesson.triplet_scales(np.zeros(0, np.int64), np.zeros(0, bool), people, photos)
                   if s.people]
     by_name = {s.name.split(" (")[0]: s for s in scales}
     lfw, facenet, user = by_name.get("LFW training split"), by_name["FaceNet mini-batch"], by_name["your batch"]
-    st.markdown("Why not search the whole training set for the hardest triplets? Count them first. A set where "
-                "person *p* has $n_p$ photos, $N$ photos in all, holds")
-    fp, fk = mining.FACENET_BATCH_PEOPLE, mining.FACENET_BATCH_PHOTOS
+    st.markdown(words("scales-intro"))
+    fp, fk = lesson.FACENET_BATCH_PEOPLE, lesson.FACENET_BATCH_PHOTOS
     lines = [r"\#\text{triplets} = \sum_p n_p\,(n_p-1)\,(N-n_p)"]
     if lfw is not None:
         lines.append(rf"\text{{LFW training split: {lfw.people:,} people, }} N = {tex(lfw.photos)}:"
@@ -569,68 +493,30 @@ def section_scales(emb, people: int, photos: int) -> None:
                  rf"({people * photos}-{photos}) = {tex(user.triplets)}")
     st.latex(r"\begin{gathered}" + r" \\ ".join(lines) + r"\end{gathered}")
     plot(scales_figure(tuple(scales)), key="mining_scales")
-    lfw_line = "" if lfw is None else (
-        f"Even our small training split (peopleDevTrain) holds **{lfw.triplets:,}** triplets, about "
-        f"{lfw.triplets / facenet.triplets:,.0f} times as many as one of FaceNet's batches. ")
-    st.markdown(
-        lfw_line + "FaceNet trained on 100 to 200 million photos of about 8 million people; spread evenly at 25 "
-        f"photos each, that makes roughly **{mining.facenet_dataset_estimate():,}** triplets. Worse, \"hardest\" "
-        "depends on the network: after every training step all the distances move, so finding the hardest "
-        "triplets of the whole set would mean embedding the whole set again, every time. And the very hardest "
-        "pairs of a big set are mostly mislabelled or badly imaged faces (FaceNet, Sec. 3.2).\n\n"
-        "So FaceNet mines **online**, inside each mini-batch: the batch's embeddings are computed for the "
-        "training step anyway, and its distance matrix (like the one above) costs next to nothing. The batch "
-        "must be big enough to hold useful hard cases, which is why FaceNet used about 1,800 faces with around "
-        f"40 per person, and all the anchor-positive pairs in it ({facenet.pairs:,} of them; your batch has "
-        f"{user.pairs:,}).")
+    online = words("scales-online", estimate=lesson.facenet_dataset_estimate(), facenet_pairs=facenet.pairs,
+                   your_pairs=user.pairs)
+    st.markdown(online if lfw is None
+                else words("scales-lfw", triplets=lfw.triplets, times=lfw.triplets / facenet.triplets) + " " + online)
 
 
 def section_collapse(v: View | None, people: int, photos: int, alpha: float) -> None:
     st.header("Why not always the hardest negatives?")
-    st.markdown(
-        "Batch-hard sounds like the fastest teacher, yet FaceNet warns that picking the hardest negatives can lead "
-        "to bad local minima early in training, in particular a **collapsed model**, where every face lands on "
-        "the same point (Sec. 3.2). Then every distance is 0 and every triplet's term is exactly α: "
-        f"`model.triplet` gives such a batch a loss of **{collapsed_loss(people, photos, alpha):.3f}** at "
-        f"α = {alpha:.2f}, whatever the rule. So a collapse is not a loss of 0; why would training ever go there?")
+    st.markdown(words("collapse-intro", loss=collapsed_loss(people, photos, alpha), alpha=alpha))
     if v is not None:
         show_shrink(v)
     show_runs()
 
 
-SHRINK_WORDS = (
-    "Here is one way to see it. Imagine the network squeezing all the faces of your batch together, so "
-    "that every squared distance is multiplied by the same factor *s* (on the sphere: by bunching the "
-    "faces into a smaller patch). Nothing changes order, so every rule keeps its triplets, and each "
-    r"term becomes $[\,s\,(d_{ap} - d_{an}) + \alpha\,]_+$. At *s* = 0 the model has collapsed.")
-
-SHRINK_WHY = (
-    "The hardest triplets are usually *hard* (the negative closer than the positive, $d_{an} < d_{ap}$), "
-    r"and for those the term $s\,(d_{ap} - d_{an}) + \alpha$ gets smaller as *s* shrinks. Early in training "
-    "most anchors' hardest triplets are like that, and the hardest negatives of a big data set are often "
-    "look-alikes or wrong labels that no network can separate. Semi-hard negatives are farther than their "
-    "positive whenever the batch has one, so their terms are below α and squeezing only raises them: the rule "
-    "mostly asks the network to widen gaps it already has.")
-
-
 def show_shrink(v: View) -> None:
     curves = shrink_curves(v.key, v.analysis)
-    st.markdown(SHRINK_WORDS)
+    st.markdown(words("shrink-intro"))
     plot(shrink_figure(curves, v.alpha), key="mining_shrink")
     hard, semi = curves["hard"], curves["semi-hard"]
     st.latex(rf"L_\text{{batch-hard}}:\ {hard[-1]:.3f}\ (s=1) \;\to\; {hard[0]:.3f}\ (s=0)"
              rf"\qquad L_\text{{semi-hard}}:\ {semi[-1]:.3f}\ (s=1) \;\to\; {semi[0]:.3f}\ (s=0)")
-    verdict = ("above α, so squeezing the faces together **lowers** it: gradient descent is rewarded for heading "
-               "towards the collapse" if hard[-1] > v.alpha else
-               "below α, so here squeezing would raise it; try people the model never saw, who are more like "
-               "the faces a network sees at the start of training")
-    st.markdown(f"On this batch, batch-hard's loss is {hard[-1]:.3f}, {verdict}. " + SHRINK_WHY)
-    try_this(
-        "Switch on **only people the model never saw** and watch the batch-hard curve: for new faces the model "
-        "is like a network early in training, and the curve falls towards the collapsed end.",
-        "Set α to 0: every curve ends at 0, so the collapsed model becomes a perfect minimum of the loss. "
-        "That is why the margin is there at all.",
-    )
+    verdict = words("shrink-verdict-above" if hard[-1] > v.alpha else "shrink-verdict-below")
+    st.markdown(words("shrink-result", loss=hard[-1], verdict=verdict) + " " + words("shrink-why"))
+    try_this(words("try-shrink"))
 
 
 def show_runs() -> None:
@@ -639,44 +525,37 @@ def show_runs() -> None:
     if comparison.present:
         margins = sorted({run.margin for run in comparison.present.values() if run.margin is not None})
         first = next(iter(comparison.present.values()))  # the hardest-negatives run when it exists
-        st.markdown("And here is what happens in real training: two runs of this course's own training code, "
-                    "identical except for the mining rule.")
+        st.markdown(words("runs-intro"))
         plot(runs_figure(files_key, comparison.present, first.margin if first.margin is not None else 0.2),
              key="mining_runs")
         for col, (name, run) in zip(st.columns(len(comparison.present)), comparison.present.items()):
             acc, hp = run.metrics.get("view1_devtest_accuracy"), run.hyperparameters
-            about = (f"Run '{name}': {hp.get('steps', '?')} steps of {hp.get('people_per_batch', '?')} x "
-                     f"{hp.get('images_per_person', '?')} faces, α = {hp.get('margin', '?')}, "
-                     f"{hp.get('mining', '?')} mining, {hp.get('optimizer', '?')}.")
+            about = words("help-run", name=name, steps=hp.get("steps", "?"), people=hp.get("people_per_batch", "?"),
+                          photos=hp.get("images_per_person", "?"), margin=hp.get("margin", "?"),
+                          mining=hp.get("mining", "?"), optimizer=hp.get("optimizer", "?"))
             col.metric(f"{RUN_STYLE[name][1]}: pairsDevTest accuracy", "n/a" if acc is None else f"{100 * acc:.1f}%",
                        border=True, help=about)
-        hardest = comparison.present.get(mining.HARDEST_RUN)
+        hardest = comparison.present.get(lesson.HARDEST_RUN)
         if hardest is not None and hardest.margin is not None:
             steps, losses = hardest.curve("loss")
-            stuck = mining.stuck_at_margin(steps, losses, hardest.margin)
+            stuck = lesson.stuck_at_margin(steps, losses, hardest.margin)
             acc = hardest.metrics.get("view1_devtest_accuracy")
-            reference = comparison.present.get(mining.REFERENCE_RUN)
+            reference = comparison.present.get(lesson.REFERENCE_RUN)
             ref_acc = None if reference is None else reference.metrics.get("view1_devtest_accuracy")
             if stuck is not None:
-                st.markdown(
-                    f"The hardest-negatives run **collapsed**: from step {stuck} on, its loss sits at "
-                    f"α = {hardest.margin:g} (last value {losses[-1]:.4f}), exactly the loss of a model that puts "
-                    "every face on the same point."
-                    + ("" if acc is None else f" Its pairsDevTest accuracy ends at {100 * acc:.1f}%, close to the "
-                       "50% of a model that cannot tell faces apart (half the pairs are the same person).")
-                    + ("" if ref_acc is None else " The semi-hard run, identical in every other way, reaches "
-                       f"{100 * ref_acc:.1f}%."))
+                parts = [words("runs-collapsed", step=stuck, margin=hardest.margin, last=losses[-1])]
+                if acc is not None:
+                    parts.append(words("runs-collapsed-accuracy", accuracy=100 * acc))
+                if ref_acc is not None:
+                    parts.append(words("runs-reference-accuracy", accuracy=100 * ref_acc))
+                st.markdown(" ".join(parts))
             else:
-                st.markdown(f"In this run the hardest-negatives loss did not stay at α = {hardest.margin:g}: "
-                            "compare its accuracy with the semi-hard run's.")
-        st.caption(f"Trained on a CPU on LFW's training split (α = {', '.join(f'{m:g}' for m in margins)}). The two "
-                   "losses are measured on different triplets, so compare the shapes of the loss curves and the "
-                   "accuracies, not the heights of the losses. A loss stuck at α is the signature of a collapse.")
+                st.markdown(words("runs-not-collapsed", margin=hardest.margin))
+        st.caption(words("caption-runs", margins=", ".join(f"{m:g}" for m in margins)))
     if comparison.missing:
-        several, names = len(comparison.missing) > 1, " and ".join(f'"{n}"' for n in comparison.missing)
-        st.info(f"The comparison run{'s' if several else ''} {names} "
-                f"{'are' if several else 'is'} not there yet: they are being trained for the course right now "
-                "and appear here once finished (reload the page).", icon=":material/hourglass_top:")
+        names = " and ".join(f'"{n}"' for n in comparison.missing)
+        st.info(words("runs-missing-several" if len(comparison.missing) > 1 else "runs-missing-one", names=names),
+                icon=":material/hourglass_top:")
 
 
 def plot_in(container, figure, key: str) -> None:
@@ -690,7 +569,7 @@ def plot_in(container, figure, key: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 lesson_header(PAGE)
-st.markdown(INTRO)
+st.markdown(words("intro"))
 emb = lfw_embeddings()
 
 controls = st.container(border=True)
@@ -699,17 +578,15 @@ c1, c2, c3, c4 = controls.columns([3, 3, 2, 3])
 people = c1.slider("People in the batch, P", 2, 16, 8, key="mining_people", bind="query-params")
 photos = c2.slider("Photos per person, K", 2, 8, 4, key="mining_photos", bind="query-params")
 seed = int(c3.number_input("Batch number", min_value=0, max_value=1_000_000, step=1, key="mining_seed",
-                           bind="query-params",
-                           help="Which random batch to draw; the same number always gives the same batch."))
+                           bind="query-params", help=words("help-batch-number")))
 c3.button("New batch", key="mining_new_batch", on_click=next_batch, icon=":material/casino:")
 unseen = c4.toggle("Only people the model never saw in training", key="mining_unseen", bind="query-params",
-                   help="Off: people of LFW's training split (peopleDevTrain), which the model learnt from. "
-                        "On: the other LFW people, whom it has never seen.")
+                   help=words("help-unseen"))
 c5, c6, c7 = controls.columns([3, 4, 4])
 alpha = float(c5.slider("Margin α", 0.0, 1.0, 0.2, step=0.05, key="mining_alpha", bind="query-params"))
-strategy = c6.segmented_control("Mining strategy", list(mining.STRATEGY_LABELS), default="semi-hard", required=True,
+strategy = c6.segmented_control("Mining strategy", list(lesson.STRATEGY_LABELS), default="semi-hard", required=True,
                                 key="mining_strategy", bind="query-params",
-                                format_func=lambda m: mining.STRATEGY_LABELS.get(m, m)) or "semi-hard"
+                                format_func=lambda m: lesson.STRATEGY_LABELS.get(m, m)) or "semi-hard"
 view = make_view(emb, c7, people, photos, seed, unseen, alpha, strategy)
 
 if view is not None:
@@ -719,47 +596,5 @@ if view is not None:
     section_comparison(view)
 section_scales(emb, people, photos)
 section_collapse(view, people, photos, alpha)
-try_this(
-    "Set P = 2: with only two people, every negative of an anchor is a photo of the one other person, and "
-    "batch-hard's closest stranger has few candidates. Then go to P = 16 and see how much harder it gets.",
-)
-
-check_yourself([
-    Question(
-        "A batch has P = 4 people with K = 3 photos each. How many valid triplets does it hold?",
-        ("24", "216", "1,728", "36"),
-        "216",
-        "Each of the 12 photos is an anchor with 2 positives and 9 negatives: 12 · 2 · 9 = 216, "
-        "that is P K (K−1)(PK−K).",
-        hints={"24": "That is the number of anchor-positive pairs (12 · 2). Each of them has 9 negatives.",
-               "1,728": "That is 12³, every ordered choice of three photos, including ones of the same person or "
-                        "the same photo twice.",
-               "36": "Count per anchor: 2 positives times 9 negatives, and there are 12 anchors."}),
-    Question(
-        "For each anchor, which triplet does batch-hard use?",
-        ("One random negative for each of its positives",
-         "Its farthest positive with its closest negative",
-         "Every negative that is inside the margin",
-         "The closest negative that is farther than the positive"),
-        "Its farthest positive with its closest negative",
-        "Batch-hard keeps one triplet per anchor: the argmax of the distances to its positives and the argmin "
-        "of the distances to its negatives, the green circle and the vermillion cross of its row.",
-        hints={"One random negative for each of its positives": "That is the random strategy.",
-               "Every negative that is inside the margin": "That is batch-all (the active triplets).",
-               "The closest negative that is farther than the positive": "That is FaceNet's semi-hard rule."}),
-    Question(
-        "Why does FaceNet avoid the very hardest negatives early in training?",
-        ("They are too expensive to find in a batch",
-         "They can drive the network into a collapse, every face mapped to the same point",
-         "They are always easy triplets, so their loss is 0",
-         "They only exist for people the model has never seen"),
-        "They can drive the network into a collapse, every face mapped to the same point",
-        "FaceNet (Sec. 3.2) reports bad local minima, in particular a collapsed model. The hardest negatives "
-        "are often look-alikes or wrong labels; semi-hard ones give a gentler, more reliable signal.",
-        hints={"They are too expensive to find in a batch": "In a batch it is one argmin per row of the distance "
-                                                            "matrix: cheap.",
-               "They are always easy triplets, so their loss is 0": "The hardest negative is the closest one: if "
-                                                                    "any triplet of the anchor is hard, this one is.",
-               "They only exist for people the model has never seen": "Every anchor with a negative has a hardest "
-                                                                     "one, seen or unseen."}),
-], key="mining")
+try_this(words("try-people"))
+check_yourself(words.questions(), key="mining")
