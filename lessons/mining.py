@@ -17,8 +17,11 @@ and miners, which this module only calls and summarises:
 * `collapsed_loss` and `shrink_curve`: what the loss says about a collapsed model (every face on
   one point), the danger of the hardest negatives (FaceNet, Sec. 3.2);
 * `face_mosaic`: the batch's face crops as one picture, one row per person;
-* `run_comparison` and `stuck_at_margin`: which of the shipped comparison runs "hardest-negatives"
-  and "alpha-0.2" exist yet, and where a run's loss got stuck at the margin.
+* `run_comparison`, `stuck_at_margin` and `collapsed_runs`: which of the shipped comparison runs
+  "hardest-negatives" and "alpha-0.2" exist yet, where a run's loss got stuck at the margin, and
+  which of them collapsed;
+* `offline_staleness`: offline against online mining (FaceNet, Sec. 3.2): of the triplets that
+  were semi-hard some steps ago, how many still are, on the explorer's per-step embeddings.
 
 Everything torch computes here runs on one thread (`lessons.torch_threads.single_threaded`): the batches are tiny.
 """
@@ -55,6 +58,11 @@ FACENET_PHOTOS_PER_IDENTITY = 25
 HARDEST_RUN = "hardest-negatives"
 REFERENCE_RUN = "alpha-0.2"
 
+# Offline mining is replayed on this run's per-step embeddings of the explorer set (model.maps),
+# on batches shaped like the runs' own training batches (32 people x 4 photos).
+OFFLINE_RUN = REFERENCE_RUN
+OFFLINE_PEOPLE = 32
+OFFLINE_PHOTOS = 4
 
 
 
@@ -426,3 +434,71 @@ def stuck_at_margin(steps: Sequence[int], losses: Sequence[float], margin: float
             first = None
     return first
 
+
+
+def collapsed_runs(comparison: RunComparison) -> set[str] | None:
+    """The names of the compared runs whose loss ends stuck at their margin (`stuck_at_margin`),
+    or None unless both runs are there with a margin (nothing to compare then)."""
+    runs = comparison.present
+    if comparison.missing or any(run.margin is None for run in runs.values()):
+        return None
+    return {name for name, run in runs.items() if stuck_at_margin(*run.curve("loss"), run.margin) is not None}
+
+
+# --------------------------------------------------------------------------------------------
+# Offline or online (FaceNet, Sec. 3.2)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Staleness:
+    """Triplets chosen offline at `mined_step` (every valid triplet of the batch that was
+    semi-hard then, eq. 4 and inside the margin) and what they are at `current_step`."""
+
+    mined_step: int
+    current_step: int
+    mined: int
+    still_semi_hard: int
+    now_hard: int
+    now_easy: int
+
+    @property
+    def stale_by(self) -> int:
+        return self.current_step - self.mined_step
+
+    def share(self, kind: str) -> float:
+        """The share of the mined triplets that are of `kind` ("semi-hard", "hard", "easy") now."""
+        n = {"semi-hard": self.still_semi_hard, "hard": self.now_hard, "easy": self.now_easy}[kind]
+        return n / self.mined if self.mined else 0.0
+
+
+def explorer_batch(labels: np.ndarray, trained_on: np.ndarray, seed: int) -> Batch:
+    """A batch of the explorer set shaped like the runs' training batches: OFFLINE_PEOPLE people
+    the runs trained on, OFFLINE_PHOTOS photos each."""
+    return draw_batch(labels, trained_on, OFFLINE_PEOPLE, OFFLINE_PHOTOS, seed, unseen=False)
+
+
+def _kinds_of_all(distances: torch.Tensor, margin: float) -> torch.Tensor:
+    """(B, B, B) kind of every (a, p, n), valid or not: model.triplet.classify_triplets."""
+    return triplet.classify_triplets(distances[:, :, None], distances[:, None, :], margin)
+
+
+def offline_staleness(embeddings_at, steps: Sequence[int], labels: np.ndarray, current_step: int,
+                      margin: float) -> list[Staleness]:
+    """For every snapshot step up to `current_step` (`steps`, increasing), mine offline there (all
+    the batch's valid triplets that are semi-hard under the embeddings of that step,
+    `embeddings_at(step)`: (B, D)) and classify the same triplets under the embeddings of
+    `current_step`. Mined at `current_step` itself is online mining: all still semi-hard."""
+    lab = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    positive, negative = triplet.label_masks(lab)
+    valid = positive[:, :, None] & negative[:, None, :]
+    with single_threaded():
+        now = _kinds_of_all(triplet.squared_distances(torch.as_tensor(embeddings_at(current_step))), margin)
+        out = []
+        for step in [int(s) for s in steps if s <= current_step]:
+            then = _kinds_of_all(triplet.squared_distances(torch.as_tensor(embeddings_at(step))), margin)
+            chosen = now[valid & (then == triplet.SEMI_HARD)]
+            counts = torch.bincount(chosen, minlength=3)
+            out.append(Staleness(step, int(current_step), len(chosen), int(counts[triplet.SEMI_HARD]),
+                                 int(counts[triplet.HARD]), int(counts[triplet.EASY])))
+    return out

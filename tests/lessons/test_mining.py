@@ -314,3 +314,65 @@ def test_stuck_at_margin_finds_where_the_loss_stays_at_alpha():
 def test_run_comparison_says_which_runs_exist():
     c = mining.run_comparison({"alpha-0.2": "run", "sgd": "other"})
     assert c.present == {"alpha-0.2": "run"} and c.missing == ["hardest-negatives"]
+
+
+# --------------------------------------------------------------------------------------------
+# Offline or online, and which run collapsed
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    from model.maps import load_explorer_maps
+
+    return load_explorer_maps()
+
+
+def test_offline_staleness_matches_brute_force_on_a_small_batch():
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(3), 3)
+    frames = {s: rng.normal(size=(9, 4)) for s in (0, 50, 100)}
+    frames = {s: e / np.linalg.norm(e, axis=1, keepdims=True) for s, e in frames.items()}
+    margin = 0.5
+    rows = mining.offline_staleness(frames.__getitem__, [0, 50, 100], labels, 100, margin)
+    assert [r.mined_step for r in rows] == [0, 50, 100] and [r.stale_by for r in rows] == [100, 50, 0]
+
+    def d2(e, i, j):
+        return float(((e[i] - e[j]) ** 2).sum())
+
+    for row in rows:
+        then, now = frames[row.mined_step], frames[100]
+        chosen = [(a, p, n) for a, p, n in brute_triplets(labels)
+                  if brute_kind(d2(then, a, p), d2(then, a, n), margin) == "semi-hard"]
+        kinds = [brute_kind(d2(now, a, p), d2(now, a, n), margin) for a, p, n in chosen]
+        assert row.mined == len(chosen)
+        assert (row.still_semi_hard, row.now_hard, row.now_easy) == (
+            kinds.count("semi-hard"), kinds.count("hard"), kinds.count("easy"))
+    assert rows[-1].share("semi-hard") == 1.0  # mined now: online mining
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_offline_triplets_go_stale_within_one_snapshot_of_the_reference_run(explorer, seed):
+    """The claim of the offline section: of the triplets semi-hard 50 steps before the end of the
+    semi-hard run, most are not semi-hard any more (most of those have become easy)."""
+    run = explorer.runs[mining.OFFLINE_RUN]
+    batch = mining.explorer_batch(explorer.labels, explorer.trained_on, seed)
+    assert len(batch) == mining.OFFLINE_PEOPLE * mining.OFFLINE_PHOTOS
+    assert explorer.trained_on[batch.people].all()
+    last = int(run.steps[-1])
+    rows = mining.offline_staleness(lambda s: run.embeddings(s)[batch.rows], run.steps, batch.labels, last, 0.2)
+    by_age = {r.stale_by: r for r in rows}
+    assert by_age[0].share("semi-hard") == 1.0
+    assert by_age[50].mined > 0 and by_age[50].share("semi-hard") < 0.5
+    assert by_age[50].share("easy") > by_age[50].share("hard")
+
+
+def test_collapsed_runs_names_the_hardest_negatives_run():
+    from model.sweep import load_runs
+
+    comparison = mining.run_comparison(load_runs("lessons-cpu"))
+    collapsed = mining.collapsed_runs(comparison)
+    if comparison.missing:
+        assert collapsed is None
+    else:
+        assert collapsed == {mining.HARDEST_RUN}
