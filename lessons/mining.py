@@ -61,6 +61,7 @@ REFERENCE_RUN = "alpha-0.2"
 # Offline mining is replayed on this run's per-step embeddings of the explorer set (model.maps),
 # on batches shaped like the runs' own training batches (32 people x 4 photos).
 OFFLINE_RUN = REFERENCE_RUN
+OFFLINE_MARGIN = 0.2  # that run's margin (FaceNet's)
 OFFLINE_PEOPLE = 32
 OFFLINE_PHOTOS = 4
 
@@ -478,11 +479,6 @@ def explorer_batch(labels: np.ndarray, trained_on: np.ndarray, seed: int) -> Bat
     return draw_batch(labels, trained_on, OFFLINE_PEOPLE, OFFLINE_PHOTOS, seed, unseen=False)
 
 
-def _kinds_of_all(distances: torch.Tensor, margin: float) -> torch.Tensor:
-    """(B, B, B) kind of every (a, p, n), valid or not: model.triplet.classify_triplets."""
-    return triplet.classify_triplets(distances[:, :, None], distances[:, None, :], margin)
-
-
 def offline_staleness(embeddings_at, steps: Sequence[int], labels: np.ndarray, current_step: int,
                       margin: float) -> list[Staleness]:
     """For every snapshot step up to `current_step` (`steps`, increasing), mine offline there (all
@@ -491,13 +487,19 @@ def offline_staleness(embeddings_at, steps: Sequence[int], labels: np.ndarray, c
     `current_step`. Mined at `current_step` itself is online mining: all still semi-hard."""
     lab = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     positive, negative = triplet.label_masks(lab)
-    valid = positive[:, :, None] & negative[:, None, :]
+    pair_a, pair_p = torch.nonzero(positive, as_tuple=True)
+    pair, n = torch.nonzero(negative[pair_a], as_tuple=True)  # every valid triplet, pair by pair
+    a, p = pair_a[pair], pair_p[pair]
+
+    def kinds(step: int) -> torch.Tensor:
+        d = triplet.squared_distances(torch.as_tensor(np.asarray(embeddings_at(step))))
+        return triplet.classify_triplets(d[a, p], d[a, n], margin)
+
     with single_threaded():
-        now = _kinds_of_all(triplet.squared_distances(torch.as_tensor(embeddings_at(current_step))), margin)
+        now = kinds(current_step)
         out = []
         for step in [int(s) for s in steps if s <= current_step]:
-            then = _kinds_of_all(triplet.squared_distances(torch.as_tensor(embeddings_at(step))), margin)
-            chosen = now[valid & (then == triplet.SEMI_HARD)]
+            chosen = now[kinds(step) == triplet.SEMI_HARD]
             counts = torch.bincount(chosen, minlength=3)
             out.append(Staleness(step, int(current_step), len(chosen), int(counts[triplet.SEMI_HARD]),
                                  int(counts[triplet.HARD]), int(counts[triplet.EASY])))

@@ -17,9 +17,10 @@ import streamlit as st
 from lessons import mining as lesson
 from lessons.content import LessonText
 from model import sweep
+from model.maps import EXPLORER_FILE, dequantize
 from ui.colors import BLACK, BLUE, GREY, KIND_COLORS, ORANGE, ROLE_COLORS, SKY_BLUE, VERMILLION
-from ui.loaders import lfw_embeddings, lfw_photos, photo_index
-from ui.widgets import check_yourself, lesson_header, plot, try_this
+from ui.loaders import explorer_maps, lfw_embeddings, lfw_photos, photo_index
+from ui.widgets import chart, check_yourself, lesson_header, plot, predict_then_see, try_this
 
 PAGE = "pages/mining.py"
 words = LessonText("mining")
@@ -81,6 +82,16 @@ def collapsed_loss(people: int, photos: int, alpha: float) -> float:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def comparison_runs(files_key: tuple) -> lesson.RunComparison:
     return lesson.run_comparison(sweep.load_runs("lessons-cpu"))
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def staleness(maps_stamp: tuple, seed: int, now: int, _maps) -> list[lesson.Staleness]:
+    """`maps_stamp` identifies the explorer file; the offline triplets of batch `seed`, kept at `now`."""
+    run = _maps.runs[lesson.OFFLINE_RUN]
+    batch = lesson.explorer_batch(_maps.labels, _maps.trained_on, seed)
+    margin = lesson.OFFLINE_MARGIN
+    return lesson.offline_staleness(lambda step: dequantize(run.codes[run.frame(step)][batch.rows]), run.steps,
+                                    batch.labels, now, margin)
 
 
 # --------------------------------------------------------------------------------------------
@@ -398,15 +409,19 @@ def section_batch(v: View) -> None:
         st.dataframe([{"person": row[0].rsplit(" #", 1)[0],
                        "photos": ", ".join("#" + x.rsplit(" #", 1)[1] for x in row),
                        "the model trained on them": "no" if v.unseen else "yes"} for row in rows], hide_index=True)
+    st.latex(rf"\text{{valid triplets}} = P\,K\,(K-1)\,(PK-K) = {v.people}\cdot{v.photos}\cdot{v.photos - 1}\cdot"
+             rf"({b}-{v.photos}) = {tex(counts.valid)}")
+    st.markdown(words("batch-anchors", faces=b, positives=v.photos - 1, negatives=b - v.photos))
+    share = round(100 * counts.active / counts.valid, 1) if counts.valid else 0.0
+    if not predict_then_see(words.prediction("active-share", valid=counts.valid, alpha=v.alpha), share,
+                            key="mining-active-share", shown=lambda x: f"{float(x):.1f}%"):
+        return
     cols = st.columns(4)
     cols[0].metric("Valid triplets in the batch", fmt(counts.valid), border=True)
     for col, kind, n in zip(cols[1:], KINDS, (counts.hard, counts.semi_hard, counts.easy)):
         col.metric(f"{kind} triplets", fmt(n), delta=pct(n, counts.valid), delta_color="off", delta_arrow="off",
                    border=True)
-    st.latex(rf"\text{{valid triplets}} = P\,K\,(K-1)\,(PK-K) = {v.people}\cdot{v.photos}\cdot{v.photos - 1}\cdot"
-             rf"({b}-{v.photos}) = {tex(counts.valid)}")
-    st.markdown(words("batch-anchors", faces=b, positives=v.photos - 1, negatives=b - v.photos, alpha=v.alpha,
-                      active_share=pct(counts.active, counts.valid)))
+    st.markdown(words("batch-active", alpha=v.alpha, active_share=pct(counts.active, counts.valid)))
 
 
 def section_matrix(v: View) -> None:
@@ -499,12 +514,68 @@ def section_scales(emb, people: int, photos: int) -> None:
                 else words("scales-lfw", triplets=lfw.triplets, times=lfw.triplets / facenet.triplets) + " " + online)
 
 
+def staleness_figure(rows: list[lesson.Staleness]) -> dict:
+    """Stacked bars: what the triplets mined at each older step are at the current one (a dict: redrawn on
+    every move of the step slider)."""
+    ages = [f"{r.stale_by} steps ago (step {r.mined_step})" if r.stale_by else f"now (step {r.mined_step}): online"
+            for r in rows]
+    traces = [dict(type="bar", orientation="h", y=ages, x=[round(100 * r.share(kind), 2) for r in rows], name=kind,
+                   marker=dict(color=KIND_COLORS[kind]), customdata=[[r.mined] for r in rows],
+                   hovertemplate="mined %{y}<br>" + kind + " now: %{x:.1f}% of %{customdata[0]:,}<extra></extra>")
+              for kind in ("semi-hard", "hard", "easy")]
+    return chart(traces, "What the triplets mined at an older step are now", height=120 + 32 * len(rows),
+                 barmode="stack", xaxis=dict(title=dict(text="share of the triplets mined then (%)"), range=[0, 100]),
+                 yaxis=dict(autorange="reversed", title=dict(text="mined")))
+
+
+def section_offline(seed: int) -> None:
+    st.header("Offline or online?")
+    maps = explorer_maps()
+    if maps is None or lesson.OFFLINE_RUN not in maps.runs:
+        st.markdown(words("offline-intro", people=lesson.OFFLINE_PEOPLE, photos=lesson.OFFLINE_PHOTOS))
+        st.info(words("no-maps-offline"), icon=":material/info:")
+        return
+    st.markdown(words("offline-intro", people=lesson.OFFLINE_PEOPLE, photos=lesson.OFFLINE_PHOTOS))
+    steps = [int(x) for x in maps.runs[lesson.OFFLINE_RUN].steps]
+    now = int(st.select_slider("Training step now", steps[1:], value=steps[-1], key="mining_offline_step"))
+    stamp = (str(EXPLORER_FILE), EXPLORER_FILE.stat().st_mtime_ns, maps.shipped_sha256)
+    rows = staleness(stamp, seed, now, maps)
+    recent = next(r for r in rows if r.stale_by == now - max(s for s in steps if s < now))
+    if not predict_then_see(words.prediction("offline-stale", age=recent.stale_by, then=recent.mined_step, now=now),
+                            round(100 * recent.share("semi-hard"), 1), key="mining-offline-stale",
+                            shown=lambda x: f"{float(x):.1f}%"):
+        return
+    plot(staleness_figure(rows), key="mining_offline")
+    st.caption(words("caption-offline", run=lesson.OFFLINE_RUN, margin=lesson.OFFLINE_MARGIN, now=now))
+    st.markdown(words("offline-result", mined=recent.mined, age=recent.stale_by, then=recent.mined_step, now=now,
+                      still=recent.share("semi-hard"), easy=recent.share("easy"), hard=recent.share("hard")))
+    try_this(words("try-offline"))
+
+
 def section_collapse(v: View | None, people: int, photos: int, alpha: float) -> None:
     st.header("Why not always the hardest negatives?")
+    comparison = comparison_runs(sweep.runs_stamp())
+    revealed = predict_collapse(comparison)
     st.markdown(words("collapse-intro", loss=collapsed_loss(people, photos, alpha), alpha=alpha))
     if v is not None:
         show_shrink(v)
-    show_runs()
+    if revealed:
+        show_runs(comparison)
+
+
+COLLAPSE_OPTIONS = ({lesson.REFERENCE_RUN}, {lesson.HARDEST_RUN}, {lesson.REFERENCE_RUN, lesson.HARDEST_RUN}, set())
+
+
+def predict_collapse(comparison: lesson.RunComparison) -> bool:
+    """Ask which run collapses before the runs are shown; True once answered (or with nothing to ask)."""
+    collapsed = lesson.collapsed_runs(comparison)
+    if collapsed is None:
+        return True
+    hardest = comparison.present[lesson.HARDEST_RUN]
+    prediction = words.prediction("collapse", margin=hardest.margin,
+                                  steps=hardest.hyperparameters.get("steps", "?"))
+    return predict_then_see(prediction, prediction.options[COLLAPSE_OPTIONS.index(collapsed)],
+                            key="mining-collapse")
 
 
 def show_shrink(v: View) -> None:
@@ -519,9 +590,8 @@ def show_shrink(v: View) -> None:
     try_this(words("try-shrink"))
 
 
-def show_runs() -> None:
+def show_runs(comparison: lesson.RunComparison) -> None:
     files_key = sweep.runs_stamp()
-    comparison = comparison_runs(files_key)
     if comparison.present:
         margins = sorted({run.margin for run in comparison.present.values() if run.margin is not None})
         first = next(iter(comparison.present.values()))  # the hardest-negatives run when it exists
@@ -549,6 +619,7 @@ def show_runs() -> None:
                 if ref_acc is not None:
                     parts.append(words("runs-reference-accuracy", accuracy=100 * ref_acc))
                 st.markdown(" ".join(parts))
+                st.markdown(words("runs-not-a-law"))
             else:
                 st.markdown(words("runs-not-collapsed", margin=hardest.margin))
         st.caption(words("caption-runs", margins=", ".join(f"{m:g}" for m in margins)))
@@ -595,6 +666,7 @@ if view is not None:
     section_strategies(view)
     section_comparison(view)
 section_scales(emb, people, photos)
+section_offline(seed)
 section_collapse(view, people, photos, alpha)
 try_this(words("try-people"))
 check_yourself(words.questions(), key="mining")

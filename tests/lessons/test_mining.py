@@ -354,17 +354,17 @@ def test_offline_staleness_matches_brute_force_on_a_small_batch():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_offline_triplets_go_stale_within_one_snapshot_of_the_reference_run(explorer, seed):
     """The claim of the offline section: of the triplets semi-hard 50 steps before the end of the
-    semi-hard run, most are not semi-hard any more (most of those have become easy)."""
+    semi-hard run, most are not semi-hard any more at any step (at the last, most have become easy)."""
     run = explorer.runs[mining.OFFLINE_RUN]
     batch = mining.explorer_batch(explorer.labels, explorer.trained_on, seed)
     assert len(batch) == mining.OFFLINE_PEOPLE * mining.OFFLINE_PHOTOS
     assert explorer.trained_on[batch.people].all()
-    last = int(run.steps[-1])
-    rows = mining.offline_staleness(lambda s: run.embeddings(s)[batch.rows], run.steps, batch.labels, last, 0.2)
-    by_age = {r.stale_by: r for r in rows}
-    assert by_age[0].share("semi-hard") == 1.0
-    assert by_age[50].mined > 0 and by_age[50].share("semi-hard") < 0.5
-    assert by_age[50].share("easy") > by_age[50].share("hard")
+    for now in run.steps[1:]:
+        rows = mining.offline_staleness(lambda s: run.embeddings(s)[batch.rows], run.steps, batch.labels, now, 0.2)
+        by_age = {r.stale_by: r for r in rows}
+        assert by_age[0].share("semi-hard") == 1.0
+        assert by_age[50].mined > 0 and by_age[50].share("semi-hard") < 0.5
+    assert by_age[50].share("easy") > by_age[50].share("hard")  # at the last step
 
 
 def test_collapsed_runs_names_the_hardest_negatives_run():

@@ -25,6 +25,20 @@ def widget(app, kind, key):
     return next(w for w in app.get(kind) if w.key == key)
 
 
+def commit(app, key: str, guess):
+    """Lock in a prediction of the page (ui.widgets.predict_then_see) and run the page again."""
+    widget = f"predict-{key}-guess"
+    (app.slider(key=widget) if any(s.key == widget for s in app.slider) else app.radio(key=widget)).set_value(guess).run()
+    app.button(key=f"predict-{key}-lock").click().run()
+    assert not app.exception
+
+
+def committed(app, key: str, guess):
+    """`commit` unless the prediction is already locked in this session."""
+    if any(b.key == f"predict-{key}-lock" for b in app.button):
+        commit(app, key, guess)
+
+
 def expected(shipped_embeddings, people, photos, seed, unseen, alpha):
     batch = mining.draw_batch(shipped_embeddings.labels, shipped_embeddings.trained_on, people, photos, seed, unseen)
     return batch, mining.analyse_batch(shipped_embeddings.embeddings[batch.rows], batch.labels, alpha, seed)
@@ -33,6 +47,7 @@ def expected(shipped_embeddings, people, photos, seed, unseen, alpha):
 def check_page(app, shipped_embeddings, people, photos, seed, unseen, alpha, strategy, anchor):
     """What the page shows equals the lesson's computation for these settings."""
     assert not app.exception, [e.value for e in app.exception]
+    committed(app, "mining-active-share", 50.0)  # the kind counts are held back until then
     batch, a = expected(shipped_embeddings, people, photos, seed, unseen, alpha)
     b = people * photos
     z = figure_values(heat(app)["data"][0]["z"])
@@ -114,8 +129,10 @@ def test_page_shows_the_comparison_runs_or_says_they_are_missing(shared_data):
     from model.sweep import load_runs
 
     app = open_page(PAGE, shared_data)
-    text = page_text(app)
     runs = load_runs("lessons-cpu")
+    if mining.collapsed_runs(mining.run_comparison(runs)) is not None:
+        commit(app, "mining-collapse", "Neither")
+    text = page_text(app)
     traces = [t.get("name", "") for f in figures(app) for t in f["data"]]
     for name, label in ((mining.HARDEST_RUN, "hardest negatives (batch-hard)"),
                         (mining.REFERENCE_RUN, "semi-hard (FaceNet's rule)")):
@@ -164,3 +181,87 @@ def test_page_without_the_model_still_explains_and_counts(shared_data, monkeypat
     assert not app.exception
     scales = next(f for f in figures(app) if f["data"][0].get("name") == "valid triplets")
     assert figure_values(scales["data"][0]["y"])[-1] == 12 * 3 * 8
+
+
+# --------------------------------------------------------------------------------------------
+# Predict, then see
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_active_share_is_held_back_until_the_student_predicts_it(shared_data, shipped_embeddings):
+    app = open_page(PAGE, shared_data)
+    assert not app.exception
+    _, a = expected(shipped_embeddings, 8, 4, 0, False, 0.2)
+    share = f"{100 * a.counts.active / a.counts.valid:.1f}%"
+    assert not any(m.label == "hard triplets" for m in app.metric)
+    assert "have something to teach" not in page_text(app)
+    commit(app, "mining-active-share", 30.0)
+    assert metric(app, "hard triplets") == f"{a.counts.hard:,}"
+    assert f"only **{share}** of the triplets are active" in page_text(app)
+    said = [m.value for m in (*app.success, *app.info) if "You predicted" in m.value]
+    assert said == [f"You predicted **30.0%**; the answer is **{share}**. " + said[0].split("**. ", 1)[1]]
+    # the truth follows the page: a wider margin, a new answer beside the same guess
+    widget(app, "slider", "mining_alpha").set_value(1.0).run()
+    _, wide = expected(shipped_embeddings, 8, 4, 0, False, 1.0)
+    wide_share = f"{100 * wide.counts.active / wide.counts.valid:.1f}%"
+    assert any(f"the answer is **{wide_share}**" in m.value for m in (*app.success, *app.info))
+    app.button(key="predict-mining-active-share-again").click().run()
+    assert not any(m.label == "hard triplets" for m in app.metric)
+
+
+def test_which_run_collapses_is_held_back_until_the_student_predicts_it(shared_data):
+    from model.sweep import load_runs
+
+    comparison = mining.run_comparison(load_runs("lessons-cpu"))
+    collapsed = mining.collapsed_runs(comparison)
+    if collapsed is None:
+        pytest.skip("the comparison runs are not all there")
+    app = open_page(PAGE, shared_data)
+    label = "hardest negatives (batch-hard): loss"
+    assert not any(t.get("name") == label for f in figures(app) for t in f["data"])
+    assert "**collapsed**" not in page_text(app)
+    commit(app, "mining-collapse", "Only the semi-hard run")
+    assert any(t.get("name") == label for f in figures(app) for t in f["data"])
+    truth = {frozenset({mining.HARDEST_RUN}): "Only the batch-hard run"}[frozenset(collapsed)]
+    assert any(f"You predicted **Only the semi-hard run**; the answer is **{truth}**" in m.value for m in app.info)
+    text = page_text(app)
+    assert "**collapsed**" in text and "not a law of the triplet loss" in text and "Hermans" in text
+
+
+def test_offline_mining_is_held_back_then_shows_the_stale_triplets(shared_data):
+    from model.maps import load_explorer_maps
+
+    maps = load_explorer_maps()
+    run = maps.runs[mining.OFFLINE_RUN]
+    app = open_page(PAGE, shared_data)
+    assert "Offline or online?" in page_text(app)
+    assert "randomly sampled negative faces added to every mini-batch" in page_text(app)
+
+    def bars():
+        return next((f for f in figures(app) if f["layout"].get("barmode") == "stack"
+                     and f["data"][0].get("name") == "semi-hard" and "mined" in f["data"][0].get("hovertemplate", "")),
+                    None)
+
+    assert bars() is None
+    commit(app, "mining-offline-stale", 40.0)
+
+    def rows(now):
+        batch = mining.explorer_batch(maps.labels, maps.trained_on, 0)
+        return mining.offline_staleness(lambda s: run.embeddings(s)[batch.rows], run.steps, batch.labels, now,
+                                        mining.OFFLINE_MARGIN)
+
+    last = int(run.steps[-1])
+    expected_rows = rows(last)
+    shown = bars()
+    assert figure_values(shown["data"][0]["x"]) == pytest.approx([100 * r.share("semi-hard") for r in expected_rows],
+                                                                 abs=0.01)
+    recent = expected_rows[-2]
+    share = f"{100 * recent.share('semi-hard'):.1f}%"
+    assert any(f"the answer is **{share}**" in m.value for m in (*app.success, *app.info))
+    assert f"**{recent.share('semi-hard'):.0%}** are still semi-hard at step {last}" in page_text(app)
+
+    widget(app, "select_slider", "mining_offline_step").set_value(100).run()
+    assert not app.exception
+    early = rows(100)
+    assert len(figure_values(bars()["data"][0]["x"])) == len(early) == 3
+    assert f"**{early[-2].share('semi-hard'):.0%}** are still semi-hard at step 100" in page_text(app)
