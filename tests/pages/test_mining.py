@@ -197,7 +197,7 @@ def test_the_active_share_is_held_back_until_the_student_predicts_it(shared_data
     assert "have something to teach" not in page_text(app)
     commit(app, "mining-active-share", 30.0)
     assert metric(app, "hard triplets") == f"{a.counts.hard:,}"
-    assert f"only **{share}** of the triplets are active" in page_text(app)
+    assert f"α = 0.20, **{share}** of the triplets are active" in page_text(app)
     said = [m.value for m in (*app.success, *app.info) if "You predicted" in m.value]
     assert said == [f"You predicted **30.0%**; the answer is **{share}**. " + said[0].split("**. ", 1)[1]]
     # the truth follows the page: a wider margin, a new answer beside the same guess
