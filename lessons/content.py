@@ -130,23 +130,34 @@ class LessonText:
         except ContentError as err:
             raise ContentError(f"{self.lesson}.md, section {section!r}: {err}") from None
 
-    def _toml(self) -> dict:
+    def _rows(self, kind: str) -> list[dict]:
+        """The ``[[kind]]`` tables of the lesson's TOML file, from each language folder in turn,
+        English last (a translation may leave out the questions or the predictions)."""
+        found = False
+        out: list[dict] = []
         for folder in self._folders():
             text = _file(folder, self.lesson, ".toml")
             if text is not None:
-                return tomllib.loads(text)
-        raise ContentError(f"content/{DEFAULT_LANGUAGE}/{self.lesson}.toml does not exist")
+                found = True
+                out.append(tomllib.loads(text).get(kind, []))
+        if not found:
+            raise ContentError(f"content/{DEFAULT_LANGUAGE}/{self.lesson}.toml does not exist")
+        return out
 
     def questions(self, **values) -> list[Question]:
         """The lesson's check-yourself questions, placeholders filled from `values`."""
         put = lambda s: fill(s, values)  # noqa: E731
         return [Question(put(row["prompt"]), tuple(put(o) for o in row["options"]), put(row["answer"]),
                          put(row["explanation"]), {put(k): put(v) for k, v in row.get("hints", {}).items()})
-                for row in self._toml().get("question", [])]
+                for row in next((rows for rows in self._rows("question") if rows), [])]
 
     def predictions(self) -> dict[str, dict]:
-        """The lesson's predict-then-see moments as written, by id."""
-        return {row["id"]: row for row in self._toml().get("prediction", [])}
+        """The lesson's predict-then-see moments as written, by id; one a translation leaves out
+        is read from English."""
+        merged: dict[str, dict] = {}
+        for rows in reversed(self._rows("prediction")):
+            merged.update({row["id"]: row for row in rows})
+        return merged
 
     def prediction(self, id: str, **values) -> Prediction:
         """The prediction `id`, its prompt, options and explanation filled from `values`."""
