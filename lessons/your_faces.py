@@ -25,24 +25,28 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Protocol
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from model.faces import FaceInputError, prepare_face
+from model.faces import MAX_FACES, FaceInputError, prepare_faces
 from model.maps import place_on_map
 
 # --------------------------------------------------------------------------------------------
 # Limits
 # --------------------------------------------------------------------------------------------
 
-MAX_SESSION_PHOTOS = 20  # photos a session works with at once (uploads + the webcam shot + kept shots)
+MAX_SESSION_PHOTOS = 20  # photos a session holds at once (uploads, the webcam shot, kept shots): PHOTO_MAX_BYTES each
 MIN_ENROL, MAX_ENROL = 3, 10  # photos of one person to enrol
 MAX_ENROLLED = 10  # people one session can enrol
 MAX_NAME = 40  # characters of an enrolled person's name
 PREVIEW_MAX_SIDE = 480  # the photo with its face boxes, as kept for display
+# What a session holds for one photo at most (never its bytes): the preview, and for a photo with several
+# faces the preview without boxes (to draw them again for another face), the crop and embedding of each
+# of its MAX_FACES largest faces. A session holds at most MAX_SESSION_PHOTOS x this: 28 MB.
+PHOTO_MAX_BYTES = 2 * PREVIEW_MAX_SIDE**2 * 3 + MAX_FACES * (64 * 64 * 3 + 128 * 4) + 4096
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff", "ppm", "pgm", "heic", "heif", "avif"]
 # (HEIC is listed so that an iPhone photo reaches prepare_face, which explains how to export it as JPEG.)
 
@@ -78,6 +82,13 @@ class Photo:
     roll: float = 0.0
     notes: list[str] = field(default_factory=list)
     original_size: tuple[int, int] = (0, 0)
+    # Every face found (the MAX_FACES largest), so that another can be chosen once the bytes are gone:
+    crops: np.ndarray | None = None  # (k, S, S, 3) uint8: face i's crop (`crop` is one of them)
+    embeddings: np.ndarray | None = None  # (k, D) float32, None without a model
+    face_notes: list[list[str]] = field(default_factory=list)  # face i's notes and roll
+    face_rolls: list[float] = field(default_factory=list)
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)  # every face, in `plain`'s pixels
+    plain: np.ndarray | None = None  # the preview without boxes, kept when there are faces to choose from
 
     @property
     def ok(self) -> bool:
@@ -87,6 +98,29 @@ class Photo:
     def ready(self) -> bool:
         """It has an embedding: it can be placed, compared and enrolled."""
         return self.error is None and self.embedding is not None
+
+    @property
+    def choices(self) -> int:
+        """How many of its faces can be chosen (its MAX_FACES largest)."""
+        return 1 if self.crops is None else len(self.crops)
+
+    @property
+    def nbytes(self) -> int:
+        """What the session holds for this photo: its arrays, never the photo's bytes."""
+        arrays = {id(a): a for a in (self.crop, self.embedding, self.preview, self.crops, self.embeddings, self.plain)
+                  if isinstance(a, np.ndarray)}
+        return sum(a.nbytes for a in arrays.values() if a.base is None or id(a.base) not in arrays)
+
+    def choose(self, face: int | None) -> Photo:
+        """This photo with face number `face` (0: the largest) as the one used: its crop, embedding,
+        notes and preview (the boxes drawn again); the same Photo when nothing changes."""
+        i = 0 if face is None else int(face)
+        if i == self.chosen or not 0 <= i < self.choices or self.crops is None:
+            return self
+        preview = draw_boxes(self.plain, self.boxes, i) if self.plain is not None else self.preview
+        return replace(self, key=f"{self.digest}:{i}", chosen=i, crop=self.crops[i], preview=preview,
+                       embedding=None if self.embeddings is None else self.embeddings[i],
+                       roll=self.face_rolls[i], notes=list(self.face_notes[i]))
 
 
 def draw_boxes(photo: np.ndarray, boxes: list[tuple[float, float, float, float]], chosen: int,
@@ -125,7 +159,8 @@ def process_photo(data: bytes, name: str, source: str = "upload", face: int | No
     key_digest = digest(data)
     key = f"{key_digest}:{0 if face is None else int(face)}"
     try:
-        prepared = prepare_face(data, face=face)
+        every = prepare_faces(data)  # every face, so that another can be chosen once the bytes are gone
+        prepared = every[0]
     except FaceInputError as err:
         return Photo(key, key_digest, name, source, error=str(err))
     s = prepared.photo_scale
@@ -133,12 +168,20 @@ def process_photo(data: bytes, name: str, source: str = "upload", face: int | No
     photo = Photo(key, key_digest, name, source, crop=prepared.crop, preview=draw_boxes(prepared.photo, boxes, prepared.chosen),
                   num_faces=prepared.num_faces, chosen=prepared.chosen, roll=prepared.roll, notes=list(prepared.notes),
                   original_size=prepared.original_size)
+    photo.crops = np.stack([p.crop for p in every])
+    photo.crop = photo.crops[0]
+    photo.face_notes, photo.face_rolls = [list(p.notes) for p in every], [p.roll for p in every]
+    if len(every) > 1:  # the boxes are drawn again when another face is chosen
+        photo.plain = draw_boxes(prepared.photo, [], -1)
+        k = photo.plain.shape[1] / prepared.photo.shape[1]
+        photo.boxes = [tuple(v * k for v in b) for b in boxes]
     if embed is not None:
         from lessons.torch_threads import single_threaded  # imports torch: only when there is a model
 
         with single_threaded():  # one 64 x 64 crop: a second thread only adds waiting on a busy CPU
-            photo.embedding = np.asarray(embed(np.array(prepared.crop)[None]), dtype=np.float32)[0]
-    return photo
+            photo.embeddings = np.asarray(embed(np.array(photo.crops)), dtype=np.float32)
+        photo.embedding = photo.embeddings[0]
+    return photo.choose(face)
 
 
 @dataclass(frozen=True)
@@ -150,37 +193,54 @@ class Upload:
     source: str = "upload"
 
 
-def refresh(cache: dict[str, Photo], uploads: Iterable[Upload], embed: Callable | None = None,
-            face_for: Callable[[str], int | None] = lambda digest: None,
-            limit: int = MAX_SESSION_PHOTOS) -> tuple[list[Photo], list[str]]:
-    """The Photo of every upload, in order, from `cache` (keyed by content digest and face) or
-    computed once; `cache` is pruned to the photos still uploaded, so a removed photo is gone from
-    memory. `face_for(digest)` is the face chosen for a photo (None: the largest). Repeated photos
-    are shown once. Returns (photos, notes about what was left out)."""
-    photos, seen, notes = [], set(), []
-    wanted: dict[str, Photo] = {}
+def take(held: dict[str, Photo], uploads: Iterable[Upload], embed: Callable | None = None,
+         limit: int = MAX_SESSION_PHOTOS, replacing: str | None = None) -> tuple[list[Photo], list[str]]:
+    """New photos into `held`, the session's photos by content digest, in the order they came: each
+    upload is processed once (`process_photo`: every face's crop and embedding, a preview) and its
+    bytes are not kept; a photo held already is not added again, and at most `limit` are held.
+    `replacing`: a source whose photo the new one replaces ("webcam": the last shot). Returns the
+    uploads that could not be used (Photos with their `error`, not held) and notes on what was
+    left out."""
+    if replacing:
+        for d in [d for d, p in held.items() if p.source == replacing]:
+            del held[d]
+    failed, notes = [], []
     for upload in uploads:
         d = digest(upload.data)
-        if d in seen:
-            notes.append(f"{upload.name} is the same photo as one above; it is shown once.")
+        if d in held:
+            notes.append(f"{upload.name} is the same photo as {held[d].name}; it is shown once.")
             continue
-        if len(photos) >= limit:
-            notes.append(f"Only {limit} photos are used at a time; {upload.name} was left out. Remove some to add others.")
+        if len(held) >= limit:
+            notes.append(too_many_photos(limit, upload.name))
             continue
-        seen.add(d)
-        face = face_for(d)
-        key = f"{d}:{0 if face is None else int(face)}"
-        photo = cache.get(key)
-        if photo is None or (photo.embedding is None and embed is not None and photo.ok):
-            photo = process_photo(upload.data, upload.name, upload.source, face, embed)
-        photo.name, photo.source = upload.name, upload.source
-        wanted[key] = photo
-        photos.append(photo)
-    for key in list(cache):
-        if key not in wanted:
-            del cache[key]
-    cache.update(wanted)
-    return photos, notes
+        photo = process_photo(upload.data, upload.name, upload.source, None, embed)
+        if photo.ok:
+            held[d] = photo
+        else:
+            failed.append(photo)
+    return failed, notes
+
+
+def too_many_photos(limit: int, name: str) -> str:
+    return (f"This page keeps at most {MAX_SESSION_PHOTOS} photos for you at a time (their previews, crops "
+            f"and embeddings, at most {MAX_SESSION_PHOTOS * PHOTO_MAX_BYTES / 2**20:.0f} MB), and you have {limit} "
+            f"here already, so {name} was not added. Remove a photo to add another.")
+
+
+def choose_faces(held: dict[str, Photo], face_for: Callable[[str], int | None] = lambda digest: None,
+                 embed: Callable | None = None) -> list[Photo]:
+    """The held photos, in order, each with the face `face_for(digest)` chosen (None: the largest),
+    kept so in `held`; photos held without an embedding get one from their crops once `embed` (the
+    model) is there."""
+    for d, photo in list(held.items()):
+        if embed is not None and photo.ok and photo.embeddings is None and photo.crops is not None:
+            from lessons.torch_threads import single_threaded
+
+            with single_threaded():
+                embeddings = np.asarray(embed(np.array(photo.crops)), dtype=np.float32)
+            photo = replace(photo, embeddings=embeddings, embedding=embeddings[photo.chosen])
+        held[d] = photo.choose(face_for(d))
+    return list(held.values())
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,9 +4,11 @@ the FAR = 1e-3 threshold, open-set identification, enrolment as a new cluster, a
 gallery shared in server memory. Layout only: the work is done by lessons/your_faces.py,
 model/faces.py and model/maps.py.
 
-Privacy: photos are read from the uploader's memory on each run and never kept as bytes; what the
-page keeps (a small preview, the 64 x 64 crop, the embedding) lives in this session's state only,
-is never written to disk or logged, and "Forget my faces" removes it."""
+Privacy and memory: a photo's bytes are read once, as it arrives (an upload or a webcam shot), then
+dropped from Streamlit's upload manager, and the uploader is emptied. What the page keeps (a small
+preview, each face's 64 x 64 crop and embedding; at most lesson.MAX_SESSION_PHOTOS photos, 28 MB)
+lives in this session's state only, is never written to disk or logged, and "Forget my faces"
+removes it."""
 
 from __future__ import annotations
 
@@ -67,17 +69,21 @@ def shipped_map_traces(stamp: str, dims: int, show_names: bool, _maps) -> tuple[
 
 state = st.session_state
 state.setdefault("yf_owner", lesson.new_owner_token())
-state.setdefault("yf_cache", {})  # content digest:face -> lesson.Photo (no bytes)
+state.setdefault("yf_cache", {})  # content digest -> lesson.Photo: the uploads and the last webcam shot (no bytes)
+state.setdefault("yf_failed", [])  # the last photos taken that could not be used (lesson.Photo with its error)
+state.setdefault("yf_notes", [])  # ... and what was left out of them
 state.setdefault("yf_kept", [])  # webcam shots kept for later (lesson.Photo)
 state.setdefault("yf_enrolled", [])  # lesson.EnrolledPerson
 state.setdefault("yf_classes", [])  # class codes this session joined
 state.setdefault("yf_teacher", None)  # the teacher id a right teacher key gave (never the key)
 state.setdefault("yf_gen", 0)  # bumped to give the uploader a fresh, empty widget
 state.setdefault("yf_cam_gen", 0)  # the same for the webcam
+state.setdefault("yf_up_gen", 0)  # bumped once the uploader's files are taken: a fresh, empty uploader
 
 
 def upload_key() -> str:
-    return UPLOAD_KEY if state["yf_gen"] == 0 else f"{UPLOAD_KEY}_{state['yf_gen']}"
+    gen = state["yf_gen"] + state["yf_up_gen"]
+    return UPLOAD_KEY if gen == 0 else f"{UPLOAD_KEY}_{gen}"
 
 
 def camera_key() -> str:
@@ -121,14 +127,39 @@ def forget_my_faces() -> None:
     for key in ("yf_photo", "yf_verify_a", "yf_verify_b", "yf_enrol_photos", "yf_enrol_name"):
         state.pop(key, None)
     state["yf_cache"], state["yf_kept"], state["yf_enrolled"] = {}, [], []
+    state["yf_failed"], state["yf_notes"] = [], []
     state["yf_gen"] += 1
     flash("privacy", "success", words("forgotten" if removed == 0
                                       else "forgotten-and-one-class-entry" if removed == 1
                                       else "forgotten-and-class-entries", removed=removed))
 
 
-def keep_shot(key: str) -> None:
-    photo = state["yf_cache"].get(key)
+def take_photos(key: str, source: str) -> None:
+    """The new files of the widget `key` (the uploader, or the webcam) become this session's photos:
+    each is processed once (every face's crop and embedding, a small preview), then its bytes are
+    dropped from Streamlit's upload manager and the widget is replaced by a fresh, empty one, so
+    that the session never holds a photo's bytes beyond this call."""
+    value = state.get(key)
+    files = [f for f in (value if isinstance(value, list) else [value]) if hasattr(f, "getvalue")]  # not DeletedFile
+    if not files:
+        return
+    model = face_model()
+    uploads = [lesson.Upload(f.name if source == "upload" else "Webcam shot", f.getvalue(), source) for f in files]
+    state["yf_failed"], state["yf_notes"] = lesson.take(
+        state["yf_cache"], uploads, model.embed_crops if model is not None else None,
+        limit=max(0, lesson.MAX_SESSION_PHOTOS - len(state["yf_kept"])), replacing="webcam" if source == "webcam" else None)
+    del uploads, files, value
+    drop_uploaded_files(key)
+    state["yf_up_gen" if source == "upload" else "yf_cam_gen"] += 1
+
+
+def remove_photo(digest: str) -> None:
+    state["yf_cache"].pop(digest, None)
+    state.pop(f"yf_face_{digest}", None)
+
+
+def keep_shot(digest: str) -> None:
+    photo = state["yf_cache"].get(digest)
     if photo is None:
         return
     if len(state["yf_kept"]) >= lesson.MAX_SESSION_PHOTOS:
@@ -137,8 +168,7 @@ def keep_shot(key: str) -> None:
     kept = lesson.Photo(**{**photo.__dict__, "name": f"Webcam shot {len(state['yf_kept']) + 1}", "source": "kept",
                            "notes": list(photo.notes)})
     state["yf_kept"] = state["yf_kept"] + [kept]
-    drop_uploaded_files(camera_key())
-    state["yf_cam_gen"] += 1
+    del state["yf_cache"][digest]
 
 
 def drop_kept(digest: str) -> None:
@@ -146,7 +176,7 @@ def drop_kept(digest: str) -> None:
 
 
 def enrol_person() -> None:
-    known = {**state["yf_cache"], **{p.key: p for p in state["yf_kept"]}}
+    known = {p.key: p for p in [*state["yf_cache"].values(), *state["yf_kept"]]}
     chosen = [known[k] for k in state.get("yf_enrol_photos", []) if k in known]
     try:
         person = lesson.enrol(state.get("yf_enrol_name", ""), chosen, [p.name for p in state["yf_enrolled"]])
@@ -254,28 +284,29 @@ embed = model.embed_crops if model is not None else None
 st.header("1. Your photos")
 up_col, cam_col = st.columns([3, 2])
 with up_col:
-    files = st.file_uploader("Upload photos", key=upload_key(), accept_multiple_files=True, type=lesson.UPLOAD_TYPES,
-                             help=words("help-upload"))
+    st.file_uploader("Upload photos", key=upload_key(), accept_multiple_files=True, type=lesson.UPLOAD_TYPES,
+                     help=words("help-upload"), on_change=take_photos, args=(upload_key(), "upload"))
+    held = list(state["yf_cache"].values()) + state["yf_kept"]
+    st.caption(words("photos-held", held=len(held), most=lesson.MAX_SESSION_PHOTOS,
+                     mb=sum(p.nbytes for p in held) / 2**20))
 with cam_col:
     webcam = st.toggle("Use the webcam", key="yf_webcam", help=words("help-webcam"))
-    shot = st.camera_input("Take a photo", key=camera_key()) if webcam else None
+    if webcam:
+        st.camera_input("Take a photo", key=camera_key(), on_change=take_photos, args=(camera_key(), "webcam"))
 
-uploads = [lesson.Upload(f.name, f.getvalue(), "upload") for f in (files or [])]
-if shot is not None:
-    uploads.append(lesson.Upload("Webcam shot", shot.getvalue(), "webcam"))
-photos, left_out = lesson.refresh(state["yf_cache"], uploads, embed, face_for=lambda d: state.get(f"yf_face_{d}"),
-                                  limit=max(0, lesson.MAX_SESSION_PHOTOS - len(state["yf_kept"])))
+photos = lesson.choose_faces(state["yf_cache"], lambda d: state.get(f"yf_face_{d}"), embed)
 photos = photos + [p for p in state["yf_kept"] if p.digest not in {q.digest for q in photos}]
+left_out = state["yf_notes"]
 labels = {p.key: f"{i + 1}. {plain.visible(p.name)}" for i, p in enumerate(photos)}  # plain text: ui.plain
 by_key = {p.key: p for p in photos}
 ready = [p for p in photos if p.ready]
 show_flash("photos")
 for note in left_out:
-    st.caption(plain.markdown(note, limit=None))  # notes name the files
+    st.warning(plain.markdown(note, limit=None), icon=":material/warning:")  # notes name the files
 
 if not photos:
     st.info(words("no-photos"), icon=":material/add_a_photo:")
-for p in [p for p in photos if not p.ok]:
+for p in state["yf_failed"]:  # the last photos taken that could not be used
     st.warning(f"**{plain.markdown(p.name)}**: {p.error}", icon=":material/warning:")
 good = [p for p in photos if p.ok]
 for start in range(0, len(good), 3):
@@ -289,17 +320,20 @@ for start in range(0, len(good), 3):
             c1.image(p.crop, width=96)
             c2.caption(words("crop-note-turned" if p.roll else "crop-note", height=p.crop.shape[0],
                              width=p.crop.shape[1], roll=abs(p.roll)))
-            if p.num_faces > 1:
-                st.selectbox("Face to use", list(range(p.num_faces)), key=f"yf_face_{p.digest}",
+            if p.choices > 1:
+                st.selectbox("Face to use", list(range(p.choices)), key=f"yf_face_{p.digest}",
                              format_func=lambda i: f"Face {i + 1}" + (" (the largest)" if i == 0 else ""))
             for note in p.notes:
                 st.caption(note)
             if p.source == "webcam" and p.ready:
-                st.button("Keep this shot", key=f"yf_keep_{p.digest}", on_click=keep_shot, args=(p.key,),
+                st.button("Keep this shot", key=f"yf_keep_{p.digest}", on_click=keep_shot, args=(p.digest,),
                           icon=":material/bookmark_add:", help=words("help-keep-shot"))
             if p.source == "kept":
                 st.button("Drop this shot", key=f"yf_drop_{p.digest}", on_click=drop_kept, args=(p.digest,),
                           icon=":material/delete:")
+            else:
+                st.button("Remove this photo", key=f"yf_remove_photo_{p.digest}", on_click=remove_photo,
+                          args=(p.digest,), icon=":material/delete:")
 if good and model is None:
     st.info(words("no-model"), icon=":material/info:")
 

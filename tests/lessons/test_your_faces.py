@@ -198,6 +198,10 @@ def test_preview_boxes_the_chosen_face_in_orange(images):
         hits = np.all(np.abs(preview.astype(int) - orange) <= 2, axis=2)
         return np.flatnonzero(hits.any(axis=0))
 
+    # the other face, chosen later without the photo's bytes, is the same as processed with it
+    later = first.choose(1)
+    assert later.key == second.key and np.array_equal(later.crop, second.crop)
+    assert np.array_equal(later.preview, second.preview) and later.choose(0).key == first.key
     k = first.preview.shape[1] / 900  # the preview is at most 480 pixels wide
     assert first.preview.shape[1] <= yf.PREVIEW_MAX_SIDE
     # orange around the larger face (right) for the first, around the smaller one (left) for the second
@@ -205,36 +209,52 @@ def test_preview_boxes_the_chosen_face_in_orange(images):
     assert orange_columns(second.preview).max() < 300 * k
 
 
-def test_refresh_caches_by_content_prunes_and_dedupes(images, model, monkeypatch):
+def test_take_keeps_each_photo_once_without_its_bytes_up_to_the_cap(images, model, monkeypatch):
     calls = []
-    real = yf.prepare_face
+    real = yf.prepare_faces
 
-    def counting(data, face=None):
-        calls.append(face)
-        return real(data, face=face)
+    def counting(data, *args, **kwargs):
+        calls.append(len(data))
+        return real(data, *args, **kwargs)
 
-    monkeypatch.setattr(yf, "prepare_face", counting)
+    monkeypatch.setattr(yf, "prepare_faces", counting)
     a = (images / "Tony_Blair/Tony_Blair_0001.jpg").read_bytes()
     b = (images / "Tony_Blair/Tony_Blair_0002.jpg").read_bytes()
-    cache: dict = {}
-    photos, notes = yf.refresh(cache, [yf.Upload("a.jpg", a), yf.Upload("b.jpg", b), yf.Upload("a again.jpg", a)],
-                               model.embed_crops)
-    assert [p.name for p in photos] == ["a.jpg", "b.jpg"] and len(calls) == 2
-    assert len(notes) == 1 and "same photo" in notes[0]
-    photos, _ = yf.refresh(cache, [yf.Upload("a.jpg", a), yf.Upload("b.jpg", b)], model.embed_crops)
-    assert len(calls) == 2  # nothing processed again
-    photos, _ = yf.refresh(cache, [yf.Upload("b.jpg", b)], model.embed_crops)
-    assert len(cache) == 1 and [p.name for p in photos] == ["b.jpg"]  # a's crop and embedding are gone
-    # no model: the face is found, not embedded; once the model is there, it is embedded
-    cache.clear()
-    no_model, _ = yf.refresh(cache, [yf.Upload("a.jpg", a)], None)
-    assert no_model[0].ok and not no_model[0].ready
-    with_model, _ = yf.refresh(cache, [yf.Upload("a.jpg", a)], model.embed_crops)
-    assert with_model[0].ready
-    # the limit
-    many = [yf.Upload(f"{i}.png", encode(Image.new("RGB", (60, 60), (i, 0, 0)), "PNG")) for i in range(5)]
-    photos, notes = yf.refresh({}, many, None, limit=3)
-    assert len(photos) == 3 and sum("Only 3 photos" in n for n in notes) == 2
+    held: dict = {}
+    failed, notes = yf.take(held, [yf.Upload("a.jpg", a), yf.Upload("b.jpg", b), yf.Upload("a again.jpg", a),
+                                   yf.Upload("bad.jpg", b"no image")], model.embed_crops)
+    assert [p.name for p in held.values()] == ["a.jpg", "b.jpg"] and len(calls) == 3
+    assert [p.name for p in failed] == ["bad.jpg"] and "not an image" in failed[0].error
+    assert len(notes) == 1 and "a again.jpg is the same photo as a.jpg" in notes[0]
+    # what is held: a preview, the crops and embeddings, never the photo's bytes
+    for p in held.values():
+        assert p.ready and p.crops.shape == (1, 64, 64, 3) and p.embeddings.shape == (1, 128)
+        assert not any(isinstance(v, (bytes, bytearray, memoryview)) for v in vars(p).values())
+        assert p.nbytes <= yf.PHOTO_MAX_BYTES
+    assert yf.MAX_SESSION_PHOTOS * yf.PHOTO_MAX_BYTES <= 30 * 2**20  # what one session can hold
+    # a photo held already is not processed again
+    _, notes = yf.take(held, [yf.Upload("b.jpg", b)], model.embed_crops)
+    assert len(calls) == 3 and "same photo" in notes[0]
+    # no model: the face is found, not embedded; once the model is there, the crops are embedded
+    later: dict = {}
+    yf.take(later, [yf.Upload("a.jpg", a)], None)
+    assert list(later.values())[0].ok and not list(later.values())[0].ready
+    embedded = yf.choose_faces(later, embed=model.embed_crops)[0]
+    assert embedded.ready and len(calls) == 4
+    np.testing.assert_allclose(embedded.embedding, list(held.values())[0].embedding, atol=1e-5)
+    # a new webcam shot replaces the last one
+    shots: dict = {}
+    yf.take(shots, [yf.Upload("Webcam shot", a, "webcam")], None)
+    yf.take(shots, [yf.Upload("Webcam shot", b, "webcam")], None, replacing="webcam")
+    assert [p.digest for p in shots.values()] == [yf.digest(b)]
+    # the cap: a message that names the photo left out and says how to go on
+    many = [yf.Upload(f"{i}.jpg", encode(lfw_image(images, "Tony_Blair/Tony_Blair_0001.jpg"), "JPEG", quality=80 + i))
+            for i in range(4)]
+    capped: dict = {}
+    _, notes = yf.take(capped, many, None, limit=2)
+    assert len(capped) == 2 and len(notes) == 2
+    assert f"at most {yf.MAX_SESSION_PHOTOS} photos" in notes[0] and "2.jpg was not added" in notes[0]
+    assert "Remove a photo" in notes[0] and f"at most {yf.MAX_SESSION_PHOTOS * yf.PHOTO_MAX_BYTES / 2**20:.0f} MB" in notes[0]
 
 
 # --------------------------------------------------------------------------------------------

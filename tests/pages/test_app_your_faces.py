@@ -44,8 +44,14 @@ def as_files(images: Path, rels: list[str]) -> list[tuple[str, bytes, str]]:
     return [(Path(rel).name, jpeg_of(images, rel), "image/jpeg") for rel in rels]
 
 
-def upload(app, files, key: str = "your_faces_upload"):
-    app.file_uploader(key=key).set_value(files)
+def upload_key(app) -> str:
+    """The uploader's key now: the page gives it a fresh, empty one once it has taken its files."""
+    gen = app.session_state["yf_gen"] + app.session_state["yf_up_gen"]
+    return "your_faces_upload" if gen == 0 else f"your_faces_upload_{gen}"
+
+
+def upload(app, files, key: str | None = None):
+    app.file_uploader(key=key or upload_key(app)).set_value(files)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app
@@ -175,6 +181,46 @@ def test_bad_files_give_messages_and_the_session_stays_usable(shared_data, image
     assert len(app.session_state["yf_cache"]) == 2  # the bad files' results are not kept either
 
 
+def test_photos_are_taken_then_their_bytes_released(shared_data, images, monkeypatch):
+    """Each upload is processed once, as it arrives; then its bytes leave Streamlit's upload manager,
+    the uploader is a fresh, empty one, and the page keeps only previews, crops and embeddings, up to
+    MAX_SESSION_PHOTOS (a message says so when the cap is reached). Each photo can be removed."""
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    managers = []
+    init = MemoryUploadedFileManager.__init__
+
+    def remembered(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        managers.append(self)
+
+    monkeypatch.setattr(MemoryUploadedFileManager, "__init__", remembered)
+    monkeypatch.setattr(yf, "MAX_SESSION_PHOTOS", 3)
+    app = open_page(PAGE, shared_data)
+    held_files = lambda: sum(len(files) for m in managers for files in m.file_storage.values())  # noqa: E731
+    upload(app, as_files(images, BUSH[:2]))
+    assert [p.name for p in photos(app)] == ["George_W_Bush_0001.jpg", "George_W_Bush_0002.jpg"]
+    assert held_files() == 0  # the bytes are gone from Streamlit's upload manager
+    assert upload_key(app) == "your_faces_upload_1" and not app.file_uploader(key=upload_key(app)).value
+    assert "keeps 2 of at most 3 photos" in " ".join(page_text(app).split())
+    held = app.session_state["yf_cache"]
+    assert all(not isinstance(v, (bytes, bytearray, memoryview)) for p in held.values() for v in vars(p).values())
+    assert all(p.nbytes <= yf.PHOTO_MAX_BYTES for p in held.values())
+    # the photos stay while the page is used, though the files are gone
+    app.toggle(key="yf_lfw_gallery").set_value(False).run()
+    assert len(photos(app)) == 2 and len(figure_values(trace(the_map(app), "Your photos")["x"])) == 2
+    # the cap: two more photos, one room left
+    upload(app, as_files(images, BUSH[2:4]))
+    assert len(app.session_state["yf_cache"]) == 3 and held_files() == 0
+    said = " ".join(str(w.value) for w in app.warning)
+    assert "at most 3 photos" in said and "was not added" in said and "Remove a photo" in said
+    # removing one makes room
+    app.button(key=f"yf_remove_photo_{photos(app)[0].digest}").click().run()
+    assert [p.name for p in photos(app)] == ["George_W_Bush_0002.jpg", "George_W_Bush_0003.jpg"]
+    upload(app, as_files(images, BUSH[3:4]))
+    assert len(photos(app)) == 3 and not any("was not added" in str(w.value) for w in app.warning)
+
+
 def test_a_photo_with_two_faces_lets_you_pick_one(shared_data, images, maps):
     app = open_page(PAGE, shared_data)
     with Image.open(images / BLAIR) as blair, Image.open(images / BUSH[0]) as bush:
@@ -295,9 +341,9 @@ def test_forget_my_faces_empties_the_session(shared_data, images):
     fig = the_map(app)
     assert trace(fig, "Your photos") is None and trace(fig, "Enrolled: Someone") is None
     # a fresh, empty uploader; the session goes on working
-    fresh = app.file_uploader(key="your_faces_upload_1")
+    fresh = app.file_uploader(key=upload_key(app))
     assert fresh.label == "Upload photos" and not fresh.value
-    upload(app, as_files(images, [BLAIR]), key="your_faces_upload_1")
+    upload(app, as_files(images, [BLAIR]))
     assert [p.name for p in photos(app)] == ["Tony_Blair_0001.jpg"]
 
 
