@@ -9,11 +9,14 @@ The URL carries what a teacher would share: the page is its path (/margin), pres
 seeds) to query parameters named after their keys, e.g. /margin?margin-alpha=0.5.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from lessons import overview
 from lessons.content import LessonText
 from server.memory import hand_memory_back, keep_gc_fast
+from server.offline import name_the_server
 from server.startup import skip_streamlit_repl_check
 from server.uploads import keep_uploads_in_memory
 from ui.loaders import default_data_path, forget_where_the_data_was
@@ -22,11 +25,12 @@ from ui.visitor import on_own_machine
 
 keep_uploads_in_memory()  # see server.uploads: no uploaded byte on disk
 hand_memory_back()  # see server.memory: once a class has gone, its memory goes back to the system
+name_the_server()  # see server.offline: a lesson opened by its own address asks for nothing that 404s
 skip_streamlit_repl_check()  # see server.startup: 0.1-0.2 s off a new server's first page
 presenting = presenter_mode()
 st.set_page_config(
     page_title="FaceNet, hands on",
-    page_icon=":material/face:",
+    page_icon=str(Path(__file__).parent / "ui" / "favicon.svg"),  # drawn here: no font from another host
     layout="wide",
     initial_sidebar_state="collapsed" if presenting else "expanded",
 )
