@@ -161,8 +161,10 @@ def process_photo(data: bytes, name: str, source: str = "upload", face: int | No
     try:
         every = prepare_faces(data)  # every face, so that another can be chosen once the bytes are gone
         prepared = every[0]
-    except FaceInputError as err:
-        return Photo(key, key_digest, name, source, error=str(err))
+    except FaceInputError as err:  # a photo refused as it is (no face found) is shown with the reason
+        refused = getattr(err, "photo", None)
+        return Photo(key, key_digest, name, source, error=str(err),
+                     preview=None if refused is None else draw_boxes(refused, [], -1))
     s = prepared.photo_scale
     boxes = [tuple(v * s for v in b) for b in prepared.boxes]
     photo = Photo(key, key_digest, name, source, crop=prepared.crop, preview=draw_boxes(prepared.photo, boxes, prepared.chosen),

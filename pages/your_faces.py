@@ -307,7 +307,12 @@ for note in left_out:
 if not photos:
     st.info(words("no-photos"), icon=":material/add_a_photo:")
 for p in state["yf_failed"]:  # the last photos taken that could not be used
-    st.warning(f"**{plain.markdown(p.name)}**: {p.error}", icon=":material/warning:")
+    if p.preview is None:  # not an image at all: only the message
+        st.warning(f"**{plain.markdown(p.name)}**: {p.error}", icon=":material/warning:")
+        continue
+    shown, said = st.columns([1, 4], vertical_alignment="center")  # the refused photo beside its reason
+    shown.image(p.preview, width=160)
+    said.warning(f"**{plain.markdown(p.name)}**: {p.error}", icon=":material/warning:")
 good = [p for p in photos if p.ok]
 for start in range(0, len(good), 3):
     cols = st.columns(3)
