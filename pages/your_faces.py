@@ -400,6 +400,8 @@ if ready:
         nearest = lesson.nearest_photos(selected.embedding, sm["embeddings"], maps.labels, k=5)
         people = lesson.nearest_people(selected.embedding, sm["embeddings"], maps.labels, k=3)
         st.markdown(f"**{plain.markdown(labels[selected.key], limit=None)}**: " + words("nearest-photos-after-name"))
+        twin = lesson.gallery_twin(selected.fingerprint, lfw_faces.source if lfw_faces is not None else "",
+                                   [(n.row, maps.files[n.row]) for n in nearest[:3]])  # an LFW photo uploaded back
         cols = st.columns(6)
         with cols[0]:
             st.image(selected.crop, width=96, caption="you")
@@ -409,7 +411,11 @@ if ready:
                 if r is not None:
                     st.image(lfw_faces.images[r], width=96)
                 st.markdown(f"{who(n.row)}  \nd² = {n.distance:.3f}  \n"
-                            f"{'seen' if maps.seen[n.row] else 'never seen'} in training")
+                            f"{'seen' if maps.seen[n.row] else 'never seen'} in training"
+                            + ("  \n**this very photo**" if n.row == twin else ""))
+        if twin is not None:
+            st.info(words("in-gallery", file=maps.files[twin].split("/")[-1], person=who(twin),
+                          distance=next(n.distance for n in nearest if n.row == twin)), icon=":material/photo_library:")
         st.markdown("Nearest people: " + ", ".join(f"**{maps.names[n.person].replace('_', ' ')}** ({n.distance:.3f})"
                                                    for n in people) + ".")
 
