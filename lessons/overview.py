@@ -175,6 +175,41 @@ def data_status(path: str | None = None) -> DataStatus:
     return DataStatus(path, given_exists, lfw, olivetti, HOW_TO_GET_DATA, given_problem)
 
 
+def data_places(path: str | None = None) -> list[tuple[str, str]]:
+    """Every place the app looks for the data, in its order (model.data's search), with what each
+    holds now: (the place, the folder or why there is none). The same three whatever is set."""
+    from model.data import DATA_ENV, _sklearn_data_home, shown_path
+
+    path = (path or "").strip()
+    env = os.environ.get(DATA_ENV, "").strip()
+    home = _sklearn_data_home()
+    return [("the Data folder box in the sidebar (or `--data-path` after `streamlit run app.py --`)",
+             shown_path(path) if path else "empty"),
+            (f"the environment variable `{DATA_ENV}`", shown_path(env) if env else "not set"),
+            ("scikit-learn's data home (`$SCIKIT_LEARN_DATA`, else `~/scikit_learn_data`)",
+             shown_path(home) if home is not None else "none: scikit-learn is not installed")]
+
+
+def data_beside_repository() -> Path | None:
+    """The `../shared/data` folder beside the repository (where the tests read the data), when it
+    holds LFW: the app itself never looks there unless told to."""
+    folder = REPO.parent / "shared" / "data"
+    try:
+        return folder.resolve() if (folder / "lfw").is_dir() else None
+    except OSError:
+        return None
+
+
+def facenet_data_line(folder: str | os.PathLike | None = None) -> str:
+    """The exact command that starts the course on the data in `folder` (a placeholder when None)."""
+    import shlex
+
+    from model.data import DATA_ENV
+
+    where = shlex.quote(str(folder)) if folder is not None else "/path/to/data"
+    return f"{DATA_ENV}={where} streamlit run app.py"
+
+
 # --------------------------------------------------------------------------------------------
 # The model
 # --------------------------------------------------------------------------------------------

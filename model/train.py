@@ -140,6 +140,13 @@ def _held_out_metrics(faces: FaceSet, device) -> object:
     return run
 
 
+def in_data_folder(path: str | os.PathLike, levels: int = 1) -> str:
+    """Where a data set was read from, as the model card records it: its last `levels` parts, in
+    the data folder (`lfw/ in the data folder`), never the training machine's absolute path."""
+    parts = Path(path).parts[-levels:]
+    return "/".join(parts) + ("/" if Path(path).is_dir() else "") + " in the data folder"
+
+
 def load_datasets(cfg: TrainConfig, device) -> Datasets:
     path = cfg.data_path or None
     if cfg.dataset == "lfw":
@@ -163,17 +170,19 @@ def load_datasets(cfg: TrainConfig, device) -> Datasets:
             return metrics
 
         snapshot = faces.with_at_least(cfg.snapshot_min_images) if cfg.snapshots else None
-        return Datasets(train, quick, final, snapshot, f"LFW deep-funneled ({root})")
+        return Datasets(train, quick, final, snapshot, f"LFW deep-funneled ({in_data_folder(root)})")
     if cfg.dataset == "olivetti":
         faces = load_olivetti(path, size=cfg.input_size)
         held_out = faces.subset(np.flatnonzero(faces.labels >= 30))
         train = faces.subset(np.flatnonzero(faces.labels < 30)) if cfg.split == "train" else faces
         metrics = _held_out_metrics(held_out, device)
-        return Datasets(train, metrics, metrics, faces if cfg.snapshots else None, f"Olivetti ({faces.source})")
+        return Datasets(train, metrics, metrics, faces if cfg.snapshots else None,
+                        f"Olivetti ({in_data_folder(faces.source, levels=2)})")
     if cfg.dataset == "folder":
         faces = load_folder(cfg.data_path, size=cfg.input_size)
         metrics = _held_out_metrics(faces, device)
-        return Datasets(faces, metrics, metrics, faces if cfg.snapshots else None, f"folder {cfg.data_path}")
+        return Datasets(faces, metrics, metrics, faces if cfg.snapshots else None,
+                        f"folder {Path(cfg.data_path).name}/")
     raise SystemExit(f"--dataset must be lfw, olivetti or folder, not {cfg.dataset!r}")
 
 
@@ -391,7 +400,8 @@ def model_card(cfg, net, data, train_set, sampler, steps, world, elapsed, histor
         "split": cfg.split,
         "training_people": int(train_set.num_people),
         "training_images": int(len(train_set)),
-        "hyperparameters": dataclasses.asdict(cfg) | {"steps": steps, "batch_size": sampler.batch_size},
+        "hyperparameters": dataclasses.asdict(cfg) | {"steps": steps, "batch_size": sampler.batch_size,
+                                                      "data_path": "the data folder" if cfg.data_path else ""},
         "parameters": count_parameters(net),
         "multiply_adds_per_image": count_macs(net),
         "wall_time_s": round(elapsed, 1),

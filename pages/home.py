@@ -94,7 +94,12 @@ if lfw.found:
         st.caption(words("protocol-present", files=", ".join(f"`{n}`" for n in lfw.protocol_present)))
 else:
     st.error(words("no-lfw"))
-    st.code(lfw.problem, language=None)
+    st.code(lfw.problem, language=None, wrap_lines=True)
+    st.markdown(words("where-the-app-looks") + "\n" + "\n".join(  # folder names: plain text (ui.plain)
+        f"1. {place}: {plain.markdown(where, limit=None)}" for place, where in overview.data_places(data_path())))
+    beside = overview.data_beside_repository()
+    st.markdown(words("beside-repository" if beside is not None else "facenet-data-line"))
+    st.code(overview.facenet_data_line(beside), language="bash", wrap_lines=True)
 
 olivetti = data.olivetti
 if olivetti.found:
@@ -104,7 +109,7 @@ else:
 
 if not (data.lfw_complete and olivetti.found):
     with st.expander("How to get the data", expanded=not data.lfw_complete):
-        st.code(data.how_to_get_data, language=None)
+        st.code(data.how_to_get_data, language=None, wrap_lines=True)  # no line runs off a projector's edge
 
 # While the visitor reads, the lessons' network code (torch: seconds) is imported for them.
 import_in_background("model.embed")
