@@ -6,7 +6,8 @@ embedding (the shipped model), and the embedding a point on the explorer's map
 embedding that the FaceNet paper names (Schroff, Kalenichenko & Philbin, CVPR 2015, Sec. 1):
 
 * verification: two photos are "the same person" when the squared distance of their embeddings is
-  at most a threshold; the course's threshold is the one that gives FAR = 1e-3 on pairsDevTest;
+  at most a threshold; the strict one aims at FAR = 1e-3 on pairsDevTest (with 500 pairs of strangers
+  that means none let through, which bounds the true FAR only below about 0.6%: `far_of`, `Rate`);
 * recognition with an open set: the nearest enrolled person, or "unknown" beyond the threshold;
 * clustering: a person enrolled with 3 to 10 photos becomes a new group on the map.
 
@@ -397,7 +398,8 @@ def thresholds(card: dict, pairs=None) -> dict[str, Threshold]:
     balanced = metrics.get("view1_threshold_from_devtrain")
     if balanced is None and pairs is not None:
         balanced, _ = ev.best_threshold(pairs)
-    for name, value, how in (("strict", strict, "FAR = 0.001 on pairsDevTest"),
+    strict_how = "the largest distance with FAR at most 0.001 on pairsDevTest's own pairs"
+    for name, value, how in (("strict", strict, strict_how),
                              ("balanced", balanced, "the most accurate on pairsDevTrain")):
         if value is None:
             continue
@@ -463,16 +465,136 @@ def explain(verdict: Verdict) -> str:
     return text
 
 
-def honest_percentage(verdict: Verdict) -> str | None:
-    """The one percentage a distance can honestly be turned into: how many known pairs of strangers
-    (and of the same person) come at least this close."""
-    if verdict.strangers_within is None:
-        return None
-    return (f"At D = {verdict.distance:.3f}, **{verdict.strangers_within:.3%}** of pairs of two different people "
-            f"({verdict.reference}) are at least this close, and **{verdict.same_within:.1%}** of pairs of one "
-            "person are. The smaller the first number, the stronger the evidence for \"same person\". It is not "
-            "the probability that your two photos show one person: that also depends on how likely a match was "
-            "before you looked, which no distance knows.")
+# --------------------------------------------------------------------------------------------
+# What a count proves: a rate measured on a few hundred pairs, with its 95% interval
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rate counted on pairs (VAL or FAR at a threshold): `k` of `n`, with the exact (Clopper-Pearson)
+    95% interval and the one-sided 95% upper bound of the true rate on new pairs of the same kind."""
+
+    k: int
+    n: int
+    low: float  # two-sided 95% interval
+    high: float
+    upper: float  # one-sided 95% upper bound: the rate is below it with 95% confidence
+
+    @property
+    def share(self) -> float:
+        return self.k / self.n
+
+
+def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) two-sided interval of a binomial rate from `k` successes in `n`
+    trials: the rates under which seeing `k` or fewer (or `k` or more) has probability at least
+    (1 - confidence) / 2. Quantiles of the beta distribution (scipy)."""
+    from scipy.stats import beta
+
+    if not 0 <= k <= n or n <= 0:
+        raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
+    tail = (1.0 - confidence) / 2.0
+    low = 0.0 if k == 0 else float(beta.ppf(tail, k, n - k + 1))
+    high = 1.0 if k == n else float(beta.ppf(1.0 - tail, k + 1, n - k))
+    return low, high
+
+
+def upper_bound(k: int, n: int, confidence: float = 0.95) -> float:
+    """The exact one-sided upper bound: the largest rate under which `k` or fewer in `n` still has
+    probability at least 1 - confidence. For k = 0 it is 1 - (1 - confidence)^(1/n), about 3/n at
+    95% (the "rule of three")."""
+    from scipy.stats import beta
+
+    if not 0 <= k <= n or n <= 0:
+        raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
+    return 1.0 if k == n else float(beta.ppf(confidence, k + 1, n - k))
+
+
+def pairs_needed(target: float, confidence: float = 0.95) -> int:
+    """How many pairs, none of them accepted, it takes before the one-sided upper bound falls to
+    `target`: the smallest n with (1 - target)^n <= 1 - confidence."""
+    import math
+
+    return math.ceil(math.log(1.0 - confidence) / math.log1p(-target))
+
+
+def rate(k: int, n: int, confidence: float = 0.95) -> Rate:
+    low, high = clopper_pearson(k, n, confidence)
+    return Rate(int(k), int(n), low, high, upper_bound(k, n, confidence))
+
+
+def far_of(threshold: Threshold) -> Rate:
+    """The threshold's FAR on pairsDevTest's different-person pairs, as a count with its interval."""
+    return rate(threshold.false_accepts, threshold.n_diff)
+
+
+def val_of(threshold: Threshold) -> Rate:
+    """The threshold's VAL on pairsDevTest's same-person pairs, as a count with its interval."""
+    return rate(threshold.true_accepts, threshold.n_same)
+
+
+def same_or_not(verdict: Verdict) -> int:
+    """0: the model says "same person"; 1: "not the same" (the options of a prediction)."""
+    return 0 if verdict.same else 1
+
+
+# --------------------------------------------------------------------------------------------
+# One threshold, unequal errors: how often each person is mistaken for a stranger
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonRates:
+    """Per person never seen in training: how many pairs (one photo of theirs, one of someone else
+    unseen) there are and how many of them come within the threshold. A person's rate is the FAR
+    they meet: how often a stranger would be taken for them, or they for the stranger."""
+
+    threshold: float
+    false_accepts: np.ndarray  # (people,) stranger pairs within the threshold
+    pairs: np.ndarray  # (people,) stranger pairs
+
+    @property
+    def rates(self) -> np.ndarray:
+        return self.false_accepts / self.pairs
+
+    @property
+    def people(self) -> int:
+        return len(self.pairs)
+
+    @property
+    def overall(self) -> float:
+        """The FAR over every pair of two unseen people (each pair counted once for each of its two
+        people, above and below the line alike, so this is the plain share of pairs)."""
+        return float(self.false_accepts.sum() / self.pairs.sum())
+
+    def quantile(self, q: float) -> float:
+        """The rate that a share `q` of the people stay at or below (q = 0.99: the most-mistaken
+        1 in 100 meet at least this)."""
+        return float(np.quantile(self.rates, q))
+
+    @property
+    def share_never(self) -> float:
+        """Share of people none of whose stranger pairs comes within the threshold."""
+        return float((self.false_accepts == 0).mean())
+
+
+def person_rates(lfw, threshold: float, block: int = 512) -> PersonRates:
+    """`PersonRates` of the people `lfw` (`model.embed.LFWEmbeddings`) never trained on, at
+    `threshold`: the same pairs as `lessons.evaluation.all_unseen_pairs_reference`, split by person."""
+    rows = np.flatnonzero(~np.asarray(lfw.trained_on)[lfw.labels])
+    e = np.asarray(lfw.embeddings)[rows].astype(np.float32)
+    _, person = np.unique(np.asarray(lfw.labels)[rows], return_inverse=True)
+    sq = (e * e).sum(1)
+    within = np.zeros(len(rows), dtype=np.int64)  # per photo: stranger photos within the threshold
+    for start in range(0, len(rows), block):
+        stop = min(start + block, len(rows))
+        d = np.maximum(sq[start:stop, None] + sq[None, :] - 2.0 * (e[start:stop] @ e.T), 0.0)
+        strangers = person[start:stop, None] != person[None, :]
+        within[start:stop] = ((d <= threshold) & strangers).sum(1)
+    photos = np.bincount(person)
+    pairs = photos * (len(rows) - photos)  # each of a person's photos with every unseen stranger's photo
+    return PersonRates(float(threshold), np.bincount(person, weights=within).astype(np.int64), pairs.astype(np.int64))
 
 
 # --------------------------------------------------------------------------------------------

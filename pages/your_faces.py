@@ -1,8 +1,9 @@
 """Lesson 9, "Your faces": a visitor's own photos (uploads or webcam shots) through the shipped model:
-the face found, where it lands on the explorer's map and who is next to it, verification against
-the FAR = 1e-3 threshold, open-set identification, enrolment as a new cluster, and an optional class
-gallery shared in server memory. Layout only: the work is done by lessons/your_faces.py,
-model/faces.py and model/maps.py.
+the face found, where it lands on the explorer's map and who is next to it, verification against a
+threshold (with what its counts on LFW prove, and P(same | D) as lesson 7 calibrates it), open-set
+identification, enrolment as a new cluster, an optional class gallery shared in server memory, and
+what face recognition does to people (misuse, unequal errors, consent). Layout only: the work is
+done by lessons/your_faces.py, model/faces.py and model/maps.py.
 
 Privacy and memory: a photo's bytes are read once, as it arrives (an upload or a webcam shot), then
 dropped from Streamlit's upload manager, and the uploader is emptied. What the page keeps (a small
@@ -24,13 +25,14 @@ from ui import plain
 from ui.galleries import galleries, teacher_key_too_short, teacher_keys, this_session
 from ui.loaders import (devtest_pairs, explorer_maps, face_model, lfw_embeddings, lfw_photos, photo_index,
                         unseen_pairs_reference)
-from ui.widgets import as_arrays, chart, check_yourself, lesson_header, plot, try_this
+from ui.widgets import as_arrays, chart, check_yourself, lesson_header, plot, predict_then_see, try_this
 
 PAGE = "pages/your_faces.py"
 words = LessonText("your_faces")
 UPLOAD_KEY, CAMERA_KEY = "your_faces_upload", "your_faces_camera"
 SAME, DIFF = SAME_DIFFERENT_COLORS["same person"], SAME_DIFFERENT_COLORS["different people"]
-THRESHOLD_NAMES = {"strict": "Strict: FAR = 0.001", "balanced": "Balanced: best accuracy on pairsDevTrain"}
+THRESHOLD_NAMES = {"strict": "Strict: lets in 0 of 500 strangers",
+                   "balanced": "Balanced: best accuracy on pairsDevTrain"}
 ENROLLED_COLOURS = [BLUE, GREEN, VERMILLION, SKY_BLUE, PURPLE]
 CLASS_COLOUR = PURPLE
 
@@ -53,6 +55,18 @@ def shipped_map(stamp: str, _maps) -> dict:
     embeddings = run.embeddings(step)
     return {"step": step, "embeddings": embeddings, 2: run.points(step, 2), 3: run.points(step, 3),
             "gallery": tuple(lesson.lfw_gallery(_maps, embeddings))}
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def calibration(sha: str, _pairs) -> evaluation.Calibration:
+    """P(same | D) fitted on pairsDevTest's new people, as lesson 7 fits and checks it."""
+    return evaluation.calibrate(_pairs, "new people")
+
+
+@st.cache_resource(show_spinner="Comparing every unseen person with every other (once)...", max_entries=4)
+def unequal_errors(sha: str, threshold: float, _lfw) -> lesson.PersonRates:
+    """How often each person the model never saw meets a stranger within `threshold`."""
+    return lesson.person_rates(_lfw, threshold)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -122,7 +136,7 @@ def drop_uploaded_files(*keys: str) -> None:
 def forget_my_faces() -> None:
     drop_uploaded_files(upload_key(), camera_key())
     removed = class_galleries().remove_everywhere(state["yf_owner"])
-    for key in [k for k in state if str(k).startswith("yf_face_")]:
+    for key in [k for k in state if str(k).startswith(("yf_face_", "predict-yf-verdict-"))]:  # keyed by photo
         del state[key]
     for key in ("yf_photo", "yf_verify_a", "yf_verify_b", "yf_enrol_photos", "yf_enrol_name"):
         state.pop(key, None)
@@ -425,7 +439,22 @@ lfw = lfw_embeddings() if model is not None else None
 pairs = devtest_pairs(lfw.checkpoint_sha256 or "unknown", lfw) if lfw is not None else None
 options = lesson.thresholds(model.card if model is not None else {}, pairs)
 st.markdown(words("verification-intro"))
-threshold = None
+sha = (lfw.checkpoint_sha256 or "unknown") if lfw is not None else "unknown"
+threshold, choice, far_revealed = None, None, False
+strict = options.get("strict")
+if strict is not None and strict.n_diff > 0:  # what "0 of 500" proves, predicted before it is shown
+    bound = lesson.far_of(strict)
+    far_revealed = predict_then_see(words.prediction("far-bound", k=bound.k, n=bound.n, upper=bound.upper),
+                                    round(100 * bound.upper, 2), key="yf-far-bound", shown=lambda v: f"{float(v):.2f}%")
+    if far_revealed:
+        unseen = unseen_pairs_reference(sha, lfw) if lfw is not None else None
+        proof = dict(k=bound.k, n=bound.n, upper=bound.upper, low=bound.low, high=bound.high)
+        if unseen is not None:
+            st.markdown(words("far-proof", **proof, needed=lesson.pairs_needed(1e-3),
+                              unseen_pairs=len(unseen.different),
+                              unseen=float(unseen.share_different_within(strict.value))))
+        else:
+            st.markdown(words("far-proof-no-reference", **proof))
 if options:
     names = list(options)
     choice = st.segmented_control("Threshold", names, format_func=THRESHOLD_NAMES.get, default=names[0],
@@ -435,8 +464,13 @@ if options:
     t1.metric("Threshold", f"{threshold.value:.3f}", border=True, help=words("help-threshold", how=threshold.how))
     t2.metric("VAL at it", f"{threshold.val:.1%}", border=True,
               help=words("help-val", pairs=threshold.n_same))
-    t3.metric("FAR at it", f"{threshold.far:.1%}", border=True,
+    t3.metric("Strangers within it", f"{threshold.false_accepts} of {threshold.n_diff}", border=True,
               help=words("help-far", pairs=threshold.n_diff))
+    if far_revealed:  # the intervals answer the prediction above
+        val_rate, far_rate = lesson.val_of(threshold), lesson.far_of(threshold)
+        st.caption(words("intervals", val_low=val_rate.low, val_high=val_rate.high, ta=val_rate.k, n_same=val_rate.n,
+                         far_low=far_rate.low, far_high=far_rate.high, fa=far_rate.k, n_diff=far_rate.n))
+    st.info(words("lfw-only"), icon=":material/photo_camera:")
 
 verdict = None
 if threshold is not None and len(ready) >= 2:
@@ -450,8 +484,16 @@ if threshold is not None and len(ready) >= 2:
     b = by_key[vb.selectbox("Second photo", keys, key="yf_verify_b", format_func=labels.get)]
     va.image(a.crop, width=96)
     vb.image(b.crop, width=96)
-    reference = unseen_pairs_reference(lfw.checkpoint_sha256 or "unknown", lfw) if lfw is not None else None
+    reference = unseen_pairs_reference(sha, lfw) if lfw is not None else None
     verdict = lesson.verify(a.embedding, b.embedding, threshold, reference)
+    if a.key == b.key:
+        st.caption(words("same-photo"))
+    vp = words.prediction("verdict", threshold_name=choice, threshold=threshold.value, distance=verdict.distance,
+                          val=threshold.val)
+    if a.key != b.key and not predict_then_see(vp, vp.options[lesson.same_or_not(verdict)],
+                                               key=f"yf-verdict-{a.key}-{b.key}-{choice}"):
+        verdict = None  # held back, with the distance on the histogram below, until the student commits
+if verdict is not None:
     v1, v2, v3 = st.columns(3)
     v1.metric("Squared distance D", f"{verdict.distance:.3f}", border=True)
     v2.metric("The model says", "same person" if verdict.same else "not the same", border=True)
@@ -461,14 +503,23 @@ if threshold is not None and len(ready) >= 2:
     relation = r"\le" if verdict.same else ">"
     st.latex(rf"D = \lVert f(x_1) - f(x_2) \rVert_2^2 = {verdict.distance:.3f} \;{relation}\; {threshold.value:.3f}")
     st.markdown(lesson.explain(verdict))
-    if a.key == b.key:
-        st.caption(words("same-photo"))
-    honest = lesson.honest_percentage(verdict)
-    if honest:
+    if verdict.strangers_within is not None:
         with st.container(border=True):
-            st.markdown(words("honest-percentage", explanation=honest))
+            st.markdown(words("honest-percentage", distance=verdict.distance, strangers=verdict.strangers_within,
+                              same=verdict.same_within, reference=verdict.reference))
+            if pairs is not None:  # from the share of strangers to a probability, as lesson 7 does it
+                fit = calibration(sha, pairs)
+                prior = st.select_slider("Share of comparisons that are same-person ones (the prior)",
+                                         evaluation.PRIORS, value=0.5, format_func=evaluation.prior_words,
+                                         key="yf_prior")
+                st.markdown(words("posterior", distance=verdict.distance,
+                                  lr=float(fit.likelihood_ratio(verdict.distance)),
+                                  prior=evaluation.prior_words(prior),
+                                  posterior=float(fit.posterior(verdict.distance, prior))))
+                st.page_link("pages/evaluation.py", label="Lesson 7: how P(same | D) is fitted and checked",
+                             icon=":material/rule:")
             st.caption(words("naive-percentage", naive=verdict.naive_percentage))
-elif threshold is not None:
+elif threshold is not None and len(ready) < 2:
     st.info(words("need-two-photos"), icon=":material/compare:")
 
 if pairs is not None and threshold is not None:
@@ -612,6 +663,31 @@ for code in list(state["yf_classes"]):
                               for e in entries])
         if not state["yf_enrolled"]:
             st.caption(words("how-to-share"))
+
+# ---- 7. face recognition and people ---------------------------------------------------------
+st.header("7. Face recognition and people")
+st.markdown(words("people-intro"))
+if threshold is not None and lfw is not None:
+    rates = unequal_errors(sha, threshold.value, lfw)
+    if rates.overall > 0:
+        ratio = rates.quantile(0.99) / rates.overall
+        mp = words.prediction("most-mistaken", threshold_name=choice, overall=rates.overall)
+        if predict_then_see(mp, round(ratio, 1), key=f"yf-most-mistaken-{choice}",
+                            shown=lambda v: f"{float(v):.1f} times"):
+            st.markdown(words("people-rates", threshold_name=choice, overall=rates.overall, people=rates.people,
+                              never=rates.share_never, p99=rates.quantile(0.99), ratio=ratio,
+                              highest=float(rates.rates.max())))
+            bars = [{"type": "histogram", "x": (100 * rates.rates).round(5).tolist(), "nbinsx": 40,
+                     "name": f"{rates.people:,} people never seen in training", "marker": {"color": BLUE}}]
+            mark = [{"type": "line", "x0": 100 * rates.overall, "x1": 100 * rates.overall, "y0": 0, "y1": 1,
+                     "yref": "paper", "line": {"color": "black", "dash": "dash", "width": 2}}]
+            plot(chart(bars, f"How often each person meets a stranger within the {choice} threshold", height=340,
+                       shapes=mark, xaxis={"title": "% of their pairs with a stranger's photo within the threshold"},
+                       yaxis={"title": "people"},
+                       annotations=[{"x": 100 * rates.overall, "y": 1.0, "yref": "paper", "text": " average",
+                                     "showarrow": False, "xanchor": "left", "yanchor": "top"}]), key="yf_people")
+with st.container(border=True):
+    st.markdown(words("people-consent"))
 
 try_this(words("try"))
 check_yourself(words.questions(), key="your-faces")

@@ -336,8 +336,7 @@ def test_verify_and_what_the_answer_means(shipped, shipped_embeddings, model, de
             assert "same person" in text and "FAR" in text
         else:
             assert "not the same person" in text and "VAL = 16.4%" in text and "not close enough to be sure" in text
-        honest = yf.honest_percentage(verdict)
-        assert f"{verdict.strangers_within:.3%}" in honest and "not the probability" in honest
+        assert yf.same_or_not(verdict) == (0 if d <= strict.value else 1)
     # the balanced threshold lets more strangers through: a "same" is then no proof
     balanced = yf.thresholds(model.card, devtest)["balanced"]
     loose = yf.explain(yf.verify(e[0], e[0], balanced))
@@ -346,7 +345,72 @@ def test_verify_and_what_the_answer_means(shipped, shipped_embeddings, model, de
     assert f"VAL = {balanced.val:.1%}" in far_apart and "fair evidence" in far_apart
     near = yf.Threshold("t", 0.5, 0.3, 0.001)
     assert yf.explain(yf.verify(e[0], e[0], near)).startswith("D = 0.000 ≤ 0.500")
-    assert yf.honest_percentage(yf.verify(e[0], e[0], near)) is None
+    assert yf.verify(e[0], e[0], near).strangers_within is None  # no reference: no shares to read off
+
+
+# --------------------------------------------------------------------------------------------
+# What a count proves: exact binomial intervals
+# --------------------------------------------------------------------------------------------
+
+
+def test_clopper_pearson_matches_known_values_and_its_definition():
+    from scipy.stats import binom
+
+    # textbook values of the exact 95% interval
+    assert yf.clopper_pearson(5, 10) == pytest.approx((0.187086, 0.812914), abs=1e-6)
+    assert yf.clopper_pearson(1, 10) == pytest.approx((0.002529, 0.445016), abs=1e-6)
+    assert yf.clopper_pearson(0, 500) == pytest.approx((0.0, 1 - 0.025 ** (1 / 500)), abs=1e-12)
+    assert yf.clopper_pearson(10, 10) == pytest.approx((0.025 ** (1 / 10), 1.0), abs=1e-12)
+    # the definition: at each end, the observed count (or a more extreme one) has probability 2.5%
+    for k, n in ((3, 40), (82, 500), (17, 500), (250, 500)):
+        low, high = yf.clopper_pearson(k, n)
+        assert binom.cdf(k, n, high) == pytest.approx(0.025, abs=1e-9)
+        assert binom.sf(k - 1, n, low) == pytest.approx(0.025, abs=1e-9)
+        assert low < k / n < high
+        assert yf.upper_bound(k, n) < high  # one-sided: all 5% on one side
+        assert binom.cdf(k, n, yf.upper_bound(k, n)) == pytest.approx(0.05, abs=1e-9)
+    with pytest.raises(ValueError):
+        yf.clopper_pearson(3, 2)
+
+
+def test_none_of_500_strangers_bounds_the_far_below_about_six_in_a_thousand(model, devtest):
+    """The issue's claim: the strict threshold's 0 of 500 proves only FAR < ~0.6% (95%), not 0.001."""
+    strict = yf.thresholds(model.card, devtest)["strict"]
+    far = yf.far_of(strict)
+    assert (far.k, far.n) == (0, 500)
+    assert far.upper == pytest.approx(1 - 0.05 ** (1 / 500), rel=1e-9)  # 0.5974%
+    assert 0.0059 < far.upper < 0.0061 and far.upper == pytest.approx(3 / 500, rel=0.01)  # the rule of three
+    assert far.low == 0.0 and far.high == pytest.approx(0.00735, abs=1e-5)
+    assert yf.pairs_needed(1e-3) == 2995  # pairs it would take, none accepted, to show FAR < 0.001
+    assert (1 - 1e-3) ** 2995 <= 0.05 < (1 - 1e-3) ** 2994
+    val = yf.val_of(strict)
+    assert val.k == strict.true_accepts and val.low < strict.val < val.high
+
+
+def test_each_unseen_persons_false_accept_rate(shipped_embeddings, model, devtest):
+    """Per person, the pairs with a stranger's photo within the threshold: they add up to the FAR
+    over every pair of unseen people, and match a direct count on a few people; the rates differ."""
+    lfw = shipped_embeddings
+    strict = yf.thresholds(model.card, devtest)["strict"]
+    rates = yf.person_rates(lfw, strict.value)
+    reference = ev.all_unseen_pairs_reference(lfw)
+    unseen = ~np.asarray(lfw.trained_on)[lfw.labels]
+    assert rates.people == len(np.unique(lfw.labels[unseen]))
+    assert rates.pairs.sum() == 2 * len(reference.different)  # every pair, once for each of its people
+    # the same pairs as the reference (float rounding may move a pair sitting on the threshold)
+    assert abs(rates.false_accepts.sum() - 2 * reference.different_within(strict.value)) <= 4
+    assert rates.overall == pytest.approx(float(reference.share_different_within(strict.value)), rel=1e-3)
+    # a direct count for a few people, in float64
+    rows = np.flatnonzero(unseen)
+    people = np.unique(lfw.labels[rows])
+    e = lfw.embeddings[rows].astype(np.float64)
+    for index in (0, len(people) // 2, int(np.argmax(rates.rates))):
+        mine = lfw.labels[rows] == people[index]
+        d = ((e[mine][:, None, :] - e[~mine][None, :, :]) ** 2).sum(-1)
+        assert rates.pairs[index] == d.size
+        assert abs(int((d <= strict.value).sum()) - rates.false_accepts[index]) <= 1
+    # one threshold, unequal errors: the most-mistaken 1 in 100 meet several times the average rate
+    assert rates.quantile(0.99) > 3 * rates.overall and rates.share_never > 0.1
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,9 @@ from PIL import Image
 
 from tests.helpers import (encode, figure_values, figures, fresh_temp_dir, lfw_image, listing, open_page, page_text,
                       watching_file_writes)
+from lessons import evaluation as ev
 from lessons import your_faces as yf
+from model.embed import load_lfw_embeddings, load_model
 from model.maps import SHIPPED, load_explorer_maps
 from tests.hostile import HOSTILE_FILE_NAMES, HOSTILE_NAMES
 from ui import plain
@@ -73,6 +75,22 @@ def trace(fig: dict, name: str) -> dict | None:
 
 def metric(app, label: str) -> str:
     return next(m.value for m in app.metric if m.label == label)
+
+
+def verdict_key(app, choice: str = "strict") -> str:
+    """The key of the verification's prediction for the pair now chosen."""
+    a, b = app.session_state["yf_verify_a"], app.session_state["yf_verify_b"]
+    return f"yf-verdict-{a}-{b}-{choice}"
+
+
+def commit(app, key: str, guess) -> None:
+    """Make a prediction (a radio or a slider) and lock it in."""
+    widget = f"predict-{key}-guess"
+    found = [w for w in app.radio if w.key == widget] or [w for w in app.slider if w.key == widget]
+    assert found, f"no prediction {key!r} on the page"
+    found[0].set_value(guess).run()  # the lock button is enabled once a guess is there
+    app.button(key=f"predict-{key}-lock").click().run()
+    assert not app.exception, [e.value for e in app.exception]
 
 
 def ranking(app):
@@ -177,6 +195,7 @@ def test_bad_files_give_messages_and_the_session_stays_usable(shared_data, image
     # the bad files removed, two good ones: the messages are gone and verification works
     upload(app, as_files(images, [BUSH[0], BUSH[1]]))
     assert not any(w.startswith("**") for w in (str(x.value) for x in app.warning))
+    commit(app, verdict_key(app), "Same person")
     assert metric(app, "Squared distance D")
     assert len(app.session_state["yf_cache"]) == 2  # the bad files' results are not kept either
 
@@ -254,19 +273,61 @@ def test_verification_against_the_far_threshold(shared_data, images, model_card)
     strict = model_card["metrics"]["view1_devtest_threshold_at_far_1e-3"]
     assert metric(app, "Threshold") == f"{strict:.3f}"
     assert metric(app, "VAL at it") == f"{model_card['metrics']['view1_devtest_val_at_far_1e-3']:.1%}"
-    assert metric(app, "FAR at it") == "0.0%"
+    assert metric(app, "Strangers within it") == "0 of 500"
+    assert "not your webcam's" in page_text(app)  # LFW's numbers do not carry over: said up front
+    fit = ev.calibrate(ev.devtest_pairs(load_lfw_embeddings(load_model())), "new people")
     for other in (got[1], got[2]):
         app.selectbox(key="yf_verify_b").set_value(other.key).run()
         d = float(((got[0].embedding.astype(np.float64) - other.embedding) ** 2).sum())
+        # predict first: the distance, the verdict and the distance's line on the histogram are held back
+        hist = next(f for f in figures(app) if f["layout"]["title"]["text"].startswith("Your distance"))
+        assert [s["x0"] for s in hist["layout"]["shapes"]] == pytest.approx([strict], abs=1e-9)
+        assert not [m for m in app.metric if m.label in ("Squared distance D", "The model says")]
+        assert "A percentage, honestly" not in page_text(app)
+        said = "Same person" if d <= strict else "Not the same"
+        commit(app, verdict_key(app), said)
+        assert f"You predicted **{said}**; the answer is **{said}**" in app.success[0].value
         assert metric(app, "Squared distance D") == f"{d:.3f}"
         assert metric(app, "The model says") == ("same person" if d <= strict else "not the same")
         text = page_text(app)
         assert ("FAR = 0.0%" in text) if d <= strict else ("VAL = 16.4%" in text and "not close enough" in text)
         assert "A percentage, honestly" in text and "1 − D/4" in text
+        # P(same | D) at the prior the student sets, from lesson 7's calibration on new people
+        for prior in (0.5, 0.001):
+            app.select_slider(key="yf_prior").set_value(prior).run()
+            assert f"**P(same | D) = {float(fit.posterior(d, prior)):.1%}**" in page_text(app)
         hist = next(f for f in figures(app) if f["layout"]["title"]["text"].startswith("Your distance"))
         assert [s["x0"] for s in hist["layout"]["shapes"]] == pytest.approx([strict, d], abs=1e-9)
     app.button_group(key="threshold").set_value("balanced").run()
     assert metric(app, "Threshold") == f"{model_card['metrics']['view1_threshold_from_devtrain']:.3f}"
+
+
+def test_what_none_of_500_strangers_proves_is_predicted_then_shown(shared_data, model_card):
+    app = open_page(PAGE, shared_data)
+    assert "What 0 out of 500 proves" not in page_text(app)  # held back until the student commits
+    assert not [c for c in app.caption if "95% intervals" in c.value]
+    commit(app, "yf-far-bound", 0.1)  # "about one in a thousand": the common guess
+    upper = 1 - 0.05 ** (1 / 500)
+    assert any(f"You predicted **0.10%**; the answer is **{100 * upper:.2f}%**" in i.value for i in app.info)
+    text = page_text(app)
+    assert "What 0 out of 500 proves" in text and f"**{upper:.2%}**" in text and "2,995 pairs" in text
+    assert "of the 6,848,158 pairs" in text  # the fairer check on every pair of unseen people
+    assert any("95% intervals" in c.value and "FAR 0.00% to 0.74% (0 of 500)" in c.value for c in app.caption)
+    app.button(key="predict-yf-far-bound-again").click().run()
+    assert "What 0 out of 500 proves" not in page_text(app)
+
+
+def test_face_recognition_and_people_shows_unequal_errors_after_a_prediction(shared_data, model_card):
+    app = open_page(PAGE, shared_data)
+    text = page_text(app)
+    assert "7. Face recognition and people" in text and "Gender Shades" in text and "NISTIR 8280" in text
+    assert "In this class" in text  # consent
+    assert not [f for f in figures(app) if f["layout"]["title"]["text"].startswith("How often each person")]
+    commit(app, "yf-most-mistaken-strict", 2.0)
+    text = page_text(app)
+    assert "times the average" in text and "the most-mistaken 1 in 100" in text
+    people = next(f for f in figures(app) if f["layout"]["title"]["text"].startswith("How often each person"))
+    assert len(figure_values(people["data"][0]["x"])) == 1711  # every person LFW's test split holds
 
 
 @pytest.fixture(scope="module")
