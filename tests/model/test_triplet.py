@@ -252,6 +252,7 @@ def test_unknown_mining_is_refused():
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_facenet_batch_size_runs_in_quadratic_memory():
     # 1,800 embeddings of 128 dims, 45 people x 40 images; every mode forward + backward, in a
     # fresh process so its peak memory can be read. A B x B x B float32 tensor would be 23 GB.

@@ -42,6 +42,7 @@ def opened(data):
     return app
 
 
+@pytest.mark.slow
 def test_page_draws_what_it_computes(shared_data, faces):
     app = opened(shared_data)
     functions, gradients, training, dead = figures(app)
@@ -65,6 +66,7 @@ def test_page_draws_what_it_computes(shared_data, faces):
     assert r"0.25^{19} = 3.64\times 10^{-12}" in text and "Sec. 3.3" in text  # 0.25^19 = 3.637978807e-12
 
 
+@pytest.mark.slow
 def test_every_widget_changes_the_computation(shared_data, faces):
     app = opened(shared_data)
     # The x readout and the function toggles.
@@ -122,6 +124,7 @@ def test_every_widget_changes_the_computation(shared_data, faces):
     assert not app.exception
 
 
+@pytest.mark.slow
 def test_page_without_face_data_uses_random_inputs(no_data):
     app = opened(no_data)
     text = page_text(app)
@@ -134,6 +137,7 @@ def test_page_without_face_data_uses_random_inputs(no_data):
     assert "Traceback" not in text
 
 
+@pytest.mark.slow
 def test_predictions_hold_back_the_gradient_chart_and_the_training_curves(shared_data, faces):
     app = open_page(PAGE, shared_data)
     assert len(figures(app)) == 2  # the functions and the dead units only

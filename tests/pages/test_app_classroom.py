@@ -202,6 +202,7 @@ def test_a_link_restores_the_lessons_settings(page, query, expected, shared_data
     assert linked.query_params == query  # kept in the address: the link can be passed on as it is
 
 
+@pytest.mark.slow
 def test_an_explorer_link_restores_the_run_and_the_training_step(shared_data):
     """The README's link to the batch-hard run before training: the step and the mining come back
     from the address, not the page's defaults (the last step, semi-hard)."""

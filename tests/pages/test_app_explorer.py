@@ -65,6 +65,7 @@ def test_the_map_shows_every_explorer_photo_with_the_run_metrics(shared_data, ma
         assert "These are CPU runs" in text
 
 
+@pytest.mark.slow
 def test_step_alpha_mining_and_model_each_move_the_map(shared_data, maps):
     if not has_runs(maps):
         pytest.skip("the comparison runs' maps are not built")
@@ -88,6 +89,7 @@ def test_step_alpha_mining_and_model_each_move_the_map(shared_data, maps):
     assert not app.exception
 
 
+@pytest.mark.slow
 def test_3d_view_colour_by_cluster_and_names(shared_data, maps):
     app = open_page(PAGE, shared_data)
     app.button_group(key="view").set_value("3-D").run()
@@ -103,6 +105,7 @@ def test_3d_view_colour_by_cluster_and_names(shared_data, maps):
     assert len(names["text"]) == 62
 
 
+@pytest.mark.slow
 def test_the_merge_threshold_and_linkage_change_the_clusters(shared_data):
     app = open_page(PAGE, shared_data)
 
@@ -120,6 +123,7 @@ def test_the_merge_threshold_and_linkage_change_the_clusters(shared_data):
     assert count_chart["layout"]["shapes"][0]["x0"] == 1.5
 
 
+@pytest.mark.slow
 def test_selecting_photos_on_the_map_shows_those_people_and_their_neighbours(shared_data, maps):
     app = open_page(PAGE, shared_data)
     rows = [int(np.flatnonzero(maps.labels == maps.names.index("Colin_Powell"))[0]),
@@ -141,6 +145,7 @@ def test_selecting_photos_on_the_map_shows_those_people_and_their_neighbours(sha
     assert "Nothing selected yet" in page_text(app)
 
 
+@pytest.mark.slow
 def test_picking_people_by_name_selects_their_first_photo(shared_data, maps):
     app = open_page(PAGE, shared_data)
     app.multiselect(key="pick_people").set_value(["Ariel_Sharon"]).run()
@@ -157,6 +162,7 @@ def test_without_photos_the_map_still_shows_names(no_data, maps):
     assert "needs the LFW photos" in text and not app.get("image")
 
 
+@pytest.mark.slow
 def test_the_live_run_updates_and_ends(shared_data, monkeypatch):
     from lessons import live_training
 
@@ -174,6 +180,7 @@ def test_the_live_run_updates_and_ends(shared_data, monkeypatch):
     assert "Traceback" not in text
 
 
+@pytest.mark.slow
 def test_the_map_glides_through_every_step_in_the_browser(shared_data, maps):
     """The 2-D map carries one animation frame per snapshot (the browser glides between them), with
     the positions of that step, and its slider starts at the page's step."""
@@ -206,6 +213,7 @@ def metric_value(app, label: str) -> str:
     return found[0]
 
 
+@pytest.mark.slow
 def test_the_maps_faithfulness_is_held_back_then_counted(shared_data, maps):
     from lessons import explorer as ex
 
@@ -230,6 +238,7 @@ def test_the_maps_faithfulness_is_held_back_then_counted(shared_data, maps):
         assert metric_value(app, "Neighbours kept, 2-D map") == f"{ex.faithfulness(run, 100).mean(2):.1f} of 10"
 
 
+@pytest.mark.slow
 def test_the_classifier_names_every_stranger_the_threshold_does_not(shared_data, maps):
     from lessons import explorer as ex
 

@@ -19,6 +19,7 @@ def quiz_radios(app):
     return [radio for radio in app.radio if radio.key and "-quiz-" in radio.key]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lesson", LESSONS, ids=[Path(lesson.page).stem for lesson in LESSONS])
 def test_lesson_page_has_goal_figures_prompts_and_a_quiz_that_grades(lesson, shared_data):
     app = open_page(lesson.page, shared_data)

@@ -337,6 +337,7 @@ def model_card():
     return load_model().card
 
 
+@pytest.mark.slow
 def test_enrol_a_person_then_identify_with_an_open_set(shared_data, images):
     app = open_page(PAGE, shared_data)
     upload(app, as_files(images, BUSH[:4] + [BLAIR]))
@@ -448,6 +449,7 @@ def unlock(app, key: str = TEACHER_KEY):
     return app
 
 
+@pytest.mark.slow
 def test_class_gallery_is_shared_only_through_its_code(shared_data, images, monkeypatch):
     monkeypatch.setenv("FACENET_TEACHER_KEY", TEACHER_KEY)
     teacher = open_page(PAGE, shared_data)  # the teacher, who also enrols someone
@@ -508,6 +510,7 @@ def test_class_galleries_are_off_without_a_teacher_key_and_say_how_to_turn_them_
     assert not [w for w in app.text_input if w.key == "yf_teacher_key"]
 
 
+@pytest.mark.slow
 def test_only_the_teacher_key_opens_galleries_and_a_reload_gets_them_back(shared_data, monkeypatch):
     monkeypatch.setenv("FACENET_TEACHER_KEY", TEACHER_KEY)
     squatter = open_page(PAGE, shared_data)
@@ -600,6 +603,7 @@ def assert_only_text(app, names: list[str], where: str) -> None:
             assert not set(s) & set("<>$"), (where, name, s)
 
 
+@pytest.mark.slow
 def test_hostile_names_are_shown_as_plain_text_everywhere(shared_data, images, monkeypatch):
     monkeypatch.setenv("FACENET_TEACHER_KEY", TEACHER_KEY)
     teacher = unlock(open_page(PAGE, shared_data))

@@ -68,6 +68,7 @@ def commit(app, key: str, guess):
     assert not app.exception
 
 
+@pytest.mark.slow
 def test_page_2d_every_widget_changes_the_numbers(shared_data):
     app = open_page(PAGE, shared_data)
     check_figures_are_valid_plotly(app)
@@ -178,6 +179,7 @@ def test_off_the_sphere_a_bigger_scale_meets_the_margin_after_a_prediction(share
     assert "wrong order" in page_text(app)
 
 
+@pytest.mark.slow
 def test_page_real_faces_and_the_batch(shared_data, shipped_embeddings):
     app = open_page(PAGE, shared_data)
     app.button_group(key="loss-mode").set_value("Real faces (128-D)").run()

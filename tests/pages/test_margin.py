@@ -72,6 +72,7 @@ def runs_table(app):
     return tables[0] if tables else None
 
 
+@pytest.mark.slow
 def test_page_every_widget_changes_the_numbers(shared_data, shipped_embeddings, runs_dir):
     app = open_page(PAGE, shared_data)
     check_figures_are_valid_plotly(app)

@@ -83,6 +83,7 @@ def check_page(app, shipped_embeddings, people, photos, seed, unseen, alpha, str
     return batch, a
 
 
+@pytest.mark.slow
 def test_page_moves_every_widget(shared_data, shipped_embeddings):
     app = open_page(PAGE, shared_data)
     check_page(app, shipped_embeddings, 8, 4, 0, False, 0.2, "semi-hard", 0)

@@ -67,6 +67,7 @@ def test_page_shows_the_race_it_computes(shared_data):
     assert np.allclose(figure_values(lr_figure["data"][2]["y"]), 0.1)
 
 
+@pytest.mark.slow
 def test_every_widget_of_the_race_changes_what_is_shown(shared_data):
     app = opened(shared_data)
     # Surfaces: each resets the start and the learning rates, and is drawn with its formula.
