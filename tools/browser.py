@@ -21,7 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 
 EXCEPTION = "[data-testid=stException]"
-SLIDER = "[data-testid=stMain] [data-testid=stSlider] input[type=range]"
+# A lesson's own sliders, not the predict-then-see ones (their keys start "predict-"), which
+# redraw nothing until the student locks the guess in.
+SLIDER = ("[data-testid=stMain] [data-testid=stElementContainer]:not([class*=st-key-predict-]) "
+          "[data-testid=stSlider] input[type=range]")
 
 # A number that changes whenever any chart or metric of the page is drawn differently.
 SIGNATURE_JS = """() => {
@@ -81,8 +84,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def network_address() -> str | None:
+    """This machine's address on its network (not loopback), or None when it has none: a browser
+    that connects there is, to the server, a visitor over the network. No packet is sent."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing interface
+            address = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
 class AppServer:
-    """`streamlit run app.py` on 127.0.0.1 at a free port, reading the face data from `data`.
+    """`streamlit run app.py` on 127.0.0.1 (or `address`) at a free port, reading the face data from `data`.
 
     The tests turn Streamlit's watching of the source files off (`file_watcher="none"`); `None` keeps
     the project's setting. `env` adds or replaces environment variables (e.g. an empty scikit-learn data home). The
@@ -90,8 +105,9 @@ class AppServer:
     """
 
     def __init__(self, data: str | os.PathLike | None, port: int | None = None, env: dict | None = None,
-                 file_watcher: str | None = "none", options: dict | None = None):
+                 file_watcher: str | None = "none", options: dict | None = None, address: str = "127.0.0.1"):
         self.port = port or free_port()
+        self.address = address  # "0.0.0.0": reachable from the network too, as a class server is
         self.file_watcher = file_watcher  # None: as .streamlit/config.toml says (what `streamlit run app.py` does)
         self.options = dict(options or {})  # more Streamlit options, e.g. {"runner.postScriptGC": "false"}
         self.url = f"http://127.0.0.1:{self.port}"
@@ -105,7 +121,7 @@ class AppServer:
 
     def start(self) -> "AppServer":
         command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                   "--server.address", "127.0.0.1", "--server.port", str(self.port),
+                   "--server.address", self.address, "--server.port", str(self.port),
                    "--browser.gatherUsageStats", "false"]
         if self.file_watcher:
             command += ["--server.fileWatcherType", self.file_watcher]
