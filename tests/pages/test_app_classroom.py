@@ -317,7 +317,7 @@ def test_a_background_import_happens_once_on_its_own_thread(monkeypatch):
         imported.append((name, threading.current_thread().name))
         release.wait(30)
 
-    monkeypatch.setattr(serving, "importlib", SimpleNamespace(import_module=slow_import))
+    monkeypatch.setattr(startup, "importlib", SimpleNamespace(import_module=slow_import))
     name = f"lesson_code_{uuid.uuid4().hex}"
     startup.import_in_background(name)
     startup.import_in_background(name)  # a second visitor while the first import runs: nothing more
