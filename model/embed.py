@@ -65,7 +65,21 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[FaceNet, dict]:
         net.load_state_dict(blob["state_dict"])
     except Exception as err:  # wrong keys or shapes
         raise CheckpointError(f"{path.name} does not match its own network description: {err}") from err
-    return net.eval(), dict(blob.get("card") or {})
+    return net.eval(), portable_card(dict(blob.get("card") or {}))
+
+
+def portable_card(card: dict) -> dict:
+    """The card with an absolute data path in its "dataset" line ("LFW deep-funneled (/home/x/lfw)",
+    as older checkpoints recorded it) written as model.train now writes it ("lfw/ in the data
+    folder"): the training machine's folders are nobody else's business. The checkpoint itself is
+    left as it is, since the shipped embeddings are tied to its digest."""
+    import re
+
+    dataset = card.get("dataset")
+    if isinstance(dataset, str):
+        card["dataset"] = re.sub(r"\((/[^()]*?)/?\)", lambda m: f"({Path(m.group(1)).name}/ in the data folder)",
+                                 dataset)
+    return card
 
 
 @torch.no_grad()
