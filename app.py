@@ -19,13 +19,14 @@ from server.memory import hand_memory_back, keep_gc_fast
 from server.offline import name_the_server
 from server.startup import skip_streamlit_repl_check
 from server.uploads import keep_uploads_in_memory
+from ui.fit import fit_the_page
 from ui.loaders import default_data_path, forget_where_the_data_was
 from ui.presenter import presenter_mode, presenter_switch
 from ui.visitor import on_own_machine
 
 keep_uploads_in_memory()  # see server.uploads: no uploaded byte on disk
-hand_memory_back()  # see server.memory: once a class has gone, its memory goes back to the system
 name_the_server()  # see server.offline: a lesson opened by its own address asks for nothing that 404s
+hand_memory_back()  # see server.memory: once a class has gone, its memory goes back to the system
 skip_streamlit_repl_check()  # see server.startup: 0.1-0.2 s off a new server's first page
 presenting = presenter_mode()
 st.set_page_config(
@@ -34,6 +35,7 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="collapsed" if presenting else "expanded",
 )
+fit_the_page()  # see ui.fit: labels, option rows and long formulas wrap instead of being cut off
 
 home = st.Page("pages/home.py", title="Welcome", icon=":material/home:", default=True)
 lessons = [st.Page(lesson.page, title=lesson.nav_title, icon=lesson.icon)

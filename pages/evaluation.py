@@ -16,7 +16,7 @@ from lessons.content import LessonText
 from ui.colors import BLUE, GREEN, GREY, ORANGE, SAME_DIFFERENT_COLORS, VERMILLION
 from ui.loaders import (data_path, devtest_pairs, face_model, lfw_embeddings, lfw_photos, photo_index,
                         unseen_pairs_reference)
-from ui.widgets import as_arrays, check_yourself, lesson_header, plot, predict_then_see, try_this
+from ui.widgets import as_arrays, check_yourself, lesson_header, plot, predict_then_see, thumbnail, try_this
 
 words = LessonText("evaluation")
 SAME, DIFF = SAME_DIFFERENT_COLORS["same person"], SAME_DIFFERENT_COLORS["different people"]
@@ -144,7 +144,7 @@ def show_pairs(photos, rows, lfw, items: list[tuple[int, int, str]], empty: str,
                 images.append(im)
                 captions.append(caption)
         if images:
-            st.image(images, caption=captions, width=200)
+            st.image([thumbnail(im) for im in images], caption=captions, width=200)
             return
     st.dataframe([{"left": person(lfw, a), "right": person(lfw, b), "what": caption} for a, b, caption in items],
                  hide_index=True, width="stretch", key=key)
@@ -389,8 +389,9 @@ traces += [go.Bar(x=answers, y=values, name=label, marker_color=color, legendgro
 titles = [f"Gallery people ({closed.known:,})", f"Strangers ({closed.unknown:,})"]
 bars = go.Figure(data=traces, layout=dict(
     barmode="stack", height=420, margin=dict(t=50, b=10), legend=dict(orientation="h", y=-0.15),
-    xaxis=dict(domain=[0, 0.44]), xaxis2=dict(domain=[0.56, 1], anchor="y2"),
-    yaxis=dict(title=dict(text="probe photos")), yaxis2=dict(anchor="x2"),
+    xaxis=dict(domain=[0, 0.44], title=dict(text="the answer's rule")),
+    xaxis2=dict(domain=[0.56, 1], anchor="y2", title=dict(text="the answer's rule")),
+    yaxis=dict(title=dict(text="probe photos")), yaxis2=dict(anchor="x2", title=dict(text="probe photos")),
     annotations=[dict(text=t, x=x, y=1.0, xref="paper", yref="paper", xanchor="center", yanchor="bottom",
                       showarrow=False, font=dict(size=14)) for t, x in zip(titles, (0.22, 0.78))]))
 bars_col, curve_col = st.columns(2)
@@ -455,7 +456,7 @@ if source == PAIR:
     image = pair_image(photos, rows, a, b) if photos is not None else None
     face_col, vector_col = st.columns([1, 3], vertical_alignment="center")
     if image is not None:
-        face_col.image(image, width=200)
+        face_col.image(thumbnail(image), width=200)
     else:
         face_col.markdown(f"{person(lfw, a)}  \n{person(lfw, b)}")
     vectors = lfw.embeddings[[a, b]].astype(np.float64)

@@ -16,7 +16,7 @@ from lessons.content import LessonText
 from model import sweep
 from ui.colors import BLUE, GREY, ORANGE, VERMILLION
 from ui.loaders import data_path, explorer_maps, face_model, lfw_photos, photo_index
-from ui.widgets import chart, check_yourself, lesson_header, plot, predict_then_see, try_this
+from ui.widgets import chart, check_yourself, lesson_header, plot, predict_then_see, thumbnail, try_this
 
 words = LessonText("explorer")
 MAP_KEY = "explorer_map"
@@ -202,11 +202,18 @@ if dims == 2 and len(steps) > 1:  # the map glides through training in the brows
 layout = chart(traces, title, height=680 if frames else 620, **layout).layout.to_plotly_json()
 if frames:
     layout["margin"]["b"] = 90  # room for the play button and the map's slider
-    # An animation does not rescale the axes: fix them to hold every frame of the run.
-    low, high = run_map.xy.min(axis=(0, 1)), run_map.xy.max(axis=(0, 1))
-    pad = 0.04 * (high - low)
-    layout["xaxis"]["range"] = [float(low[0] - pad[0]), float(high[0] + pad[0])]
-    layout["yaxis"]["range"] = [float(low[1] - pad[1]), float(high[1] + pad[1])]
+    # An animation does not rescale the axes by itself: each frame carries the ranges that make its
+    # step's map fill the chart (a UMAP map's axes have no units), and the glide moves them too.
+    def filling(points):
+        low, high = points.min(axis=0), points.max(axis=0)
+        pad = 0.04 * (high - low)
+        return {"xaxis": {"range": [float(low[0] - pad[0]), float(high[0] + pad[0])]},
+                "yaxis": {"range": [float(low[1] - pad[1]), float(high[1] + pad[1])]}}
+
+    for frame in frames:
+        frame["layout"] = filling(run_map.points(int(frame["name"]), 2))
+    for name, ranges in filling(run_map.points(int(step), 2)).items():
+        layout[name]["range"] = ranges["range"]
 plot({"data": traces, "layout": layout, "frames": frames}, key=MAP_KEY, on_select="rerun",
      selection_mode=("points", "box", "lasso"))
 st.caption(words("map-caption"))
@@ -245,13 +252,13 @@ for row in selected:
         with cols[0]:
             image = face(row)
             if image is not None:
-                st.image(image, width=96)
+                st.image(thumbnail(image), width=96)
             st.markdown(f"**{who(row)}**  \n{'seen' if maps.seen[row] else 'never seen'} in training")
         for col, n in zip(cols[1:], neighbours):
             with col:
                 image = face(n.row)
                 if image is not None:
-                    st.image(image, width=96)
+                    st.image(thumbnail(image), width=96)
                 mark = "same person" if n.same_person else "someone else"
                 st.markdown(f"{who(n.row)}  \nd² = {n.distance:.3f}  \n:{'green' if n.same_person else 'red'}[{mark}]")
 if len(selected) >= 2:
@@ -426,7 +433,7 @@ def draw_live(update: live_training.LiveUpdate, live_photos: live_training.LiveS
                         {"type": "scatter", "x": list(acc_steps), "y": list(acc), "name": "held-out accuracy",
                          "line": {"color": BLUE}}],
                        "Loss, active share, held-out accuracy", height=420, xaxis={"title": "step", "range": [0, update.steps]},
-                       yaxis={"range": [0, 1]}), key=f"live_curves_{update.step}")
+                       yaxis={"title": "loss, or a share from 0 to 1", "range": [0, 1]}), key=f"live_curves_{update.step}")
 
 
 if which == "olivetti":

@@ -7,8 +7,9 @@ from lessons import loss as lesson
 from lessons.content import LessonText
 from model.triplet import KIND_NAMES
 from ui.colors import BLACK, GREY, KIND_COLORS, ROLE_COLORS
+from ui.fit import breakable
 from ui.loaders import lfw_embeddings, lfw_photos, photo_index
-from ui.widgets import chart, check_yourself, lesson_header, plot, predict_then_see, try_this
+from ui.widgets import chart, check_yourself, lesson_header, plot, predict_then_see, thumbnail, try_this
 
 PAGE = "pages/loss.py"
 words = LessonText("loss")
@@ -182,15 +183,15 @@ def batch_figure(batch: lesson.BatchOfTriplets, hover_names: list[str] | None, a
             hovertext=names,
             hovertemplate="triplet %{x}: %{hovertext}<br>d_ap = %{customdata[0]:.3f}, d_an = %{customdata[1]:.3f}"
                           "<br>term = %{y:.3f}<extra></extra>"))
-    shapes = [dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=batch.mean_all, y1=batch.mean_all,
-                   line=dict(color=ROLE_COLORS["anchor"], dash="dash"), name="mean over all")]
-    annotations = [dict(xref="paper", x=0, yref="y", y=batch.mean_all, xanchor="left", yanchor="bottom",
-                        showarrow=False, text=f"mean over all N: {batch.mean_all:.3f}")]
+    # The two means: lines across the chart, named (with their values) in the legend, not on the bars.
+    means = [("mean over all N", batch.mean_all, ROLE_COLORS["anchor"], "dash")]
     if batch.active:
-        shapes.append(dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=batch.mean_active,
-                           y1=batch.mean_active, line=dict(color=GREY, dash="dot"), name="mean over the active"))
-        annotations.append(dict(xref="paper", x=1, yref="y", y=batch.mean_active, xanchor="right", yanchor="bottom",
-                                showarrow=False, text=f"mean over the active: {batch.mean_active:.3f}"))
+        means.append(("mean over the active", batch.mean_active, GREY, "dot"))
+    shapes = [dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=value, y1=value,
+                   line=dict(color=colour, dash=dash), name=label) for label, value, colour, dash in means]
+    data += [dict(type="scatter", x=[None], y=[None], mode="lines", name=f"{label}: {value:.3f}",
+                  line=dict(color=colour, dash=dash), hoverinfo="skip") for label, value, colour, dash in means]
+    annotations = []
     top = max(float(inside.max()) if n else 0.0, alpha, 0.05)
     bottom = min(float(inside.min()) if n else 0.0, 0.0)
     layout = dict(title=dict(text=f"The {n} loss terms of the batch"), height=440, shapes=shapes, barmode="overlay",
@@ -287,7 +288,8 @@ else:
         columns = st.columns(6)
         for column, role, row, crop in zip(columns, lesson.ROLES, chosen, crops):
             if crop is not None:
-                column.image(photos.images[crop], width=96, caption=f"{role}: {emb.files[row].split('/')[-1]}")
+                column.image(thumbnail(photos.images[crop]), width=96,  # the file name wraps at its "_", not inside a word
+                             caption=f"{role}: {breakable(emb.files[row].split('/')[-1])}")
 
 # numbers and picture
 m1, m2, m3, m4 = st.columns(4)

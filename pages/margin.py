@@ -13,7 +13,7 @@ from model.maps import EXPLORER_FILE
 from model.triplet import KIND_NAMES
 from ui.colors import BLACK, GREY, KIND_COLORS, PALETTE, ROLE_COLORS
 from ui.loaders import explorer_maps, lfw_embeddings, lfw_photos, photo_index
-from ui.widgets import chart, check_yourself, lesson_header, plot, predict_then_see, try_this
+from ui.widgets import chart, check_yourself, lesson_header, plot, predict_then_see, thumbnail, try_this
 
 PAGE = "pages/margin.py"
 words = LessonText("margin")
@@ -183,7 +183,7 @@ def line_figure(view, d_ap: float, alpha: float, names) -> dict:
     layout = dict(title=dict(text="The same negatives on a line: squared distance to the anchor"), height=460,
                   shapes=shapes, annotations=annotations, legend=dict(orientation="h", y=-0.2),
                   margin=dict(t=60, b=40, l=40, r=20),
-                  xaxis=dict(title=dict(text="squared distance to the anchor, d_an (0 to 4 on the unit sphere)"),
+                  xaxis=dict(title=dict(text="d_an: squared distance to the anchor"),
                              range=[0, 4.05]),
                   yaxis=dict(visible=False, range=[-0.8, 0.8]))
     return dict(data=data, layout=layout)
@@ -296,7 +296,7 @@ if view is not None:
         for column, (i, caption) in zip(st.columns(len(shown)), shown):
             crop = where.get(emb.files[rows[i]])
             if crop is not None:
-                column.image(faces.images[crop], width=96, caption=f"{names[i]}: {caption}")
+                column.image(thumbnail(faces.images[crop]), width=96, caption=f"{names[i]}: {caption}")
 
 # --------------------------------------------------------------------------------------------
 # The whole batch

@@ -20,7 +20,7 @@ from model import sweep
 from model.maps import EXPLORER_FILE, dequantize
 from ui.colors import BLACK, BLUE, GREY, KIND_COLORS, ORANGE, ROLE_COLORS, SKY_BLUE, VERMILLION
 from ui.loaders import explorer_maps, lfw_embeddings, lfw_photos, photo_index
-from ui.widgets import chart, check_yourself, lesson_header, plot, predict_then_see, try_this
+from ui.widgets import chart, check_yourself, lesson_header, plot, predict_then_see, thumbnail, try_this
 
 PAGE = "pages/mining.py"
 words = LessonText("mining")
@@ -199,7 +199,8 @@ def anchor_strip(analysis, labels: list[str], anchor: int, picks, alpha: float) 
     return go.Figure(traces, dict(
         height=380, margin=dict(l=10, r=10, t=50, b=10), shapes=shapes, annotations=notes,
         xaxis=dict(title=dict(text="squared distance to the anchor, ||f(a) − f(x)||²"), rangemode="tozero"),
-        yaxis=dict(categoryorder="array", categoryarray=["other people", "same person"]),
+        yaxis=dict(categoryorder="array", categoryarray=["other people", "same person"],
+                   title=dict(text="photo of the batch")),
         legend=dict(orientation="h", yanchor="top", y=-0.25, x=0)))
 
 
@@ -227,7 +228,7 @@ def comparison_figure(key: tuple, _analysis) -> go.Figure:
     return go.Figure(traces, dict(
         barmode="stack", height=400, margin=dict(l=10, r=10, t=40, b=10),
         xaxis=dict(domain=[0.0, 0.55], title=dict(text="share of the triplets picked (%)"), range=[0, 100]),
-        yaxis=dict(autorange="reversed"),
+        yaxis=dict(autorange="reversed", title=dict(text="triplets")),
         xaxis2=dict(domain=[0.72, 1.0], title=dict(text="loss of the batch"), anchor="y2", range=[0, top * 1.35]),
         yaxis2=dict(anchor="x2", autorange="reversed", showticklabels=False),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, title=dict(text="kind of triplet"))))
@@ -244,6 +245,7 @@ def scales_figure(scales: tuple[lesson.TripletScale, ...]) -> go.Figure:
     top = max(s.triplets for s in scales)
     return go.Figure(traces, dict(
         barmode="group", height=420, margin=dict(l=10, r=10, t=30, b=10),
+        xaxis=dict(title=dict(text="set of photos")),
         yaxis=dict(type="log", title=dict(text="how many (log scale)"), range=[0, np.log10(top) + 1]),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0)))
 
@@ -309,9 +311,10 @@ def mosaic_figure(uri: str, labels: list[str], people: int, photos: int, roles: 
     names = [labels[p * photos].rsplit(" #", 1)[0] for p in range(people)]
     return go.Figure([go.Image(source=uri, hoverinfo="skip"), hover], dict(
         height=min(max(70 + 46 * people, 240), 820), margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor=WHITE,
-        shapes=boxes, xaxis=dict(showticklabels=False, showgrid=False, zeroline=False),
+        shapes=boxes, xaxis=dict(showticklabels=False, showgrid=False, zeroline=False,
+                                 title=dict(text=f"K = {photos} photos of each person")),
         yaxis=dict(tickmode="array", tickvals=[r * (s + gap) + s / 2 for r in range(people)], ticktext=names,
-                   showgrid=False, zeroline=False, scaleanchor="x")))
+                   showgrid=False, zeroline=False, scaleanchor="x", title=dict(text=f"P = {people} people"))))
 
 
 # --------------------------------------------------------------------------------------------
@@ -440,7 +443,7 @@ def section_matrix(v: View) -> None:
     for col, (row, role, dist) in zip(box.columns(3), shown):
         caption = f"{role}: {v.labels[row]}" + (f" (d = {dist:.3f})" if dist is not None else "")
         if v.faces is not None:
-            col.image(v.photo(row), width=96, caption=caption)
+            col.image(thumbnail(v.photo(row)), width=96, caption=caption)
         else:
             col.markdown(caption)
     try_this(words("try-matrix"))
@@ -450,7 +453,7 @@ def section_strategies(v: View) -> None:
     result, label, a = v.result, lesson.STRATEGY_LABELS[v.strategy], v.anchor
     st.header("What each strategy picks")
     st.markdown(words("strategies"))
-    left, right = st.columns([3, 2])
+    left = right = st.container()  # the chart, then its table full width: six columns need the room
     plot_in(left, anchor_strip(v.analysis, v.labels, a, v.picks, v.alpha), key="mining_anchor_strip")
     left.caption(words("caption-strip", number=a + 1, photo=v.labels[a]))
     right.markdown(words("picks-title", strategy=label, number=a + 1))
@@ -479,9 +482,11 @@ def section_comparison(v: View) -> None:
     st.dataframe([{"strategy": s.label, "triplets picked": s.selected, "looked at": s.considered,
                    "active (loss > 0)": s.active, "share active": f"{100 * s.active_share:.1f}%",
                    "loss": round(s.loss, 4),
-                   "mean d(a,p) of picked": None if np.isnan(s.mean_d_ap) else round(s.mean_d_ap, 3),
-                   "mean d(a,n) of picked": None if np.isnan(s.mean_d_an) else round(s.mean_d_an, 3)}
-                  for s in (v.analysis.strategies[m] for m in lesson.STRATEGY_LABELS)], hide_index=True)
+                   "mean d(a,p)": None if np.isnan(s.mean_d_ap) else round(s.mean_d_ap, 3),
+                   "mean d(a,n)": None if np.isnan(s.mean_d_an) else round(s.mean_d_an, 3)}
+                  for s in (v.analysis.strategies[m] for m in lesson.STRATEGY_LABELS)], hide_index=True,
+                 column_config={name: st.column_config.NumberColumn(help=f"{name} of the triplets picked")
+                                for name in ("mean d(a,p)", "mean d(a,n)")})  # short headers: it fits the page
     st.caption(words("caption-comparison"))
     st.markdown(words("batch-all-vs-hard"))
     try_this(words("try-comparison"))

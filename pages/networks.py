@@ -83,7 +83,7 @@ for arch, (params, macs), costs in (("zf", (zf_params, zf_macs), zf_costs), ("in
     rows.append({"network": f"ours, {lesson.ARCH_NAMES[arch]}", "family": "Zeiler & Fergus" if arch == "zf" else "Inception",
                  "input": f"{input_size} x {input_size}", "parameters": f"{params:,}", "FLOPS / multiply-adds": f"{macs:,}",
                  "note": f"{sum(c.kind != 'BatchNorm' for c in costs)} convolution and linear layers, width x{width:g}"})
-st.dataframe(rows, hide_index=True, width="stretch")
+st.table(rows, hide_index=True)  # a table that wraps its notes: nothing cut off on a projector
 st.caption(words("table-caption"))
 
 # The cost map: every network as a point, parameters against compute.
@@ -148,7 +148,8 @@ y_type = "log" if log_y else "linear"
 tick = dict(tickangle=-60, tickfont=dict(size=10))
 bars = go.Figure(data=bar_traces, layout=dict(
     height=460, margin=dict(t=40, b=10), showlegend=False, bargap=0.15,
-    xaxis=dict(domain=[0, 0.485], **tick), xaxis2=dict(domain=[0.515, 1], anchor="y2", **tick),
+    xaxis=dict(domain=[0, 0.485], title=dict(text="layer, input to output"), **tick),
+    xaxis2=dict(domain=[0.515, 1], anchor="y2", title=dict(text="layer, input to output"), **tick),
     yaxis=dict(type=y_type, title=dict(text=f"{measure} per image" if measure == "multiply-adds" else "parameters")),
     yaxis2=dict(type=y_type, anchor="x2", matches="y", showticklabels=False),
     annotations=[dict(text=t, x=x, y=1.0, xref="paper", yref="paper", xanchor="center", yanchor="bottom",

@@ -103,12 +103,18 @@ def for_projector(spec: dict) -> dict:
         layout["margin"] = {side: (round(v * scale) if side in "lrtb" and isinstance(v, (int, float)) else v)
                             for side, v in margin.items()}
     title = layout.get("title")
+    if isinstance(title, str):  # (Plotly.js 3 reads a title only as {"text": ...})
+        title = {"text": title}
     if isinstance(title, dict) and isinstance(title.get("text"), str):  # Plotly never wraps a title itself
         text = wrap_title(title["text"])
         layout["title"] = {**title, "text": text}
         extra_lines = text.count("<br>") - title["text"].count("<br>")
+        size = (title.get("font") or {}).get("size") or PRESENTER_FONT  # (already scaled above)
+        added = round(1.3 * size * extra_lines)
         if extra_lines and isinstance(layout.get("margin"), dict) and isinstance(layout["margin"].get("t"), (int, float)):
-            size = (title.get("font") or {}).get("size") or PRESENTER_FONT  # (already scaled above)
-            layout["margin"] = {**layout["margin"], "t": layout["margin"]["t"] + round(1.3 * size * extra_lines)}
+            layout["margin"] = {**layout["margin"], "t": layout["margin"]["t"] + added}
+        if extra_lines and title.get("yanchor") == "top":  # Plotly sets a title of several lines higher than its anchor
+            pad = dict(title.get("pad") or {})
+            layout["title"]["pad"] = {**pad, "t": (pad.get("t") or 0) + added}
     return out
 

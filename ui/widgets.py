@@ -8,7 +8,7 @@ import streamlit as st
 
 from lessons import overview, quiz
 from ui.colors import PALETTE
-from ui.presenter import for_projector, presenter_mode
+from ui.presenter import for_projector, presenter_mode, wrap_title
 
 
 def run_through_app_py() -> None:
@@ -126,6 +126,121 @@ def as_arrays(trace: dict) -> dict:
     return out
 
 
+def thumbnail(image, quality: int = 90) -> str:
+    """A small face (an RGB array, or JPEG bytes) as a data URI for st.image: the picture travels
+    inside the page itself. A picture st.image gets as an array is a media file the server drops at
+    the end of the next run, while a page whose slider is being dragged may still ask for it (a 404
+    and "Image source error" in the browser); a data URI has nothing to drop."""
+    import base64
+    import io
+
+    if isinstance(image, (bytes, bytearray)):
+        data = bytes(image)
+    else:
+        from PIL import Image
+
+        out = io.BytesIO()
+        Image.fromarray(image).save(out, "JPEG", quality=quality)
+        data = out.getvalue()
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _titles_as_dicts(node):
+    """A copy of a layout dict in which every `"title": "text"` is `"title": {"text": "text"}`, and
+    whether anything changed. Plotly.js 3, which Streamlit draws with, no longer reads a title given
+    as a plain string: such an axis is drawn without its title."""
+    if not isinstance(node, dict):
+        return node, False
+    out, changed = {}, False
+    for name, value in node.items():
+        if name == "title" and isinstance(value, str):
+            out[name], changed = {"text": value}, True
+        elif isinstance(value, dict) and name != "template":
+            out[name], inner = _titles_as_dicts(value)
+            changed = changed or inner
+        else:
+            out[name] = value
+    return out, changed
+
+
+def titled(figure: go.Figure) -> None:
+    """Every title of `figure` given as a plain string, given as {"text": ...} (see _titles_as_dicts)."""
+    layout = figure.layout.to_plotly_json()
+    for name, value in layout.items():
+        if name == "template":
+            continue
+        fixed, changed = _titles_as_dicts({name: value})
+        if changed:
+            figure.layout[name] = fixed[name]
+
+
+TITLE_CHARS = 52  # a chart title's line at most: a half-width chart at 1280 x 800 holds about 55 (7 px a character)
+TITLE_SIZE = 17  # px: Plotly's title size for the course's base font, for the room a second line needs
+
+
+def wrapped_title(figure: go.Figure, width: int = TITLE_CHARS) -> None:
+    """A title longer than `width` characters broken into lines at spaces (Plotly never wraps one, so
+    it ran past the edge of a narrow chart), with the top margin grown by a line for each line added."""
+    title = figure.layout.title.to_plotly_json() if figure.layout.title is not None else {}
+    text = title.get("text")
+    if not isinstance(text, str):
+        return
+    lines = wrap_title(text, width)
+    extra = lines.count("<br>") - text.count("<br>")
+    if not extra:
+        return
+    figure.layout.title.text = lines
+    size = (title.get("font") or {}).get("size") or TITLE_SIZE
+    added = round(1.3 * size * extra)
+    top = figure.layout.margin.t
+    if isinstance(top, (int, float)):
+        figure.layout.margin.t = top + added
+    if title.get("yanchor") == "top":  # Plotly sets a title of several lines higher than its top anchor: move it down
+        figure.layout.title.pad.t = ((title.get("pad") or {}).get("t") or 0) + added
+
+
+LOG_TICKS_MAX = 8  # labelled ticks on a log axis at most: whole decades, every one or every few
+
+
+def _positive_span(values) -> tuple[float, float] | None:
+    import numpy as np
+
+    try:
+        a = np.asarray(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        return None
+    a = a[np.isfinite(a) & (a > 0)]
+    return (float(a.min()), float(a.max())) if a.size else None
+
+
+def readable_log_axes(figure: go.Figure) -> None:
+    """Every log axis without ticks of its own shows whole decades only (1, 10, 100, 10^3 ...), every
+    decade or every few so that at most LOG_TICKS_MAX are labelled, and none of Plotly's in-between
+    2 and 5 labels ("2, 1000, 5, 2, 100"), which read as a jumble on a projector."""
+    import math
+
+    layout = figure.layout.to_plotly_json()
+    for name, axis in layout.items():
+        if not (name.startswith(("xaxis", "yaxis")) and isinstance(axis, dict) and axis.get("type") == "log"):
+            continue
+        if any(axis.get(k) is not None for k in ("dtick", "tickvals", "tick0")):
+            continue
+        letter, ref = name[0], name[0] + name[5:]  # "xaxis2" -> "x2"
+        low, high = math.inf, -math.inf
+        if isinstance(axis.get("range"), (list, tuple)) and len(axis["range"]) == 2:
+            low, high = (10.0 ** float(v) for v in axis["range"])
+        else:
+            for trace in figure.data:
+                if (getattr(trace, f"{letter}axis", None) or letter) != ref:
+                    continue
+                span = _positive_span(getattr(trace, letter, None))
+                if span is not None:
+                    low, high = min(low, span[0]), max(high, span[1])
+        decades = math.log10(high / low) if math.isfinite(low) and math.isfinite(high) and high > low else 1.0
+        figure.update_layout({name: dict(dtick=max(1, math.ceil(decades / LOG_TICKS_MAX)), exponentformat="power",
+                                         minor=dict(showgrid=False, ticks=""))})
+
+
 def plot(figure: go.Figure | dict, key: str | None = None, **kwargs):
     """A Plotly figure (a go.Figure, or a plain {"data": [...], "layout": {...}} dict), as wide as
     its column: the one way pages draw charts.
@@ -138,12 +253,17 @@ def plot(figure: go.Figure | dict, key: str | None = None, **kwargs):
     is redrawn from a copy (figures may be cached and shared by every session) with larger type,
     more height and wider margins for a projector.
     """
-    if presenter_mode():
+    presenting = presenter_mode()
+    if presenting:
         spec = figure if isinstance(figure, dict) else figure.to_plotly_json()
         figure = go.Figure(for_projector(spec), _validate=False)
     elif isinstance(figure, dict):
         figure = go.Figure(figure, _validate=False)
     if figure.layout.colorway is None:
         figure.layout.colorway = PALETTE  # the same value for every session: safe on a shared figure
+    titled(figure)  # the same for every session too
+    readable_log_axes(figure)
+    if not presenting:  # (for_projector has wrapped it for its larger type)
+        wrapped_title(figure)
     return st.plotly_chart(figure, width="stretch", key=key, config={"displaylogo": False}, **kwargs)
 
