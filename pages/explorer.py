@@ -212,8 +212,8 @@ if frames:
 
     for frame in frames:
         frame["layout"] = filling(run_map.points(int(frame["name"]), 2))
-    for name, ranges in filling(run_map.points(int(step), 2)).items():
-        layout[name]["range"] = ranges["range"]
+    for name, ranges in filling(run_map.points(int(step), 2)).items():  # (x and y may share one dict: copies)
+        layout[name] = {**layout[name], "range": ranges["range"]}
 plot({"data": traces, "layout": layout, "frames": frames}, key=MAP_KEY, on_select="rerun",
      selection_mode=("points", "box", "lasso"))
 st.caption(words("map-caption"))
