@@ -447,7 +447,12 @@ def explain(verdict: Verdict) -> str:
         text = (f"D = {d:.3f} ≤ {v:.3f}, so the model says **same person**. How much is that worth? At this "
                 f"threshold, **FAR = {t.far:.1%}**: of {t.n_diff} pairs of two different people it was tested on "
                 f"(pairsDevTest, people it never trained on), {t.false_accepts} came this close.")
-        if t.far <= 0.01:
+        if t.false_accepts == 0 and t.n_diff:
+            # 0 of n proves only that the true rate is small, not that it is zero.
+            bound = upper_bound(0, t.n_diff)
+            text += (f" 0 of {t.n_diff} does not mean a FAR of zero: with 95% confidence the true FAR on new pairs "
+                     f"of strangers is below {bound:.2%}. So a \"same\" answer is rarely given to two strangers.")
+        elif t.far <= 0.01:
             text += " So a \"same\" answer is rarely given to two strangers."
         else:
             text += (f" So about one pair of strangers in {1 / t.far:.0f} gets this answer too: at this threshold "

@@ -334,6 +334,8 @@ def test_verify_and_what_the_answer_means(shipped, shipped_embeddings, model, de
         text = yf.explain(verdict)
         if verdict.same:
             assert "same person" in text and "FAR" in text
+            if strict.false_accepts == 0:  # none of n is a bound, not a zero
+                assert f"below {yf.upper_bound(0, strict.n_diff):.2%}" in text
         else:
             assert "not the same person" in text and "VAL = 16.4%" in text and "not close enough to be sure" in text
         assert yf.same_or_not(verdict) == (0 if d <= strict.value else 1)
@@ -345,6 +347,8 @@ def test_verify_and_what_the_answer_means(shipped, shipped_embeddings, model, de
     assert f"VAL = {balanced.val:.1%}" in far_apart and "fair evidence" in far_apart
     near = yf.Threshold("t", 0.5, 0.3, 0.001)
     assert yf.explain(yf.verify(e[0], e[0], near)).startswith("D = 0.000 ≤ 0.500")
+    assert "0 of 500 does not mean a FAR of zero" in yf.explain(yf.verify(e[0], e[0], near))
+    assert "below 0.60%" in yf.explain(yf.verify(e[0], e[0], near))  # 1 - 0.05^(1/500) = 0.597%
     assert yf.verify(e[0], e[0], near).strangers_within is None  # no reference: no shares to read off
 
 
