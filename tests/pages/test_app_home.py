@@ -266,7 +266,7 @@ def test_home_page_quotes_the_shipped_cards_accuracies_by_protocol(shared_data, 
     assert fixed < tuned  # a threshold chosen on other people costs accuracy
     caveat = next(i.value for i in app.info if "Which number to quote" in i.value)
     assert f"**{fixed:.1%}**" in caveat and f"{tuned:.1%}" in caveat
-    assert f"**{card['view2_accuracy_mean']:.1%} is not comparable" in caveat and "Sec. 5.7" in caveat
+    assert f"**{card['view2_accuracy_mean']:.1%} is not comparable" in caveat and "Sec. 5.6" in caveat
     helps = {m.label: m.help for m in app.metric}
     assert "pairsDevTrain" in helps[overview.METRIC_LABELS["view1_devtest_accuracy_devtrain_threshold"]]
 

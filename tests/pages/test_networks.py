@@ -196,7 +196,7 @@ def test_page_shows_the_shipped_model_from_its_card(app):
     assert f"{m['view1_devtest_accuracy']:.1%}" in text and f"{m['view1_devtest_accuracy_devtrain_threshold']:.1%}" in text
     cost = 100 * (m["view1_devtest_accuracy"] - m["view1_devtest_accuracy_devtrain_threshold"])
     assert f"it costs {cost:.1f} points" in text
-    assert "98.87% ± 0.15" in text and "99.63% ± 0.09" in text and "Sec. 5.7" in text
+    assert "98.87% ± 0.15" in text and "99.63% ± 0.09" in text and "Sec. 5.6" in text
     assert "*View 1* is for developing" in text and "*View 2* is for" in text
     assert "20 times fewer parameters" in text
     assert "multiply-adds" in text and '**FLOPS here is not "per second".**' in text
