@@ -1,5 +1,6 @@
-"""The course as a class sees it on a projector: every page opened by its own address at 1280 x 800
-and at 1920 x 1080, and in presenter mode, on one real server with the face data. A page fails on
+"""The course as a class sees it on a projector: every page opened by its own address, in normal and
+in presenter mode, and looked over at 1280 x 800 and then, the window resized, at 1920 x 1080, on one
+real server with the face data. A page fails on
 
 * a request to any host but the course's own server (a classroom network may have no internet);
 * an error in the browser's console (a 404, an image that could not be loaded, a script error), or
@@ -180,25 +181,38 @@ def move_the_people_slider(page, label: str, presses: int = 4) -> None:
     page.wait_for_timeout(1500)  # the images of the last run load
 
 
+def resize(page, width: int, height: int) -> None:
+    """The same page in a window of another size: Streamlit lays it out again without a rerun, and
+    Plotly redraws every chart for its new width."""
+    page.set_viewport_size({"width": width, "height": height})
+    page.wait_for_timeout(800)  # the resize events reach every chart, which redraws
+    wait_idle(page, TIMEOUT)
+
+
 @pytest.mark.parametrize("presenter", [False, True], ids=["normal", "presenter"])
-@pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("name", PAGES, ids=[p or "home" for p in PAGES])
-def test_page_fits_offline_labelled_and_clean(browser, server, name, size, presenter):
-    width, height = SIZES[size]
+def test_page_fits_offline_labelled_and_clean(browser, server, name, presenter):
+    """One visit per page and mode, looked over at each size in turn (the window resized, as a teacher
+    moving the course to the projector does), the smallest first."""
+    (first, (width, height)), *others = SIZES.items()
     context = browser.new_context(viewport={"width": width, "height": height})
     context.set_default_timeout(TIMEOUT)
     page = context.new_page()
     watch = Watch(page, server.url)
+    problems: list[str] = []
     try:
         page.goto(f"{server.url}/{name}" + ("?presenter=true" if presenter else ""))
         page.locator("[data-testid=stMain] h1").first.wait_for(timeout=TIMEOUT)
         wait_idle(page, TIMEOUT)
         page.wait_for_timeout(500)  # fonts and images settle
-        found = look_over(page)
+        problems += [f"at {first}: {p}" for p in look_over(page)]
         if name in SLIDER_PAGES and page.locator("[data-testid=stSlider]", has_text=SLIDER_PAGES[name]).count():
             move_the_people_slider(page, SLIDER_PAGES[name])
-            found += look_over(page)
-        problems = list(dict.fromkeys(watch.problems + found))
-        assert not problems, f"/{name} at {size}{' in presenter mode' if presenter else ''}:\n  " + "\n  ".join(problems)
+            problems += [f"at {first}, after the P slider: {p}" for p in look_over(page)]
+        for size, (width, height) in others:
+            resize(page, width, height)
+            problems += [f"at {size}: {p}" for p in look_over(page)]
+        problems = list(dict.fromkeys(watch.problems + problems))
+        assert not problems, f"/{name}{' in presenter mode' if presenter else ''}:\n  " + "\n  ".join(problems)
     finally:
         context.close()
