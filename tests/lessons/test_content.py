@@ -4,6 +4,7 @@ every placeholder it needs, every question is well formed, and a second language
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -252,6 +253,26 @@ def test_every_prediction_is_well_formed_and_asked_by_its_page(lesson):
         values = {name: 1 for field in ("prompt", "explanation") for name in placeholders(row[field])}
         prediction = words.prediction(id, **values)
         assert isinstance(prediction, Prediction) and len(prediction.explanation) > 20, id
+
+
+def lessons_in_the_course_with_a_page() -> list[str]:
+    """The lessons of course.toml, in its order, that have a page (pages/<lesson>.py)."""
+    plan = tomllib.loads((ENGLISH / "course.toml").read_text(encoding="utf-8"))
+    return [name for name in plan if (REPO / "pages" / f"{name}.py").exists()]
+
+
+def test_the_course_plan_has_lessons_with_pages():
+    assert lessons_in_the_course_with_a_page(), "no lesson of course.toml has a page: nothing checked below"
+
+
+@pytest.mark.parametrize("lesson", lessons_in_the_course_with_a_page())
+def test_every_lesson_asks_at_least_two_predictions(lesson):
+    """Every lesson gets at least two predict-then-reveal moments, counted as the [[prediction]]
+    tables of its English file (a missing file fails too)."""
+    rows = tomllib.loads((ENGLISH / f"{lesson}.toml").read_text(encoding="utf-8")).get("prediction", [])
+    ids = [row.get("id") for row in rows]
+    assert len(set(ids)) == len(ids), f"{lesson}.toml repeats a prediction id: {ids}"
+    assert len(rows) >= 2, f"{lesson}.toml has {len(rows)} [[prediction]] table(s); every lesson needs at least two"
 
 
 def test_a_prediction_is_judged_against_the_live_truth():
