@@ -34,8 +34,11 @@ from typing import Callable, Iterable, Protocol
 import numpy as np
 from PIL import Image, ImageDraw
 
+from lessons.content import LessonText
 from model.faces import MAX_FACES, FaceInputError, prepare_faces
 from model.maps import place_on_map
+
+WORDS = LessonText("your_faces")  # the "verdict-" sections `explain` reads (content/en/your_faces.md)
 
 # --------------------------------------------------------------------------------------------
 # Limits
@@ -440,34 +443,25 @@ def verify(a: np.ndarray, b: np.ndarray, threshold: Threshold, reference=None) -
 
 
 def explain(verdict: Verdict) -> str:
-    """What the answer means in VAL and FAR terms, in plain words (markdown)."""
+    """What the answer means in VAL and FAR terms, in plain words (markdown): the "verdict-" sections of
+    content/<language>/your_faces.md, the verdict's first and what it is worth after it."""
     t = verdict.threshold
     d, v = verdict.distance, t.value
     if verdict.same:
-        text = (f"D = {d:.3f} ≤ {v:.3f}, so the model says **same person**. How much is that worth? At this "
-                f"threshold, **FAR = {t.far:.1%}**: of {t.n_diff} pairs of two different people it was tested on "
-                f"(pairsDevTest, people it never trained on), {t.false_accepts} came this close.")
+        text = WORDS("verdict-same", distance=d, threshold=v, far=t.far, n_diff=t.n_diff,
+                     false_accepts=t.false_accepts)
         if t.false_accepts == 0 and t.n_diff:
             # 0 of n proves only that the true rate is small, not that it is zero.
-            bound = upper_bound(0, t.n_diff)
-            text += (f" 0 of {t.n_diff} does not mean a FAR of zero: with 95% confidence the true FAR on new pairs "
-                     f"of strangers is below {bound:.2%}. So a \"same\" answer is rarely given to two strangers.")
+            worth = WORDS("verdict-same-none-of-n", n_diff=t.n_diff, bound=upper_bound(0, t.n_diff))
         elif t.far <= 0.01:
-            text += " So a \"same\" answer is rarely given to two strangers."
+            worth = WORDS("verdict-same-rare")
         else:
-            text += (f" So about one pair of strangers in {1 / t.far:.0f} gets this answer too: at this threshold "
-                     "\"same\" is a likely guess, not proof.")
+            worth = WORDS("verdict-same-guess", one_in=1 / t.far)
     else:
-        text = (f"D = {d:.3f} > {v:.3f}, so the model says **not the same person**. How much is that worth? At "
-                f"this threshold, **VAL = {t.val:.1%}**: {t.true_accepts} of {t.n_same} same-person test pairs "
-                f"come this close, so {1 - t.val:.0%} of real same-person pairs also get this answer.")
-        if t.val < 0.5:
-            text += (" \"Not the same\" means \"not close enough to be sure\", not \"two different people\". A "
-                     "strict threshold keeps strangers out at the price of turning most true matches away: that is "
-                     "the trade-off VAL and FAR measure.")
-        else:
-            text += " Most same-person pairs come closer than this, so here \"not the same\" is fair evidence."
-    return text
+        text = WORDS("verdict-not-same", distance=d, threshold=v, val=t.val, true_accepts=t.true_accepts,
+                     n_same=t.n_same, missed=1 - t.val)
+        worth = WORDS("verdict-not-same-unsure" if t.val < 0.5 else "verdict-not-same-evidence")
+    return f"{text} {worth}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The course's words (content/): every file parses, every section a page asks for exists and gets
-every placeholder it needs, every question is well formed, and a second language works."""
+"""The course's words (content/): every file parses, every section a page (or a lessons module that
+reads its own words) asks for exists and gets every placeholder it needs, every question is well
+formed, and a second language works."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from lessons.content import ContentError, LessonText, fill, parse_sections, plac
 REPO = Path(__file__).resolve().parents[2]
 ENGLISH = REPO / "content" / content.DEFAULT_LANGUAGE
 PAGES = sorted((REPO / "pages").glob("*.py"))
-SCRIPTS = [*PAGES, REPO / "app.py"]  # app.py's sidebar reads its words from home.md
 
 
 def lessons_with_text() -> list[str]:
@@ -34,6 +34,20 @@ def words_variable(tree: ast.Module) -> tuple[str, str] | None:
                 and isinstance(node.value.args[0], ast.Constant)):
             return node.targets[0].id, node.value.args[0].value
     return None
+
+
+def lesson_modules_with_words() -> list[Path]:
+    """The lessons/*.py modules that read sections themselves (``WORDS = LessonText("lesson")``), like
+    lessons/your_faces.py's `explain`: the pages are not the only readers of content/."""
+    return [p for p in sorted((REPO / "lessons").glob("*.py")) if words_variable(ast.parse(p.read_text())) is not None]
+
+
+# app.py's sidebar reads its words from home.md; some lessons modules read theirs directly
+SCRIPTS = [*PAGES, REPO / "app.py", *lesson_modules_with_words()]
+
+
+def script_id(path: Path) -> str:
+    return f"lessons.{path.stem}" if path.parent.name == "lessons" else path.stem
 
 
 def section_names(arg: ast.expr) -> list[str] | None:
@@ -93,7 +107,7 @@ def test_every_page_that_teaches_reads_its_words_from_content():
     assert not missing, f"pages without a LessonText: {missing}"
 
 
-@pytest.mark.parametrize("page", SCRIPTS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("page", SCRIPTS, ids=script_id)
 def test_every_section_a_page_asks_for_exists_and_gets_every_placeholder(page):
     found = asked_for(page)
     if found is None:
