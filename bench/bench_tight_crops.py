@@ -23,46 +23,14 @@ written anywhere: no face image leaves memory.
 from __future__ import annotations
 
 import argparse
-import io
-import random
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]  # without the install too
-from photo_fixtures import lfw_images  # noqa: E402
-
-SEED = 0
-
-
-def sample_photos(image_dir: Path, people: int, seed: int = SEED) -> list[Path]:
-    """The first photo (by name) of `people` LFW people drawn at random with `seed`."""
-    folders = sorted(p for p in image_dir.iterdir() if p.is_dir())
-    random.Random(seed).shuffle(folders)
-    return [sorted(folder.glob("*.jpg"))[0] for folder in folders[:people]]
-
-
-def central_crop(path: Path, side: int, quality: int = 95) -> bytes:
-    """The central side x side of an LFW photo, as JPEG bytes (in memory)."""
-    with Image.open(path) as im:
-        rgb = im.convert("RGB")
-    x0 = (rgb.width - side) // 2
-    y0 = (rgb.height - side) // 2
-    out = io.BytesIO()
-    rgb.crop((x0, y0, x0 + side, y0 + side)).save(out, "JPEG", quality=quality)
-    return out.getvalue()
-
-
-def found_as_is(data: bytes) -> bool:
-    """The rule before find_faces_padded: a face found on the photo as it is."""
-    from model.faces import find_faces
-
-    with Image.open(io.BytesIO(data)) as im:
-        rgb = np.asarray(im.convert("RGB"))
-    return len(find_faces(rgb)) > 0
+from photo_fixtures import lfw_images
+from tools.tight_crops import SEED, central_crop, found_as_is, sample_photos
 
 
 def accepted(data: bytes):

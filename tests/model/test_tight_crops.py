@@ -1,24 +1,20 @@
 """Photos that are themselves face crops are accepted (model.faces.find_faces_padded), and a photo
 that is refused says why in terms of the photo itself, and comes back with the refusal.
 
-The crops are made in memory from LFW (as bench/bench_tight_crops.py makes them); no face image is
-written anywhere.
+The crops are made in memory from LFW by tools.tight_crops, as bench/bench_tight_crops.py makes them;
+no face image is written anywhere.
 """
 
 from __future__ import annotations
 
 import io
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from model.faces import FRAMED_NOTE, FaceInputError, no_face_message, prepare_face
-from tests.helpers import REPO
-
-sys.path.insert(0, str(REPO / "bench"))
-from bench_tight_crops import central_crop, found_as_is, sample_photos  # noqa: E402
+from tools.tight_crops import central_crop, found_as_is, sample_photos
 
 SIZES = (80, 100)  # LFW's face box is 120 px of 250: 100 runs from the brows to the chin, 80 cuts into both
 
