@@ -1,6 +1,7 @@
 """Helpers shared by the tests (fixtures are in tests/conftest.py): LFW photos as Pillow images and
 encoded bytes, a page opened through Streamlit's AppTest and what it shows (from tools.apptest,
-which the benches use too), and the checks that nothing of a photo reaches the disk."""
+which the benches use too), a tiny checkpoint with a model card of the test's choosing, and the
+checks that nothing of a photo reaches the disk."""
 
 import builtins
 import contextlib
@@ -27,6 +28,38 @@ def encode(im, fmt: str, **kw) -> bytes:
     out = io.BytesIO()
     im.save(out, fmt, **kw)
     return out.getvalue()
+
+
+def write_checkpoint(path: Path, card: dict) -> Path:
+    """A real (tiny, untrained) checkpoint of this course, with the given model card: what the home
+    page and lessons.overview describe, without training anything."""
+    from model.embed import save_checkpoint
+    from model.net import NetConfig, build_net
+
+    save_checkpoint(path, build_net(NetConfig(embedding_dim=16, width=0.25)), card)
+    return path
+
+
+# A provisional model card of a CPU run, every metric the home page shows filled in.
+CPU_CARD = {
+    "device": "cpu",
+    "torch": "2.13.0",
+    "dataset": "LFW peopleDevTrain",
+    "split": "view1",
+    "parameters": 1_234_567,
+    "multiply_adds_per_image": 98_700_000,
+    "wall_time_s": 7260.0,
+    "images_per_s": 412.3,
+    "created": "2026-11-23T08:00:00+00:00",
+    "metrics": {
+        "view1_devtest_accuracy": 0.875,
+        "view1_devtest_accuracy_devtrain_threshold": 0.8,
+        "view1_devtest_val_at_far_1e-3": 0.25,
+        "view2_accuracy_mean": 0.86,
+        "view2_accuracy_standard_error": 0.004,
+        "pca_baseline": {"view1_devtest_accuracy": 0.675},
+    },
+}
 
 
 # --------------------------------------------------------------------------------------------

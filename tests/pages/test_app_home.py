@@ -1,16 +1,16 @@
-"""The home page: its logic (lessons/overview.py) on its own, then the page run through AppTest."""
+"""The home page run through AppTest. Its logic is tested on its own in tests/lessons/test_overview.py,
+who is at the server's machine in tests/pages/test_visitor.py."""
 
-import json
 from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import model.embed
 import model.shipped
 from lessons import overview
 from model.data import DATA_ENV, HOW_TO_GET_DATA
+from tests.helpers import CPU_CARD, write_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,175 +22,6 @@ def fresh_caches():
     st.cache_resource.clear()
     overview.count_lfw.cache_clear()
     yield
-
-
-def write_checkpoint(path: Path, card: dict) -> Path:
-    """A real (tiny, untrained) checkpoint of this course, with the given model card."""
-    from model.net import NetConfig, build_net
-
-    model.embed.save_checkpoint(path, build_net(NetConfig(embedding_dim=16, width=0.25)), card)
-    return path
-
-
-CPU_CARD = {
-    "device": "cpu",
-    "torch": "2.13.0",
-    "dataset": "LFW peopleDevTrain",
-    "split": "view1",
-    "parameters": 1_234_567,
-    "multiply_adds_per_image": 98_700_000,
-    "wall_time_s": 7260.0,
-    "images_per_s": 412.3,
-    "created": "2026-11-23T08:00:00+00:00",
-    "metrics": {
-        "view1_devtest_accuracy": 0.875,
-        "view1_devtest_accuracy_devtrain_threshold": 0.8,
-        "view1_devtest_val_at_far_1e-3": 0.25,
-        "view2_accuracy_mean": 0.86,
-        "view2_accuracy_standard_error": 0.004,
-        "pca_baseline": {"view1_devtest_accuracy": 0.675},
-    },
-}
-
-
-# --------------------------------------------------------------------------------------------
-# lessons/overview.py without Streamlit
-# --------------------------------------------------------------------------------------------
-
-
-def test_course_lists_the_nine_lessons_and_opens_those_whose_page_exists():
-    titles = [lesson.title for lesson in overview.COURSE]
-    assert titles[0] == "The triplet loss, term by term"
-    assert titles[-1] == "Your faces"
-    assert len(titles) == 9
-    assert all(lesson.goal and "\n" not in lesson.goal for lesson in overview.COURSE)
-    for lesson in overview.COURSE:
-        assert lesson.available == (REPO / lesson.page).is_file()
-        assert overview.lesson(lesson.page) is lesson
-    assert len({lesson.page for lesson in overview.COURSE}) == 9
-
-
-def test_data_status_finds_the_shared_data(shared_data):
-    status = overview.data_status(str(shared_data))
-    assert status.lfw.found and status.lfw_complete
-    assert (status.lfw.images, status.lfw.people) == (13_233, 5_749)
-    assert status.lfw.protocol_present == overview.LFW_PROTOCOL_FILES
-    assert status.olivetti.found and status.olivetti.location.endswith("olivettifaces.mat")
-
-
-def test_data_status_without_data_says_where_it_looked(no_data):
-    status = overview.data_status(None)
-    assert not status.lfw.found and not status.olivetti.found
-    assert str(no_data) in status.lfw.problem
-    assert HOW_TO_GET_DATA not in status.lfw.problem  # shown once by the page, not per dataset
-    assert status.how_to_get_data == HOW_TO_GET_DATA
-
-
-def test_data_status_counts_a_small_lfw_and_lists_missing_protocol_files(tmp_path, no_data):
-    images = tmp_path / "mine" / "lfw" / "lfw-deepfunneled"
-    for file in ("Ann/Ann_0001.jpg", "Bob/Bob_0001.jpg", "Bob/Bob_0002.jpg", "Bob/notes.txt"):
-        (images / file).parent.mkdir(parents=True, exist_ok=True)
-        (images / file).touch()
-    (images.parent / "pairs.txt").write_text("10\t300\n")
-    status = overview.data_status(str(tmp_path / "mine"))
-    assert (status.lfw.people, status.lfw.images) == (2, 3)
-    assert status.lfw.protocol_present == ("pairs.txt",)
-    assert "peopleDevTest.txt" in status.lfw.protocol_missing and not status.lfw_complete
-
-
-def test_data_status_notices_a_folder_that_does_not_exist(no_data, tmp_path):
-    status = overview.data_status(str(tmp_path / "typo"))
-    assert status.given_path == str(tmp_path / "typo") and not status.given_path_exists
-    assert not overview.data_status("  ").given_path  # blank input means "no folder given"
-
-
-def test_model_status_of_a_missing_or_corrupt_checkpoint(tmp_path):
-    missing = overview.model_status(tmp_path / "nothing.pt")
-    assert not missing.found and "No checkpoint" in missing.problem
-    corrupt = tmp_path / "corrupt.pt"
-    corrupt.write_bytes(b"not a checkpoint")
-    status = overview.model_status(corrupt)
-    assert not status.found and "corrupt.pt" in status.problem
-
-
-def test_the_shipped_model_is_described_from_its_card_without_loading_it():
-    def no_loading(path):
-        raise AssertionError(f"{path} was loaded (torch) for the home page")
-
-    status = overview.model_status(load=no_loading)
-    loaded = model.embed.load_model()
-    assert status.found and status.file_name == model.shipped.DEFAULT_CHECKPOINT.name
-    config = loaded.config
-    assert (status.arch, status.embedding_dim, status.input_size) == (config.arch, config.embedding_dim, config.input_size)
-    assert status.card == loaded.card  # the JSON beside the checkpoint is the card inside it
-
-
-def test_a_shipped_checkpoint_changed_since_is_loaded_to_be_checked(tmp_path):
-    shipped = model.shipped
-    checkpoint = tmp_path / "copy.pt"
-    for source, target in ((shipped.DEFAULT_CHECKPOINT, checkpoint),
-                           (shipped.card_file(shipped.DEFAULT_CHECKPOINT), shipped.card_file(checkpoint)),
-                           (shipped.lfw_embeddings_file(shipped.DEFAULT_CHECKPOINT), shipped.lfw_embeddings_file(checkpoint))):
-        target.write_bytes(source.read_bytes())
-    card = shipped.verified_card(checkpoint)
-    assert card == json.loads(shipped.card_file(checkpoint).read_text())
-    assert overview.model_status(checkpoint, load=lambda path: 1 / 0).found  # not loaded
-
-    weights = checkpoint.read_bytes()
-    checkpoint.write_bytes(weights[: len(weights) // 2])  # a copy cut short
-    assert shipped.verified_card(checkpoint) is None
-    status = overview.model_status(checkpoint)
-    assert not status.found and "copy.pt is not a readable checkpoint" in status.problem
-
-    checkpoint.write_bytes(weights)
-    shipped.lfw_embeddings_file(checkpoint).unlink()  # nothing to vouch for the weights: load them
-    assert shipped.verified_card(checkpoint) is None
-    seen = []
-    assert overview.model_status(checkpoint, load=lambda path: seen.append(path) or model.embed.load_model(path)).found
-    assert seen == [checkpoint]
-
-
-def test_model_status_reads_the_model_card(tmp_path):
-    status = overview.model_status(write_checkpoint(tmp_path / "tiny.pt", CPU_CARD))
-    assert status.found and status.file_name == "tiny.pt"
-    assert (status.arch, status.embedding_dim, status.input_size) == ("inception", 16, 64)
-    assert status.provisional
-    metrics = {m.key: m for m in status.metrics}
-    assert [m.key for m in status.metrics] == list(overview.METRIC_LABELS)  # the fair number first
-    assert metrics["view1_devtest_accuracy_devtrain_threshold"].value == "80.0%"
-    assert "fixed on pairsDevTrain" in metrics["view1_devtest_accuracy_devtrain_threshold"].label
-    accuracy = metrics["view1_devtest_accuracy"]
-    assert accuracy.value == "87.5%" and accuracy.vs_baseline.startswith("+20.0 points")
-    assert "ten folds of pairsDevTest" in accuracy.label  # named for how its threshold was tuned
-    assert metrics["view2_accuracy_mean"].value == "86.0% ± 0.4"
-    assert "shared with training" in metrics["view2_accuracy_mean"].label  # the caveat is in the label
-    assert metrics["view1_devtest_val_at_far_1e-3"].vs_baseline is None
-    assert status.protocols == {"fixed": 0.8, "tuned": 0.875, "view2": 0.86}
-    facts = dict(status.facts)
-    assert facts["Parameters"] == "1.2 million" and facts["Training time"] == "2 h 01 min"
-
-
-def test_model_status_tolerates_a_sparse_card(tmp_path):
-    status = overview.model_status(write_checkpoint(tmp_path / "bare.pt", {"device": "NVIDIA H100 80GB HBM3"}))
-    assert status.found and not status.provisional
-    assert status.metrics == [] and status.facts == [("Trained on", "NVIDIA H100 80GB HBM3")]
-    assert status.protocols is None
-
-
-def test_model_status_uses_the_loader_it_is_given(tmp_path):
-    seen = []
-
-    def loader(path):
-        seen.append(path)
-        return model.embed.load_model(path)
-
-    overview.model_status(write_checkpoint(tmp_path / "tiny.pt", {}), load=loader)
-    assert seen == [tmp_path / "tiny.pt"]
-
-
-# --------------------------------------------------------------------------------------------
-# The page itself, through AppTest
-# --------------------------------------------------------------------------------------------
 
 
 def run_app() -> AppTest:
@@ -324,19 +155,6 @@ def test_only_the_person_at_the_servers_machine_may_choose_the_data_folder(who, 
     assert {"data_path_box", "check_data_again"} <= sidebar_keys(run_app())
 
 
-def test_who_is_at_the_servers_machine():
-    from unittest.mock import MagicMock
-
-    from ui.visitor import kind_of_address
-
-    for address in ("127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"):
-        assert kind_of_address(address) == "loopback", address
-    for address in ("192.0.2.7", "10.0.0.5", "fd00::2", "2001:db8::1", "::ffff:192.0.2.7"):
-        assert kind_of_address(address) == "network", address
-    for address in (None, "", "localhost", "not an address", MagicMock()):
-        assert kind_of_address(address) == "unknown", address
-
-
 @pytest.mark.parametrize("typed, words", [("x" * 5000, "too long for this system"),
                                           ("data\x00folder", "null character"),
                                           ("~no-such-user-of-this-system/data", "user this system does not know")])
@@ -348,24 +166,3 @@ def test_any_data_folder_typed_gets_a_message_in_plain_words(typed, words, no_da
     assert any("cannot be used" in w and words in w for w in warnings), warnings
     text = page_text(app)
     assert "Errno" not in text and "OSError" not in text and len(text) < 20_000  # the 5,000 characters are cut
-
-
-def test_every_cache_keyed_by_a_path_or_folder_is_bounded():
-    """A cache whose key anyone could vary (a folder, a path, where photos came from) must not grow
-    without end: every such st.cache_data / st.cache_resource sets max_entries."""
-    import ast
-
-    keyed_by_input = {"path", "data_path", "data_folder", "folder", "source"}
-    unbounded = []
-    for file in sorted([*(REPO / "pages").glob("*.py"), *(REPO / "ui").glob("*.py")]):
-        for node in ast.walk(ast.parse(file.read_text())):
-            if not isinstance(node, ast.FunctionDef):
-                continue
-            for deco in node.decorator_list:
-                name = ast.unparse(deco.func if isinstance(deco, ast.Call) else deco)
-                if name not in ("st.cache_data", "st.cache_resource"):
-                    continue
-                bounded = isinstance(deco, ast.Call) and any(k.arg == "max_entries" for k in deco.keywords)
-                if {a.arg for a in node.args.args} & keyed_by_input and not bounded:
-                    unbounded.append(f"{file.name}:{node.lineno} {node.name}")
-    assert not unbounded, unbounded
