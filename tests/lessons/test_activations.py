@@ -212,6 +212,7 @@ def test_the_toy_task_and_its_share_line():
     assert act.share_loss(y) == pytest.approx(float(constant))
 
 
+@pytest.mark.slow
 def test_training_matches_torch_sgd_step_by_step():
     """train_deep is plain gradient descent: its first losses match an nn.Sequential with the same
     weights trained by hand-written w <- w - lr * grad."""
@@ -237,6 +238,7 @@ def test_training_matches_torch_sgd_step_by_step():
     assert np.allclose(curve.losses, losses, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_deep_sigmoid_learns_nothing_while_tanh_and_relu_learn():
     """The page's default (10 layers, He weights, eta = 0.1): the sigmoid network ends on the
     share line, tanh and ReLU far below it; with 2 layers and eta = 1 the sigmoid starts to learn."""
@@ -249,6 +251,7 @@ def test_deep_sigmoid_learns_nothing_while_tanh_and_relu_learn():
     assert act.train_deep("sigmoid", 2, "he", 1.0).final_loss < share - 0.03
 
 
+@pytest.mark.slow
 def test_one_step_too_large_stalls_a_deep_relu_network_by_killing_its_units():
     """The page's "try this": 20 layers, He weights, eta = 0.3: ReLU ends on the share line with
     many dead units; at eta = 0.1 it learns and few of its units are dead."""

@@ -267,6 +267,7 @@ def test_a_threshold_from_the_training_people_costs_accuracy_on_new_people(pairs
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_logistic_fit_is_the_maximum_likelihood_fit(pairs):
     from sklearn.linear_model import LogisticRegression
 

@@ -161,6 +161,7 @@ def test_threshold_at_far_accepts_at_most_one_in_a_thousand_different_pairs(maps
     assert val == pytest.approx(((d <= threshold) & same).sum() / same.sum())
 
 
+@pytest.mark.slow
 def test_clusters_match_people_better_for_the_trained_model_than_for_the_untrained_one(maps):
     run = maps.runs[mp.SHIPPED]
     e = run.embeddings(int(run.steps[-1]))
@@ -221,6 +222,7 @@ def test_lfw_live_set_holds_out_every_third_person(lfw):
     assert "George_W_Bush" in live_set.names
 
 
+@pytest.mark.slow
 def test_maps_keep_each_photos_neighbours(maps):
     """Trustworthiness (scikit-learn): 1 when a photo's nearest neighbours on the map are its nearest
     in the embedding too. It also proves the map's rows are the embeddings' rows."""
@@ -305,6 +307,7 @@ def test_a_faithful_map_keeps_every_neighbour_and_a_shuffled_one_about_none():
     assert ex.chance_overlap(3023) == pytest.approx(100 / 3022)
 
 
+@pytest.mark.slow
 def test_the_maps_keep_only_part_of_each_photos_neighbourhood(maps):
     """The page's lesson: at the last step of every run, a 2-D map keeps well under 10 of each
     photo's 10 nearest neighbours on average, yet far more than a random map; the 3-D map keeps more."""

@@ -146,6 +146,7 @@ def test_batch_terms_and_the_three_reductions(shipped_embeddings):
     assert batch.mean_active == pytest.approx(sum(expected) / active)
 
 
+@pytest.mark.slow
 def test_the_page_says_truly_how_model_triplet_reduces(shipped_embeddings):
     """Semi-hard (and hard, random) training: mean over the selected triplets, zeros included.
     Batch-all: mean over the active triplets only. Checked on a real P x K batch."""

@@ -292,6 +292,7 @@ def test_noise_is_added_to_the_gradient_the_optimiser_sees_and_to_nothing_else()
     assert np.all(r.grads[[t - 1 for t in range(1, 31) if not rare.w2_gradient_seen(t)], 1] == 0)
 
 
+@pytest.mark.slow
 def test_sgd_settles_at_its_worked_out_noise_floor_and_adagrad_goes_below_it():
     """Over 200 noise seeds, SGD (eta = 0.1, noise 1) on the bowl sits on average at the floor that
     noise_floor_sgd works out; AdaGrad's shrinking steps take it below."""
@@ -378,6 +379,7 @@ def test_one_mini_batch_s_loss_is_mostly_noise(record):
     assert stats.drop_per_step > 0 and stats.ratio > 5
 
 
+@pytest.mark.slow
 def test_the_record_s_first_steps_are_what_model_train_computes(record, shared_data):
     """Two steps of record_layers, run now on the real data, give the shipped record's numbers."""
     card = load_runs("lessons-cpu")[record.run].card

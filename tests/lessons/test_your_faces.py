@@ -100,6 +100,7 @@ def landings(images, model, maps, shipped):
     return rows
 
 
+@pytest.mark.slow
 def test_uploaded_lfw_photos_are_found_and_land_next_to_their_person(landings, maps, shipped):
     """Measured: the nearest person is right for 34 of the 40 uploads (chance: 1 in 62), and the own
     person is among the five nearest for all 40; the training pipeline's own crops of the same

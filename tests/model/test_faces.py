@@ -285,6 +285,7 @@ def test_a_tilted_face_is_levelled(images, model, monkeypatch):
     assert np.median(levelled) < 0.1 and np.median(levelled) < 0.7 * np.median(plain), (levelled, plain)
 
 
+@pytest.mark.slow
 def test_phone_size_photo_is_downscaled_and_the_face_found(images, model):
     """A 6000 x 4500 JPEG (27 megapixels) with a face of ~350 px: decoded at reduced scale, the
     face found, boxes in the original's pixels, the display copy at most 1024 px."""
@@ -512,6 +513,7 @@ def fuzz_inputs(images) -> list[bytes]:
     return out
 
 
+@pytest.mark.slow
 def test_fuzz_only_face_input_errors(images, capfd):
     inputs = fuzz_inputs(images)
     assert len(inputs) > 250

@@ -107,6 +107,7 @@ def decoded_frames(monkeypatch):
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_7000_x_7000_16_bit_png_is_refused_from_its_header(decoded_frames):
     data = png16()
     assert len(data) < 1 * MB
@@ -120,6 +121,7 @@ def test_a_7000_x_7000_16_bit_png_is_refused_from_its_header(decoded_frames):
     assert peak.rss is None or peak.rss < 20, peak.rss
 
 
+@pytest.mark.slow
 def test_a_7000_x_7000_float_tiff_is_refused_from_its_header(decoded_frames):
     data = float_tiff()
     assert len(data) < 1 * MB
@@ -145,6 +147,7 @@ def test_the_estimate_counts_what_codecs_hold_besides_the_frame():
     assert cost["webp"] == pytest.approx(16.0) and cost["progressive"] == pytest.approx(7.0, abs=0.1)
 
 
+@pytest.mark.slow
 def test_an_accepted_png_is_decoded_within_its_estimate(images):
     """A 4000 x 3000 RGB PNG with a face: brought down to the working size a band at a time; what
     the decode takes stays within `decode_bytes`' estimate (and NumPy never holds the full frame)."""
@@ -162,6 +165,7 @@ def test_an_accepted_png_is_decoded_within_its_estimate(images):
     assert face.num_faces == 1 and face.original_size == (4000, 3000)
 
 
+@pytest.mark.slow
 def test_every_mode_is_brought_down_like_the_whole_image(images):
     """The band-by-band box filter gives the image a whole-image box filter gives, in every mode the
     frame may have (palette and 1-bit converted first, transparency laid on white)."""
@@ -192,6 +196,7 @@ def test_exif_orientation_maps_a_region_back_to_the_stored_pixels():
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_small_face_in_a_48_megapixel_jpeg_is_cut_from_a_decode_that_fits(images, decoded_frames):
     """An LFW photo scaled to 400 px (its face ~195 px) in an 8000 x 6000 JPEG: found in the 1/4-scale
     decode, and cut from a finer one. The scale the crop wants (0.6) would take the full size, 192 MB
@@ -277,6 +282,7 @@ class WatchedBudget(faces._MemoryBudget):
             yield
 
 
+@pytest.mark.slow
 def test_five_huge_pngs_at_once_stay_within_the_budget(monkeypatch):
     """Five sessions decode the largest kind of PNG accepted at the same moment: one at a time, as
     two would not fit DECODE_BUDGET_BYTES. (What that does to the server's RSS, with its allocator

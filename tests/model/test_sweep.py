@@ -4,6 +4,8 @@ its card where the lessons read it."""
 import json
 from dataclasses import fields
 
+import pytest
+
 from model import sweep
 from model.train import TrainConfig
 
@@ -21,6 +23,7 @@ def test_every_run_of_every_plan_is_a_valid_training_config_changing_what_its_na
     assert lessons["sgd"] == {"optimizer": "sgd"} and lessons["hardest-negatives"] == {"mining": "hard"}
 
 
+@pytest.mark.slow
 def test_a_plan_trains_each_missing_run_and_ships_its_card(shared_data, tmp_path, monkeypatch, capsys):
     # A two-run plan on Olivetti, small enough for a test; the same code path as the lesson runs.
     monkeypatch.setattr(sweep, "PLANS", {"tiny": {"reference": {}, "wide-margin": {"margin": 0.5}}})

@@ -179,6 +179,7 @@ def test_counts_agree_with_classifying_every_valid_triplet():
         assert counts.active == int((terms > 0).sum()) == counts.hard + counts.semi_hard
 
 
+@pytest.mark.slow
 def test_random_miner_draws_uniformly_among_negatives():
     labels = torch.tensor([0, 0, 1, 2, 3, 4])
     d = squared_distances(torch.randn(6, 2, dtype=torch.float64))

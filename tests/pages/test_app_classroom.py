@@ -126,12 +126,14 @@ def test_long_titles_are_wrapped_for_the_projector_and_short_ones_kept():
         "Already<br>two lines of a title that is quite long indeed")
 
 
+@pytest.mark.slow
 def test_every_chart_uses_the_okabe_ito_palette(shared_data):
     for page in ("pages/loss.py", "pages/evaluation.py"):
         app = run(page, data=shared_data)
         assert figures(app) and all(f["layout"]["colorway"] == widgets.PALETTE for f in figures(app)), page
 
 
+@pytest.mark.slow
 def test_a_presenter_link_opens_without_the_sidebar_and_with_large_charts(shared_data):
     normal = run("pages/margin.py", data=shared_data)
     sidebar_keys = [getattr(w, "key", None) for w in normal.sidebar.get("text_input") + normal.sidebar.get("toggle")]
@@ -191,6 +193,7 @@ LINKS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page, query, expected", LINKS, ids=[Path(p).stem for p, _, _ in LINKS])
 def test_a_link_restores_the_lessons_settings(page, query, expected, shared_data):
     default = run(page, data=shared_data)
@@ -298,6 +301,7 @@ STARTUP_PROBE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_the_whole_home_page_is_drawn_without_torch(shared_data, tmp_path):
     """In a fresh interpreter: app.py and the home page, its model and data checks included, import
     neither torch nor scikit-learn nor umap nor the training code. Torch may be imported only by the background
@@ -446,6 +450,7 @@ print(json.dumps(dict(start=start, full=full, after_free=after_free)))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(memory.glibc() is None or not hasattr(memory.glibc(), "mallinfo2"),
                     reason="mallinfo2 is glibc's (2.33 and later)")
 def test_the_load_benchs_heap_probe_tells_memory_in_use_from_memory_kept_free(tmp_path):

@@ -55,6 +55,7 @@ def select_on_map(app, rows: list[int]):
     return app
 
 
+@pytest.mark.slow
 def test_the_map_shows_every_explorer_photo_with_the_run_metrics(shared_data, maps):
     app = open_page(PAGE, shared_data)
     fig = the_map(app)
@@ -153,6 +154,7 @@ def test_picking_people_by_name_selects_their_first_photo(shared_data, maps):
     assert selected["customdata"] == [int(np.flatnonzero(maps.labels == maps.names.index("Ariel_Sharon"))[0])]
 
 
+@pytest.mark.slow
 def test_without_photos_the_map_still_shows_names(no_data, maps):
     app = open_page(PAGE, no_data)
     assert len(photo_positions(the_map(app))) == len(maps)

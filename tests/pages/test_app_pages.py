@@ -47,6 +47,7 @@ def test_lesson_page_has_goal_figures_prompts_and_a_quiz_that_grades(lesson, sha
         assert right == 1, f"question {number + 1} must have exactly one right answer"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lesson", LESSONS, ids=[Path(lesson.page).stem for lesson in LESSONS])
 def test_lesson_page_without_face_data_still_opens(lesson, no_data):
     app = open_page(lesson.page, no_data)
@@ -56,6 +57,7 @@ def test_lesson_page_without_face_data_still_opens(lesson, no_data):
     assert "Traceback" not in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lesson", LESSONS, ids=[Path(lesson.page).stem for lesson in LESSONS])
 def test_lesson_page_with_a_corrupt_checkpoint_says_so_and_shows_the_rest(lesson, shared_data, tmp_path, monkeypatch):
     import model.shipped

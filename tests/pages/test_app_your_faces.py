@@ -110,6 +110,7 @@ def shipped(maps, dims: int = 2):
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_uploads_are_found_shown_and_land_next_to_their_person(shared_data, images, maps):
     app = open_page(PAGE, shared_data)
     assert app.file_uploader(key="your_faces_upload").label == "Upload photos"
@@ -150,6 +151,7 @@ def test_uploads_are_found_shown_and_land_next_to_their_person(shared_data, imag
     assert stars["type"] == "scatter3d" and len(figure_values(stars["z"])) == 4
 
 
+@pytest.mark.slow
 def test_webcam_shot_is_used_and_can_be_kept(shared_data, images):
     app = open_page(PAGE, shared_data)
     assert not app.camera_input  # the camera is off until asked for
@@ -172,6 +174,7 @@ def test_webcam_shot_is_used_and_can_be_kept(shared_data, images):
     assert app.session_state["yf_kept"] == [] and len(photos(app)) == 1
 
 
+@pytest.mark.slow
 def test_bad_files_give_messages_and_the_session_stays_usable(shared_data, images):
     app = open_page(PAGE, shared_data)
     whole = jpeg_of(images, BLAIR)
@@ -200,6 +203,7 @@ def test_bad_files_give_messages_and_the_session_stays_usable(shared_data, image
     assert len(app.session_state["yf_cache"]) == 2  # the bad files' results are not kept either
 
 
+@pytest.mark.slow
 def test_photos_are_taken_then_their_bytes_released(shared_data, images, monkeypatch):
     """Each upload is processed once, as it arrives; then its bytes leave Streamlit's upload manager,
     the uploader is a fresh, empty one, and the page keeps only previews, crops and embeddings, up to
@@ -240,6 +244,7 @@ def test_photos_are_taken_then_their_bytes_released(shared_data, images, monkeyp
     assert len(photos(app)) == 3 and not any("was not added" in str(w.value) for w in app.warning)
 
 
+@pytest.mark.slow
 def test_a_photo_with_two_faces_lets_you_pick_one(shared_data, images, maps):
     app = open_page(PAGE, shared_data)
     with Image.open(images / BLAIR) as blair, Image.open(images / BUSH[0]) as bush:
@@ -266,6 +271,7 @@ def test_a_photo_with_two_faces_lets_you_pick_one(shared_data, images, maps):
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_verification_against_the_far_threshold(shared_data, images, model_card):
     app = open_page(PAGE, shared_data)
     upload(app, as_files(images, [BUSH[0], BUSH[1], BLAIR]))
@@ -302,6 +308,7 @@ def test_verification_against_the_far_threshold(shared_data, images, model_card)
     assert metric(app, "Threshold") == f"{model_card['metrics']['view1_threshold_from_devtrain']:.3f}"
 
 
+@pytest.mark.slow
 def test_what_none_of_500_strangers_proves_is_predicted_then_shown(shared_data, model_card):
     app = open_page(PAGE, shared_data)
     assert "What 0 out of 500 proves" not in page_text(app)  # held back until the student commits
@@ -317,6 +324,7 @@ def test_what_none_of_500_strangers_proves_is_predicted_then_shown(shared_data, 
     assert "What 0 out of 500 proves" not in page_text(app)
 
 
+@pytest.mark.slow
 def test_face_recognition_and_people_shows_unequal_errors_after_a_prediction(shared_data, model_card):
     app = open_page(PAGE, shared_data)
     text = page_text(app)
@@ -387,6 +395,7 @@ def test_enrol_a_person_then_identify_with_an_open_set(shared_data, images):
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_forget_my_faces_empties_the_session(shared_data, images):
     app = open_page(PAGE, shared_data)
     upload(app, as_files(images, BUSH[:3]))
@@ -409,6 +418,7 @@ def test_forget_my_faces_empties_the_session(shared_data, images):
     assert [p.name for p in photos(app)] == ["Tony_Blair_0001.jpg"]
 
 
+@pytest.mark.slow
 def test_nothing_is_written_to_disk_during_an_upload(shared_data, images, tmp_path, monkeypatch):
     """The temp folder (a fresh one, for Python and for C libraries) and the course's cache stay as
     they were, and no file is opened for writing while photos are uploaded, processed, compared,
@@ -654,6 +664,7 @@ def test_hostile_names_are_shown_as_plain_text_everywhere(shared_data, images, m
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_without_the_lfw_photos_neighbours_are_names_and_distances(no_data, images):
     app = open_page(PAGE, no_data)
     upload(app, as_files(images, [BUSH[0]]))

@@ -51,6 +51,7 @@ def app(shared_data):
     return open_page(PAGE, shared_data)
 
 
+@pytest.mark.slow
 def test_page_threshold_slider_gives_live_counts(app, shipped_embeddings, pairs):
     for threshold in (0.5, 0.9, 1.3):
         app.slider(key="eval-threshold").set_value(threshold)
@@ -67,6 +68,7 @@ def test_page_threshold_slider_gives_live_counts(app, shipped_embeddings, pairs)
         assert roc["data"][1]["x"] == [pytest.approx(fa / 500)] and roc["data"][1]["y"] == [pytest.approx(ta / 500)]
 
 
+@pytest.mark.slow
 def test_page_holds_val_at_far_back_until_the_student_predicts(shared_data):
     app = open_page(PAGE, shared_data)
     text = page_text(app)
@@ -83,6 +85,7 @@ def test_page_holds_val_at_far_back_until_the_student_predicts(shared_data):
     assert "**VAL at FAR = 0.001:" not in page_text(app)
 
 
+@pytest.mark.slow
 def test_page_far_button_shows_the_cards_numbers(app):
     commit(app, "eval-val-at-far", 0.5)
     app.button(key="eval-jump-far").click()
@@ -105,6 +108,7 @@ def test_page_far_button_shows_the_cards_numbers(app):
     assert metric(app, "Accuracy") == f"{METRICS['view1_devtest_best_threshold_accuracy']:.1%}"
 
 
+@pytest.mark.slow
 def test_page_roc_log_axis(app):
     app.toggle(key="eval-roc-log").set_value(True)
     app.run()
@@ -115,6 +119,7 @@ def test_page_roc_log_axis(app):
     assert figures(app)[1]["layout"]["xaxis"]["type"] == "linear"
 
 
+@pytest.mark.slow
 def test_page_shows_mistakes_as_faces(app, shipped_embeddings, pairs):
     app.slider(key="eval-threshold").set_value(1.0)
     app.slider(key="eval-mistakes-shown").set_value(3)
@@ -132,6 +137,7 @@ def test_page_shows_mistakes_as_faces(app, shipped_embeddings, pairs):
     assert captions(app)[:2] == [expected_fa[0], expected_fr[0]]
 
 
+@pytest.mark.slow
 def test_page_open_set_widgets(app, shipped_embeddings):
     for people, enrolled, threshold in ((10, 1, 0.5), (40, 3, 0.8), (20, 2, 1.2)):
         app.slider(key="openset-people").set_value(people)
@@ -157,6 +163,7 @@ def test_page_open_set_widgets(app, shipped_embeddings):
         assert curve["layout"]["shapes"][0]["x0"] == threshold
 
 
+@pytest.mark.slow
 def test_page_percentage_calculator(app, pairs, shipped_embeddings):
     app.segmented_control(key="pct-source").set_value("a distance I choose").run()
     app.segmented_control(key="pct-reference").set_value(app.segmented_control(key="pct-reference").options[0])
@@ -184,6 +191,7 @@ def test_page_percentage_calculator(app, pairs, shipped_embeddings):
     assert 0 < value < 1
 
 
+@pytest.mark.slow
 def test_page_quiz_grades_the_right_answers(app):
     radios = [r for r in app.radio if r.key and r.key.startswith("evaluation-quiz-")]
     assert len(radios) == 4
@@ -213,6 +221,7 @@ def test_page_without_photos_still_shows_distances(no_data):
     assert "Traceback" not in text
 
 
+@pytest.mark.slow
 def test_page_threshold_transfer_is_held_back_then_computed(shared_data, pairs, shipped_embeddings, lfw_root):
     app = open_page(PAGE, shared_data)
     assert not [m for m in app.metric if m.label == "Its accuracy on new people"]
@@ -232,6 +241,7 @@ def test_page_threshold_transfer_is_held_back_then_computed(shared_data, pairs, 
                                                                     pytest.approx(t.ten_fold_threshold)]
 
 
+@pytest.mark.slow
 def test_page_turns_a_pair_of_photos_into_an_honest_probability(shared_data, pairs):
     app = open_page(PAGE, shared_data)
     app.segmented_control(key="pct-source").set_value("a pair of photos").run()

@@ -134,6 +134,7 @@ def test_page_2d_every_widget_changes_the_numbers(shared_data):
     check_figures_are_valid_plotly(app)
 
 
+@pytest.mark.slow
 def test_the_arrows_against_d_an_wait_for_a_prediction_then_show_the_negatives_push_fading(shared_data):
     app = open_page(PAGE, shared_data)
     assert len(figures(app)) == 2 and "weakest push" not in page_text(app)  # triplet and batch only
@@ -158,6 +159,7 @@ def test_the_arrows_against_d_an_wait_for_a_prediction_then_show_the_negatives_p
     assert dots["x"][0] < 0.05 and dots["y"][2] < 0.4 < dots["y"][0]
 
 
+@pytest.mark.slow
 def test_off_the_sphere_a_bigger_scale_meets_the_margin_after_a_prediction(shared_data):
     app = open_page(PAGE, shared_data)
     assert not any(s.key == "loss-scale" for s in app.slider)

@@ -104,6 +104,7 @@ def test_page_every_widget_changes_the_numbers(shared_data, shipped_embeddings, 
     check_figures_are_valid_plotly(app)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("count", [0, 2, 5])
 def test_page_shows_the_runs_that_exist_and_names_the_missing(shared_data, runs_dir, count):
     names = list(lesson.ALPHA_RUNS)[:count]
@@ -158,6 +159,7 @@ def test_page_without_the_model_still_draws_the_rings_and_the_runs(shared_data, 
     assert figures(app)[0]["layout"]["shapes"][1]["x1"] == pytest.approx(np.sqrt(0.6 + 0.5))
 
 
+@pytest.mark.slow
 def test_one_run_shows_its_table_without_a_verdict(shared_data, runs_dir):
     write_runs(runs_dir, ["alpha-0.2"])
     app = open_page(PAGE, shared_data)
@@ -165,6 +167,7 @@ def test_one_run_shows_its_table_without_a_verdict(shared_data, runs_dir):
     assert not any(b.key == "predict-margin-winner-lock" for b in app.button)
 
 
+@pytest.mark.slow
 def test_a_clear_winner_is_named(shared_data, runs_dir):
     from tests.lessons.test_margin import write_accuracies
 
@@ -175,6 +178,7 @@ def test_a_clear_winner_is_named(shared_data, runs_dir):
     assert "ahead of every other run by more than the" in " ".join(page_text(app).split())
 
 
+@pytest.mark.slow
 def test_the_active_share_at_alpha_one_is_the_batchs(shared_data, shipped_embeddings, runs_dir):
     app = open_page(PAGE, shared_data)
     rows = draw_rows(shipped_embeddings, 8, 4, 0)
@@ -189,6 +193,7 @@ def test_the_active_share_at_alpha_one_is_the_batchs(shared_data, shipped_embedd
     assert curve["data"][0]["y"][int(np.argmin(abs(alphas - 1.0)))] == pytest.approx(100 * at_1)
 
 
+@pytest.mark.slow
 def test_the_histograms_of_each_margin_run(shared_data, runs_dir):
     from model.maps import load_explorer_maps
 

@@ -126,6 +126,7 @@ def test_page_moves_every_widget(shared_data, shipped_embeddings):
     check_page(app, shipped_embeddings, 2, 6, 12, True, 0.5, "random", anchor)
 
 
+@pytest.mark.slow
 def test_page_shows_the_comparison_runs_or_says_they_are_missing(shared_data):
     from model.sweep import load_runs
 
@@ -152,6 +153,7 @@ def test_page_shows_the_comparison_runs_or_says_they_are_missing(shared_data):
             assert f'"{name}"' in text and "not there yet" in text
 
 
+@pytest.mark.slow
 def test_page_without_photos_lists_names_and_says_how_to_get_them(no_data, shipped_embeddings):
     app = open_page(PAGE, no_data)
     text = page_text(app)
@@ -189,6 +191,7 @@ def test_page_without_the_model_still_explains_and_counts(shared_data, monkeypat
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_active_share_is_held_back_until_the_student_predicts_it(shared_data, shipped_embeddings):
     app = open_page(PAGE, shared_data)
     assert not app.exception
@@ -210,6 +213,7 @@ def test_the_active_share_is_held_back_until_the_student_predicts_it(shared_data
     assert not any(m.label == "hard triplets" for m in app.metric)
 
 
+@pytest.mark.slow
 def test_which_run_collapses_is_held_back_until_the_student_predicts_it(shared_data):
     from model.sweep import load_runs
 
@@ -229,6 +233,7 @@ def test_which_run_collapses_is_held_back_until_the_student_predicts_it(shared_d
     assert "**collapsed**" in text and "not a law of the triplet loss" in text and "Hermans" in text
 
 
+@pytest.mark.slow
 def test_offline_mining_is_held_back_then_shows_the_stale_triplets(shared_data):
     from model.maps import load_explorer_maps
 

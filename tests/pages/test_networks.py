@@ -54,6 +54,7 @@ def app(shared_data):
     return page
 
 
+@pytest.mark.slow
 def test_predictions_hold_their_answers_back_until_committed(shared_data):
     page = open_page(PAGE, shared_data)
     zf_share = 100 * nets.fc_share(nets.net_costs("zf", 64, 1.0))
@@ -75,6 +76,7 @@ def test_predictions_hold_their_answers_back_until_committed(shared_data):
     assert metric(page, "Accuracy, threshold fixed on pairsDevTrain") == f"{fixed:.1%}"
 
 
+@pytest.mark.slow
 def test_page_shows_our_networks_costs_live(app):
     text = page_text(app)
     assert "NN1" in text and "140" in text
@@ -95,6 +97,7 @@ def test_page_shows_our_networks_costs_live(app):
         assert f"{count_parameters(zf) / count_parameters(inc):.1f} times" in page_text(app)
 
 
+@pytest.mark.slow
 def test_page_layer_chart_follows_its_controls(app):
     app.select_slider(key="nets-input-size").set_value(64)
     app.select_slider(key="nets-width").set_value("x1")
@@ -129,6 +132,7 @@ def test_page_layer_chart_follows_its_controls(app):
     assert not app.exception
 
 
+@pytest.mark.slow
 def test_page_module_builder_counts_every_slider(app):
     shape = nets.ModuleShape(c_in=96, c1=32, r3=48, c3=64, r5=8, c5=16, pool_proj=24, size=12)
     keys = {"module-c-in": "c_in", "module-c1": "c1", "module-r3": "r3", "module-c3": "c3", "module-r5": "r5",
@@ -172,6 +176,7 @@ def test_page_module_builder_counts_every_slider(app):
     assert any("do **not** save" in str(w.value) for w in app.warning)
 
 
+@pytest.mark.slow
 def test_page_presets_load_a_module(app):
     ours = nets.module_inputs(64, 1.0)
     options = app.selectbox(key="module-preset").options

@@ -109,6 +109,7 @@ def test_every_widget_of_the_race_changes_what_is_shown(shared_data):
     assert not app.exception and app.slider(key="opt-step").value == 20
 
 
+@pytest.mark.slow
 def test_a_diverging_run_is_reported(shared_data):
     app = opened(shared_data)
     app.button_group(key="opt-surface").set_value("ravine").run()
@@ -138,6 +139,7 @@ def test_real_runs_are_shown_or_said_to_be_missing(shared_data):
         assert comparison is not None and verdict(comparison) in text
 
 
+@pytest.mark.slow
 def test_quiz_answers_get_feedback(shared_data):
     app = opened(shared_data)
     app.radio(key="opt-quiz-1").set_value("0.02").run()
@@ -195,6 +197,7 @@ def test_predictions_hold_back_when_each_optimiser_gets_to_the_bottom(shared_dat
     assert not any("reaches the bottom" in m.label for m in app.metric)
 
 
+@pytest.mark.slow
 def test_the_two_valleys_hold_back_the_race_until_sgds_end_is_predicted(shared_data):
     app = opened(shared_data)
     app.button_group(key="opt-surface").set_value("valleys").run()
@@ -213,6 +216,7 @@ def test_the_two_valleys_hold_back_the_race_until_sgds_end_is_predicted(shared_d
     assert any("the answer is **in the lower valley (the lowest point)**" in s.value for s in app.success)
 
 
+@pytest.mark.slow
 def test_mini_batch_noise_changes_the_race_and_the_bowl_shows_its_floor(shared_data):
     app = opened(shared_data)
     app.select_slider(key="opt-noise").set_value(1.0).run()
@@ -228,6 +232,7 @@ def test_mini_batch_noise_changes_the_race_and_the_bowl_shows_its_floor(shared_d
     assert not app.exception
 
 
+@pytest.mark.slow
 def test_the_real_networks_layers_and_noise_are_drawn_from_the_record(shared_data):
     record = opt.layer_steps()
     if record is None:

@@ -27,6 +27,7 @@ def as_upload(images: Path, rel: str) -> tuple[str, bytes, str]:
     return (Path(rel).name, encode(lfw_image(images, rel), "JPEG", quality=90), "image/jpeg")  # saved again
 
 
+@pytest.mark.slow
 def test_a_gallery_photo_uploaded_back_is_marked(shared_data, images):
     gallery = set(load_explorer_maps().files)
     inside = next(f for f in sorted(gallery) if f.startswith("Donald_Rumsfeld/"))
@@ -41,6 +42,7 @@ def test_a_gallery_photo_uploaded_back_is_marked(shared_data, images):
     assert MARK not in page_text(app) and "d² = " in page_text(app)
 
 
+@pytest.mark.slow
 def test_a_refused_photo_is_shown_with_its_reason(shared_data):
     app = open_page(PAGE, shared_data)
     upload(app, [("wall.png", encode(Image.new("RGB", (500, 400), (90, 140, 200)), "PNG"), "image/png"),
