@@ -17,7 +17,7 @@ import pytest
 
 from lessons.overview import COURSE
 
-from tools.browser import (EXCEPTION, SLIDER, AppServer, launch, lfw_photo, nudge_slider, open_lesson, watch_charts,
+from tools.browser import (EXCEPTION, SLIDER, AppServer, lfw_photo, nudge_slider, open_lesson, watch_charts,
                            upload, wait_for_change, wait_idle, why_no_browser)
 
 MISSING = why_no_browser()
@@ -26,7 +26,7 @@ if MISSING:
     warnings.warn(message)
     pytest.skip(message, allow_module_level=True)
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 LESSONS = [lesson for lesson in COURSE if lesson.available]
 TIMEOUT = 120_000  # ms: the first visit of a page loads the model and the data
@@ -36,14 +36,6 @@ TIMEOUT = 120_000  # ms: the first visit of a page loads the model and the data
 def server(shared_data):
     with AppServer(shared_data) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import pytest
 from lessons import your_faces as yf
 from lessons.overview import COURSE
 from tests.hostile import EVIL_HOST, HOSTILE_NAMES
-from tools.browser import (EXCEPTION, AppServer, launch, lfw_photo, network_address, open_lesson, wait_idle,
+from tools.browser import (EXCEPTION, AppServer, lfw_photo, network_address, open_lesson, wait_idle,
                            why_no_browser)
 
 MISSING = why_no_browser()
@@ -34,7 +34,7 @@ if MISSING:
     pytest.skip(MISSING, allow_module_level=True)
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 YOUR_FACES = next(lesson for lesson in COURSE if lesson.page == "pages/your_faces.py")
 TEACHER_KEY = "a-long-teacher-key-7"
@@ -55,14 +55,6 @@ def server(shared_data):
 def class_url(server) -> str:
     """The server as a student's laptop reaches it (the loopback address if this machine has no other)."""
     return f"http://{network_address() or '127.0.0.1'}:{server.port}"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 class Visitor:
