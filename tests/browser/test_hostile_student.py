@@ -73,7 +73,15 @@ class Visitor:
         assert self.page.locator(EXCEPTION).count() == 0, self.page.locator(EXCEPTION).first.inner_text()
 
     def click(self, label: str, exact: bool = False):
-        self.page.get_by_role("button", name=label, exact=exact).first.click()
+        button = self.page.get_by_role("button", name=label, exact=exact).first
+        for _ in range(8):  # a busy server's runs can redraw the button under the pointer: try again
+            try:
+                button.click(timeout=20_000)
+                break
+            except PlaywrightTimeout:
+                continue
+        else:
+            button.click()
         self.idle()
 
     def type_into(self, label: str, text: str):
@@ -95,8 +103,15 @@ class Visitor:
         self.click("Open the class gallery")
 
     def join(self, code: str):
-        self.type_into("Class code from your teacher", code)
-        self.click("Join", exact=True)
+        """Join a class: its box, with a "Leave" button, shows once the page has taken the click (a
+        click that lands while a run is being replaced can be lost: then type and click again)."""
+        joined = self.page.locator("[data-testid=stMain] button", has_text="Leave")
+        for _ in range(3):
+            self.type_into("Class code from your teacher", code)
+            self.click("Join", exact=True)
+            if joined.count():
+                return
+        expect(joined.first).to_be_visible()
 
     def upload(self, files: list[tuple[str, bytes]]):
         box = self.page.locator("[data-testid=stFileUploader]", has_text="Upload photos").locator("input[type=file]")
@@ -110,29 +125,32 @@ class Visitor:
             '[data-testid=stMain] [data-testid=stMarkdownContainer]')].map(e => e.innerText.trim())
             .filter(t => / \\d+ photos$/.test(t) && t.includes(': '))).size""")
 
+    def choose_all(self, photos: int):
+        """Choose every uploaded photo (`photos` of them) in "Photos of this person". A run that
+        redraws the box can close its list under the pointer: then open it and choose again."""
+        choose = self.page.locator("[data-testid=stMultiSelect]", has_text="Photos of this person").first
+        everything = self.page.locator("[role=option]", has_text="Select all").first
+        for _ in range(6):
+            if choose.locator("[data-tag]").count() == photos:
+                return
+            choose.locator("input").first.click()
+            try:
+                everything.click(timeout=5_000)
+            except PlaywrightTimeout:
+                pass
+            self.page.keyboard.press("Escape")
+            self.idle()
+        expect(choose.locator("[data-tag]")).to_have_count(photos)  # chosen, and sent with the next run
+
     def enrol(self, name: str, photos: int = 3):
         """Enrol every uploaded photo (`photos` of them) under `name`."""
         before = self.enrolled()
-        self.type_into("Name", name)
-        choose = self.page.locator("[data-testid=stMultiSelect]", has_text="Photos of this person").first
-        everything = self.page.locator("[role=option]", has_text="Select all").first
-        for _ in range(5):  # the list opens on a click, or else on the down arrow
-            choose.locator("input").first.click()
-            try:
-                everything.wait_for(timeout=5_000)
-                break
-            except PlaywrightTimeout:
-                self.page.keyboard.press("Escape")
-        everything.click()
-        self.page.keyboard.press("Escape")
-        expect(choose.locator("[data-tag]")).to_have_count(photos)  # chosen, and sent with the next run
-        self.idle()
-        for _ in range(3):  # a click that lands while a run is being replaced can be lost: then click again
+        for _ in range(3):  # a click that lands while a run is being replaced can be lost: then again
+            self.type_into("Name", name)
+            self.choose_all(photos)
             self.click("Enrol", exact=True)
             if self.enrolled() == before + 1:
                 return
-            if choose.locator("[data-tag]").count() == 0:  # the click was taken: it enrolled nobody
-                break
         alerts = self.page.locator("[data-testid=stAlert]").all_inner_texts()
         raise AssertionError(f"{name!r} was not enrolled; the page says {alerts}")
 
